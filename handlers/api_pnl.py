@@ -1,0 +1,63 @@
+"""Account PNL records (SPEC §5.9 with A.4), and the v4.0 alias /v4/regpnl."""
+
+from __future__ import annotations
+
+from handlers.base import BaseHandler, message
+from pairs import instruments, messages
+from pairs.args import Arg
+from pairs.store import Account, account_json
+
+ANONYMOUS_LIMIT = 5
+PNL_ARGS = (
+    Arg("passphrase", "str", required=True, help=messages.empty("passphrase")),
+    Arg("rowid", "int", default=0),
+    Arg("timestamp", "datetime", help=messages.DATE_HELP),
+    *(Arg(k, "float") for k in ("AvailableFunds", "BuyingPower", "GrossPositionValue", "MaintMarginReq",
+                                "NetLiquidation")),
+    *(Arg(k, "float", default=-1) for k in ("DailyPnL", "RealizedPnL", "UnrealizedPnL")),
+)
+
+
+class PnlHandler(BaseHandler):
+    passphrase_route = True
+
+    async def post(self) -> None:
+        body = self.args(PNL_ARGS)
+        self.check_passphrase(body["passphrase"])
+        await self.ctx.store.write(instruments.create_account_tx, body)
+        self.send({"message": messages.created("record")}, 201)
+
+    async def put(self) -> None:
+        body = self.args(PNL_ARGS)
+        self.check_passphrase(body["passphrase"], nested=True)
+        row = await self.ctx.store.write(instruments.replace_account_tx, body)
+        # the original answers with the request's values (defaults as the integer -1), rowid as given
+        answer = {"rowid": body["rowid"], "timestamp": account_json(row)["timestamp"]}
+        answer.update({k: body[k] for k in instruments.ACCOUNT_VALUES})
+        self.send(answer)
+
+
+class PnlListHandler(BaseHandler):
+    def get(self, number: str) -> None:
+        rows = instruments.newest_first(Account.select(), Account, self.count(number, ANONYMOUS_LIMIT))
+        self.send({"pnls": [account_json(r) for r in rows], "notoken_limit": ANONYMOUS_LIMIT})
+
+
+class PnlItemHandler(BaseHandler):
+    def get(self, rowid: str) -> None:
+        row = instruments.find_account(rowid)
+        if row is None:
+            raise message(404, messages.NOT_FOUND)
+        self.send(account_json(row))
+
+    async def delete(self, rowid: str) -> None:
+        self.identity(fresh=True, admin=True)
+        await self.ctx.store.write(instruments.delete_account_tx, rowid)
+        self.send({"message": messages.deleted("pnl")})
+
+
+ROUTES = [
+    (r"/v4/(?:pnl|regpnl)", PnlHandler),
+    (r"/v4/pnls/([^/]+)", PnlListHandler),
+    (r"/v4/pnl/([^/]+)", PnlItemHandler),
+]

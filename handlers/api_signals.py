@@ -1,0 +1,3 @@
+"""api_signals routes (filled in by its issue)."""
+
+ROUTES: list = []

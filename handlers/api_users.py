@@ -1,0 +1,162 @@
+"""Login, refresh, logout and user CRUD (SPEC §4 with A.5)."""
+
+from __future__ import annotations
+
+import peewee
+
+from handlers.base import ApiError, BaseHandler, field_error, message
+from pairs import auth, messages, users
+from pairs.args import Arg
+
+CREDENTIALS = (
+    Arg("username", "str", required=True, help=messages.empty("username"), max_length=80),
+    Arg("password", "str", required=True, help=messages.empty("password")),
+)
+LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh window in minutes"))
+USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
+
+# a real hash to check unknown usernames against, so a login takes as long whether the user exists or not
+_DUMMY_HASH = "$2b$04$CwTycUXWue0Thq9StjUM0uJ8aSXuYqlZbDoBvjdVWh5iCQYxaR1Ky"
+
+
+def _check_length(password: str) -> None:
+    if auth.password_too_long(password):
+        raise field_error("password", messages.PASSWORD_TOO_LONG)
+
+
+class LoginHandler(BaseHandler):
+    async def post(self) -> None:
+        body = self.args(LOGIN_ARGS)
+        username, password = body["username"], body["password"]
+        _check_length(password)
+        wait = self.ctx.throttle.retry_after(username, self.peer)
+        if wait:
+            raise ApiError(429, {"message": messages.TOO_MANY_LOGINS.format(seconds=wait)},
+                           headers={"Retry-After": str(wait)})
+        user = users.find(username)
+        stored = user.password if user else _DUMMY_HASH
+        ok = await self.ctx.run(auth.check_password, stored, password) and user is not None
+        if not ok:
+            self.ctx.throttle.failed(username, self.peer)
+            raise message(401, messages.BAD_LOGIN)
+        self.ctx.throttle.succeeded(username, self.peer)
+        if not auth.is_hashed(stored):  # a plain-text password of the original: hash it now (A.1.4)
+            hashed = await self.ctx.run(auth.hash_password, password, self.ctx.settings.bcrypt_rounds)
+            await self.ctx.store.write(users.rehash_tx, username, stored, hashed)
+        access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"])
+        self.send({"access_token": access, "refresh_token": refresh, "expire": body["expire"]})
+
+
+class RefreshHandler(BaseHandler):
+    def post(self) -> None:
+        who = self.identity(kind="refresh")
+        secret = self.ctx.jwt_secret
+        self.send({
+            "access_token": auth.make_token(secret, who.username, "access", who.is_admin, False),
+            "refresh_token": auth.make_token(secret, who.username, "refresh", who.is_admin, False),
+        })
+
+
+class LogoutHandler(BaseHandler):
+    async def post(self) -> None:
+        who = self.identity()
+        if who.via == "token":
+            await self.ctx.store.write(users.revoke_tx, who.claims["jti"], who.claims["exp"])
+            refresh = self.values().get("refresh_token")
+            if isinstance(refresh, str):
+                try:
+                    claims = auth.decode_token(self.ctx.jwt_secret, refresh, "refresh")
+                except auth.TokenError:
+                    claims = None
+                if claims and claims["sub"] == who.username:
+                    await self.ctx.store.write(users.revoke_tx, claims["jti"], claims["exp"])
+        session = self.get_signed_cookie("pairs_session", max_age_days=31)
+        if session:
+            await self.ctx.store.write(users.end_session_tx, session.decode("utf-8", "replace"))
+            self.clear_cookie("pairs_session")
+        self.send({"message": messages.LOGGED_OUT})
+
+
+class UserHandler(BaseHandler):
+    """POST/PUT /v4/user"""
+
+    async def _hash(self, password: str) -> str:
+        return await self.ctx.run(auth.hash_password, password, self.ctx.settings.bcrypt_rounds)
+
+    async def post(self) -> None:
+        self.identity(fresh=True, admin=True)
+        body = self.args(USER_ARGS)
+        _check_length(body["password"])
+        if users.find(body["username"]):
+            raise message(400, messages.USER_EXISTS)
+        hashed = await self._hash(body["password"])
+        try:
+            await self.ctx.store.write(users.create_tx, body["username"], hashed, bool(body["is_admin"]))
+        except peewee.IntegrityError:
+            raise message(400, messages.USER_EXISTS) from None
+        self.send({"message": messages.created("user")}, 201)
+
+    async def put(self) -> None:
+        self.identity(fresh=True, admin=True)
+        body = self.args(USER_ARGS)
+        _check_length(body["password"])
+        hashed = await self._hash(body["password"])
+        try:
+            created = await self.ctx.store.write(_upsert_user_tx, body["username"], hashed, body["is_admin"])
+        except users.LastAdminError:
+            raise message(400, messages.LAST_ADMIN) from None
+        if created:
+            self.send({"message": messages.created("user")}, 201)
+        else:
+            self.send({"username": body["username"]})
+
+
+def _upsert_user_tx(username: str, hashed: str, is_admin: bool | None) -> bool:
+    """True when the user was created, False when its password (and admin flag, if given) changed."""
+    user = users.find(username)
+    if user is None:
+        users.create_tx(username, hashed, bool(is_admin))
+        return True
+    user.password = hashed
+    if is_admin is not None:
+        if not is_admin and user.is_admin and users.User.select().where(users.User.is_admin == 1).count() <= 1:
+            raise users.LastAdminError(username)
+        user.is_admin = int(is_admin)
+    user.save()
+    return False
+
+
+class UserListHandler(BaseHandler):
+    def get(self, number: str) -> None:
+        self.identity(fresh=True, admin=True)
+        limit = self.count(number, field="number_of_users")
+        self.send({"users": [{"username": u.username} for u in users.list_users(limit)]})
+
+
+class UserItemHandler(BaseHandler):
+    def get(self, username: str) -> None:
+        self.identity(fresh=True, admin=True)
+        user = users.find(username)
+        if user is None:
+            raise message(404, messages.NOT_FOUND)
+        self.send({"username": user.username})
+
+    async def delete(self, username: str) -> None:
+        self.identity(fresh=True, admin=True)
+        try:
+            deleted = await self.ctx.store.write(users.delete_tx, username)
+        except users.LastAdminError:
+            raise message(400, messages.LAST_ADMIN) from None
+        if not deleted:
+            raise message(404, messages.NOT_FOUND)
+        self.send({"message": messages.deleted("user")})
+
+
+ROUTES = [
+    (r"/v4/login", LoginHandler),
+    (r"/v4/refresh", RefreshHandler),
+    (r"/v4/logout", LogoutHandler),
+    (r"/v4/user", UserHandler),
+    (r"/v4/users/([^/]+)", UserListHandler),
+    (r"/v4/user/([^/]+)", UserItemHandler),
+]

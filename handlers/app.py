@@ -1,0 +1,80 @@
+"""The Application: every URL of pairs in one table, and the state the handlers share."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import tornado.web
+
+from handlers import api_pnl, api_pairs, api_signals, api_tickers, api_users, ops, pages
+from handlers.base import NotFoundHandler
+from pairs import auth
+from pairs.config import PROJECT_DIR, Settings
+from pairs.store import Store, ensure_setting
+
+
+@dataclasses.dataclass
+class Context:
+    settings: Settings
+    store: Store
+    jwt_secret: str
+    cookie_secret: str
+    throttle: auth.LoginThrottle
+    trusted_proxies: list
+    webhook_networks: list
+    cors_origins: set[str]
+    executor: concurrent.futures.ThreadPoolExecutor
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # jobs and pages keep their state here
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Slow work (bcrypt, downloads, SMTP) off the IOLoop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+
+def make_context(settings: Settings, store: Store) -> Context:
+    """Secrets come from the settings, else are generated once and kept in the database (tokens survive restarts)."""
+    jwt_secret = settings.jwt_secret_key or ensure_setting("jwt_secret", auth.new_secret)
+    cookie_secret = ensure_setting("cookie_secret", auth.new_secret)
+    return Context(
+        settings=settings,
+        store=store,
+        jwt_secret=jwt_secret,
+        cookie_secret=cookie_secret,
+        throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_window_sec),
+        trusted_proxies=settings.trusted_proxy_networks(),
+        webhook_networks=settings.webhook_networks(),
+        cors_origins={o.strip() for o in settings.cors_origins.split(",") if o.strip()},
+        executor=concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="pairs-slow"),
+    )
+
+
+ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, pages)
+
+
+class PairsApp(tornado.web.Application):
+    def __init__(self, ctx: Context, **overrides: Any):
+        self.ctx = ctx
+        routes = [route for module in ROUTE_MODULES for route in module.ROUTES]
+        settings = {
+            "cookie_secret": ctx.cookie_secret,
+            "xsrf_cookies": True,
+            "xsrf_cookie_kwargs": {"samesite": "Lax"},
+            "template_path": str(PROJECT_DIR / "templates"),
+            "static_path": str(PROJECT_DIR / "static"),
+            "default_handler_class": NotFoundHandler,
+            "compress_response": False,
+            **overrides,
+        }
+        super().__init__(routes, **settings)
+
+
+def make_app(settings: Settings, store: Store, **overrides: Any) -> PairsApp:
+    return PairsApp(make_context(settings, store), **overrides)
+
+
+def static_dir() -> Path:
+    return PROJECT_DIR / "static"

@@ -1,0 +1,346 @@
+"""Per-request plumbing shared by every route: errors, JSON, arguments, identity, headers, delivery log."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import logging
+import re
+import time
+from typing import Any, Sequence
+
+import tornado.web
+
+from pairs import auth, messages, users
+from pairs.errors import NotFound, Rejected
+from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
+from pairs.store import DeliveryLog, utcnow
+
+log = logging.getLogger("pairs.http")
+
+SESSION_COOKIE = "pairs_session"
+
+
+class ApiError(tornado.web.HTTPError):
+    """An answer with a JSON body; raised anywhere in a handler."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None, compact: bool = False):
+        super().__init__(status)
+        self.body = body
+        self.headers = headers or {}
+        self.compact = compact
+
+
+def message(status: int, text: Any) -> ApiError:
+    return ApiError(status, {"message": text})
+
+
+def field_error(field: str, text: str) -> ApiError:
+    return ApiError(400, {"message": {field: text}})
+
+
+def token_error(error: auth.TokenError) -> ApiError:
+    """JWT errors look like Flask's jsonify: compact, keys sorted (SPEC §3.2)."""
+    return ApiError(401, {"error": error.error, "message": error.message}, compact=True)
+
+
+def dumps(body: Any, compact: bool = False) -> str:
+    if compact:
+        return json.dumps(body, separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(body, allow_nan=False) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    username: str
+    is_admin: bool
+    fresh: bool
+    via: str  # "token" | "cookie"
+    claims: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """JSON API handler.  Page handlers subclass it and override ``write_error``."""
+
+    # Passphrase routes set this: no cookie auth there, so no XSRF token either (A.5), and every request is logged.
+    passphrase_route = False
+
+    def initialize(self) -> None:
+        counter = self.ctx.extras.get("in_flight")
+        if counter is not None:
+            counter.started()
+            self._counted = counter
+
+    @property
+    def ctx(self):  # the application's shared state: settings, store, secrets, throttle
+        return self.application.ctx
+
+    # ----------------------------------------------------------------------------------------------- headers
+    def set_default_headers(self) -> None:
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        self.set_header(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        if self.request.protocol == "https":
+            self.set_header("Strict-Transport-Security", "max-age=31556926; includeSubDomains")
+        origin = self.request.headers.get("Origin")
+        if self.request.path.startswith("/v4/"):
+            allowed = self.ctx.cors_origins
+            if "*" in allowed:
+                self.set_header("Access-Control-Allow-Origin", origin or "*")
+            elif origin and origin in allowed:
+                self.set_header("Access-Control-Allow-Origin", origin)
+            if origin:
+                self.add_header("Vary", "Origin")
+
+    def options(self, *args: Any) -> None:
+        """CORS preflight for every route."""
+        self.set_header("Access-Control-Allow-Methods", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT")
+        requested = self.request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            self.set_header("Access-Control-Allow-Headers", requested)
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
+
+    async def head(self, *args: Any) -> None:
+        getter = getattr(self, "get", None)
+        if getter is None:
+            raise tornado.web.HTTPError(405)
+        result = getter(*args)
+        if result is not None:
+            await result
+
+    # ----------------------------------------------------------------------------------------------- request
+    @property
+    def peer(self) -> str:
+        """The client's address: the socket's, or X-Forwarded-For's when the socket is a trusted proxy (A.5)."""
+        if not hasattr(self, "_peer"):
+            self._peer = resolve_peer(self.request, self.ctx.trusted_proxies)
+        return self._peer
+
+    def prepare(self) -> Any:
+        self._started = time.monotonic()
+        if self.ctx.settings.force_https and self._scheme() != "https":
+            url = "https://" + self.request.host + self.request.uri
+            self.set_status(308)
+            self.set_header("Location", url)
+            self.finish(dumps({"message": messages.HTTPS_REQUIRED}))
+            return None
+        limit = self.ctx.settings.body_limit
+        if len(self.request.body) > limit:
+            raise message(413, messages.BODY_TOO_LARGE.format(limit=limit))
+        return None
+
+    def _scheme(self) -> str:
+        if self.request.protocol == "https":
+            return "https"
+        if self.request.remote_ip and _in_networks(self.request.remote_ip, self.ctx.trusted_proxies):
+            return self.request.headers.get("X-Forwarded-Proto", "http").split(",")[0].strip().lower()
+        return "http"
+
+    def values(self) -> dict[str, Any]:
+        """Query string < form or JSON body (JSON wins, SPEC §3.1); raises 400 for an unusable body."""
+        if not hasattr(self, "_values"):
+            merged: dict[str, Any] = {}
+            for key, raw in self.request.query_arguments.items():
+                merged[key] = [v.decode("utf-8", "replace") for v in raw]
+            try:
+                body = parse_body(self.request.body, self.request.headers.get("Content-Type", ""))
+            except BodyError as exc:
+                raise message(400, str(exc)) from None
+            if self.request.headers.get("Content-Type", "").startswith("multipart/"):
+                for key, raw in self.request.body_arguments.items():
+                    merged[key] = [v.decode("utf-8", "replace") for v in raw]
+            merged.update(body)
+            self._values = merged
+        return self._values
+
+    def args(self, spec: Sequence[Arg]) -> dict[str, Any]:
+        try:
+            return parse_args(spec, self.values())
+        except ArgError as exc:
+            raise field_error(exc.field, exc.message) from None
+
+    def count(self, text: str, anonymous_limit: int | None = None, field: str = "number_of_items") -> int:
+        """A list's size from its path segment: 0 = all, the anonymous cap applied when not logged in."""
+        try:
+            number = parse_count(text, field)
+        except ArgError as exc:
+            raise field_error(exc.field, exc.message) from None
+        if anonymous_limit is not None and self.identity(required=False) is None:
+            return capped(number, anonymous_limit)
+        return number
+
+    # ----------------------------------------------------------------------------------------------- identity
+    def identity(self, required: bool = True, fresh: bool = False, admin: bool = False,
+                 kind: str = "access") -> Identity | None:
+        """Who is calling: a Bearer token, else the dashboard's session cookie (SPEC §3.5 with A.5).
+
+        ``required=False`` is the original's "optional JWT": no header means anonymous, a bad token is still 401.
+        """
+        cache_key = (kind,)
+        cache = self.__dict__.setdefault("_identities", {})
+        if cache_key not in cache:
+            cache[cache_key] = self._resolve_identity(kind)
+        who = cache[cache_key]
+        if who is None:
+            if required:
+                raise token_error(auth.TokenError(*auth.TOKEN_MISSING))
+            return None
+        if fresh and not who.fresh:
+            raise token_error(auth.TokenError(*auth.TOKEN_NOT_FRESH))
+        if admin and not who.is_admin:
+            raise message(401, messages.NOT_ADMIN)
+        return who
+
+    def _resolve_identity(self, kind: str) -> Identity | None:
+        header = self.request.headers.get("Authorization")
+        if header is not None:
+            token = auth.bearer_token(header)
+            if token is None:
+                return None
+            try:
+                claims = auth.decode_token(self.ctx.jwt_secret, token, kind)
+                if users.is_revoked(claims["jti"]):
+                    raise auth.TokenError(*auth.TOKEN_REVOKED)
+                user = users.find(claims["sub"])
+                if user is None:  # tokens of deleted users are rejected (A.5)
+                    raise auth.TokenError(*auth.TOKEN_INVALID)
+            except auth.TokenError as exc:
+                raise token_error(exc) from None
+            return Identity(user.username, bool(user.is_admin), auth.is_fresh(claims), "token", claims)
+        if kind != "access" or self.passphrase_route:
+            return None
+        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        if not session:
+            return None
+        found = users.session_user(session.decode("utf-8", "replace"))
+        if found is None:
+            return None
+        return Identity(found.username, bool(found.is_admin), True, "cookie")
+
+    def check_xsrf_cookie(self) -> None:
+        """XSRF applies only where the browser's session cookie authenticates the request (A.5)."""
+        if self.passphrase_route or "Authorization" in self.request.headers:
+            return
+        if not self.get_cookie(SESSION_COOKIE):
+            return
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise message(403, messages.CSRF_FAILED) from None
+
+    def check_passphrase(self, given: Any, status: int = 401, nested: bool = False) -> None:
+        if not auth.passphrase_ok(self.ctx.settings.webhook_passphrase, given):
+            text = {"passphrase": messages.WRONG_PASSPHRASE} if nested else messages.WRONG_PASSPHRASE
+            raise message(status, text)
+
+    # ----------------------------------------------------------------------------------------------- answers
+    def send(self, body: Any, status: int = 200, compact: bool = False) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(dumps(body, compact))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.clear_header("Content-Type")
+        if isinstance(exc, ApiError):
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
+            self.send(exc.body, status_code, exc.compact)
+            return
+        if isinstance(exc, (Rejected, NotFound)):
+            self.send({"message": str(exc)}, exc.status)
+            return
+        texts = {404: messages.URL_NOT_FOUND, 405: messages.METHOD_NOT_ALLOWED, 403: messages.CSRF_FAILED,
+                 400: messages.BAD_REQUEST}
+        text = texts.get(status_code) or (messages.INTERNAL_ERROR if status_code >= 500 else self._reason)
+        self.send({"message": text}, status_code)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, (ApiError, Rejected, NotFound)):
+            return
+        super().log_exception(typ, value, tb)
+
+    # ----------------------------------------------------------------------------------------------- log
+    def on_finish(self) -> None:
+        counter = getattr(self, "_counted", None)
+        if counter is not None:
+            self._counted = None
+            counter.finished()
+        if self.passphrase_route:
+            self.ctx.store.writer.submit(_record_delivery, self._delivery_row())
+
+    def _delivery_row(self) -> dict[str, Any]:
+        return {
+            "received": utcnow(),
+            "peer": self.peer[:64],
+            "method": self.request.method[:10],
+            "route": self.request.path[:200],
+            "content_type": (self.request.headers.get("Content-Type") or None) and
+            self.request.headers["Content-Type"][:200],
+            "size": len(self.request.body),
+            "status": self.get_status(),
+            "body": redact(self.request.body),
+        }
+
+
+def _record_delivery(row: dict[str, Any]) -> None:
+    DeliveryLog.insert(**row).execute()
+
+
+_PASSPHRASE_JSON = re.compile(r'("passphrase"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
+_PASSPHRASE_FORM = re.compile(r"(^|&)(passphrase=)[^&]*")
+
+
+def redact(raw: bytes, limit: int = 64 * 1024) -> str:
+    """The body as text with the passphrase's value replaced by ``***`` (JSON, form or anything else)."""
+    text = raw[:limit].decode("utf-8", "replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if "passphrase" in body:
+            body["passphrase"] = "***"
+        return json.dumps(body)
+    text = _PASSPHRASE_JSON.sub(r'\1"***"', text)
+    return _PASSPHRASE_FORM.sub(r"\1\2***", text)
+
+
+def _in_networks(address: str, networks: Sequence[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def resolve_peer(request: Any, trusted: Sequence[Any]) -> str:
+    """The socket peer; behind a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy."""
+    peer = request.remote_ip or ""
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop
+    real = request.headers.get("X-Real-Ip", "").strip()
+    return real or peer
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown URLs and methods answer JSON (A.1)."""
+
+    def prepare(self) -> None:
+        raise message(404, messages.URL_NOT_FOUND)
+
+    def check_xsrf_cookie(self) -> None:
+        return

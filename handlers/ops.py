@@ -1,0 +1,3 @@
+"""ops routes (filled in by its issue)."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""pages routes (filled in by its issue)."""
+
+ROUTES: list = []

@@ -1,0 +1,235 @@
+"""pairs: the trading-signal server.  Wiring only: config, store, application, jobs, command line.
+
+    python server.py                       serve on 127.0.0.1:5000 with SQLite in data/
+    python server.py --help                every option and sub-command
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+import tornado.httpserver
+
+from pairs import __version__, auth, users
+from pairs.config import ConfigError, Settings, load_settings
+from pairs.store import Store, StoreError
+
+log = logging.getLogger("pairs")
+
+SHUTDOWN_GRACE_SEC = 10.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# start-up pieces shared by the server and the sub-commands
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def open_store(settings: Settings) -> Store:
+    store = Store(settings.effective_database_url)
+    changes = store.open()
+    log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
+    return store
+
+
+def prepare_users(settings: Settings, store: Store) -> None:
+    created = store.write_sync(users.ensure_defaults_tx, settings,
+                               lambda pw: auth.hash_password(pw, settings.bcrypt_rounds))
+    if created:
+        log.info("created default users: %s", ", ".join(created))
+    for name in users.default_password_users(settings):
+        log.warning("!!! user %r still has the default password: change it now with "
+                    "`python server.py reset-password %s` (or set DB_ADMIN_PASS before the first start)", name, name)
+    if settings.webhook_passphrase == "webhook":
+        log.warning("!!! the webhook passphrase is the published default 'webhook': set WEBHOOK_PASSPHRASE or "
+                    "[SECRET] WEBHOOK_PASSPHRASE in config.ini")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# serve
+
+
+class InFlight:
+    """Counts requests being handled, so that a shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def started(self) -> None:
+        self.count += 1
+        self.idle.clear()
+
+    def finished(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self.count = 0
+            self.idle.set()
+
+
+async def serve(settings: Settings) -> None:
+    from handlers.app import make_app  # the HTTP layer is only needed here
+
+    store = open_store(settings)
+    prepare_users(settings, store)
+    app = make_app(settings, store)
+    in_flight = InFlight()
+    app.ctx.extras["in_flight"] = in_flight
+    server = tornado.httpserver.HTTPServer(app, max_body_size=max(16 * 1024 * 1024, settings.body_limit * 4),
+                                           idle_connection_timeout=75)
+    try:
+        server.listen(settings.port, settings.host)
+    except OSError as exc:
+        store.close()
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
+                          "choose another --port or stop the program that uses it") from None
+    for start in STARTUP_HOOKS:
+        start(app.ctx)
+    log.info("pairs %s listening on http://%s:%d/", __version__, settings.host, settings.port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down: no new connections, waiting for %d request(s) in flight", in_flight.count)
+    server.stop()
+    try:
+        await asyncio.wait_for(in_flight.idle.wait(), SHUTDOWN_GRACE_SEC)
+    except asyncio.TimeoutError:
+        log.warning("%d request(s) still running after %.0f s; closing anyway", in_flight.count, SHUTDOWN_GRACE_SEC)
+    for stop_hook in SHUTDOWN_HOOKS:
+        stop_hook(app.ctx)
+    await server.close_all_connections()
+    app.ctx.executor.shutdown(wait=False, cancel_futures=True)
+    store.close()
+    log.info("stopped cleanly")
+
+
+# Jobs and other long-lived services register here: called with the application's Context.
+STARTUP_HOOKS: list[Callable[[Any], None]] = []
+SHUTDOWN_HOOKS: list[Callable[[Any], None]] = []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sub-commands
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the two passwords differ; nothing was changed")
+    if not password:
+        raise ConfigError("an empty password is not allowed; nothing was changed")
+    if auth.password_too_long(password):
+        raise ConfigError("the password is longer than 72 bytes (bcrypt's limit); nothing was changed")
+    return password
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    store = open_store(settings)
+    try:
+        if users.find(args.username):
+            print(f"user {args.username!r} already exists; use reset-password to change its password",
+                  file=sys.stderr)
+            return 1
+        store.write_sync(users.create_tx, args.username, auth.hash_password(password, settings.bcrypt_rounds),
+                         args.admin)
+    finally:
+        store.close()
+    print(f"created {'admin ' if args.admin else ''}user {args.username!r}")
+    return 0
+
+
+def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    store = open_store(settings)
+    try:
+        changed = store.write_sync(users.set_password_tx, args.username,
+                                   auth.hash_password(password, settings.bcrypt_rounds))
+    finally:
+        store.close()
+    if not changed:
+        print(f"no user {args.username!r}; create it with create-user", file=sys.stderr)
+        return 1
+    print(f"password of {args.username!r} changed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="pairs: trading-signal server (TradingView webhooks, the v4 REST API, the dashboard).",
+        epilog="Environment: WEBHOOK_PASSPHRASE, DB_ADMIN_PASS, DATABASE_URL_SQLALCHEMY, JWT_SECRET_KEY, "
+               "PAIRS_DATA_DIR, PAIRS_LOG_LEVEL override config.ini.",
+    )
+    parser.add_argument("--version", action="version", version=f"pairs {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="an original-style config.ini (default: ./config.ini "
+                        "when it exists)")
+    parser.add_argument("--database-url", metavar="URL", help="sqlite:///path.db or "
+                        "postgresql://user:pass@host:5432/db (also DATABASE_URL_SQLALCHEMY); default: SQLite in data/")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="run the server (the default)")
+    for name, func, text in (("create-user", cmd_create_user, "create a user"),
+                             ("reset-password", cmd_reset_password, "set a user's password")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("username")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        if name == "create-user":
+            p.add_argument("--admin", action="store_true", help="give the user the admin flag")
+        p.set_defaults(func=func)
+    for register in COMMAND_REGISTRARS:
+        register(sub)
+    return parser
+
+
+# Other modules add sub-commands here: a function that takes the sub-parsers object.
+COMMAND_REGISTRARS: list[Callable[[Any], None]] = []
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    config = args.config
+    if config is None and os.path.isfile("config.ini"):
+        config = "config.ini"
+    return load_settings(config, database_url=args.database_url, host=args.host, port=args.port,
+                         log_level=args.log_level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        configure_logging(settings.log_level)
+        func = getattr(args, "func", None)
+        if func is not None:
+            return func(settings, args)
+        asyncio.run(serve(settings))
+        return 0
+    except (ConfigError, StoreError) as exc:
+        print(f"pairs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -196,7 +196,8 @@ def _reject_constant(name: str) -> Any:
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """The body's values: JSON whatever the Content-Type (A.3), or a form; raises BodyError."""
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
-    if ctype == "application/x-www-form-urlencoded":
+    looks_json = raw.lstrip()[:1] in (b"{", b"[")
+    if ctype == "application/x-www-form-urlencoded" and not looks_json:  # curl -d '{...}' sends this type
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

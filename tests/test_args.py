@@ -112,6 +112,7 @@ def test_bad_timestamps(text):
     (b'{"a": 1}\n', "text/plain", {"a": 1}),
     (b"  ", "application/json", {}),
     (b"a=1&b=2", "application/x-www-form-urlencoded", {"a": "1", "b": "2"}),
+    (b'{"a": 1}', "application/x-www-form-urlencoded", {"a": 1}),
 ])
 def test_body(raw, ctype, expected):
     assert parse_body(raw, ctype) == expected

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 import tornado.httpserver
 
-from pairs import __version__, auth, users
+from handlers import maintenance
+from pairs import __version__, auth, jobs, users
 from pairs.config import ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
 
@@ -206,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Other modules add sub-commands here: a function that takes the sub-parsers object.
 COMMAND_REGISTRARS: list[Callable[[Any], None]] = []
+
+# Background jobs: started with the server (handlers/maintenance.py), one-off runs from the command line.
+STARTUP_HOOKS.append(maintenance.start_jobs)
+SHUTDOWN_HOOKS.append(maintenance.stop_jobs)
+COMMAND_REGISTRARS.append(jobs.register_commands)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -37,10 +37,13 @@ class Settings:
     session_end: str = "16:00:00"
     exchange_timezone: str = "US/Eastern"
     session_extension_min: int = 20
+    session_weekdays: str = "1,2,3,4,5"  # ours: ISO weekdays the exchange trades (1 = Monday)
     # [SMA]
     enable_sma_calc: bool = True
     sma_calc_period: int = 20
     price_source: str = "yahoo"
+    sma_window: int = 20  # ours: daily closes in the SMA / std
+    coint_window: int = 60  # ours: daily closes in the hedge ratio and cointegration test
     # [EMAIL]
     enable_email_notifications: bool = False
     mail_check_period: int = 90
@@ -55,6 +58,8 @@ class Settings:
     mail_subject: str = "Server Problem"
     mail_body: str = "waiting orders-possible server problem"
     mail_warn_after_min: int = 2
+    bridge_silent_min: int = 15  # ours: warn when the broker bridge wrote nothing this long in session; 0 = off
+    mail_timeout_sec: int = 30  # ours
     # [SERVER] (ours)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -100,9 +105,12 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("EXCHANGE", "SESSION_END"): "session_end",
     ("EXCHANGE", "EXCHANGE_TIMEZONE"): "exchange_timezone",
     ("EXCHANGE", "SESSION_EXTENSION_MIN"): "session_extension_min",
+    ("EXCHANGE", "SESSION_WEEKDAYS"): "session_weekdays",
     ("SMA", "ENABLE_SMA_CALC"): "enable_sma_calc",
     ("SMA", "SMA_CALC_PERIOD"): "sma_calc_period",
     ("SMA", "PRICE_SOURCE"): "price_source",
+    ("SMA", "SMA_WINDOW"): "sma_window",
+    ("SMA", "COINT_WINDOW"): "coint_window",
     ("EMAIL", "ENABLE_EMAIL_NOTIFICATIONS"): "enable_email_notifications",
     ("EMAIL", "MAIL_CHECK_PERIOD"): "mail_check_period",
     ("EMAIL", "MAIL_SERVER"): "mail_server",
@@ -116,6 +124,8 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("EMAIL", "MAIL_SUBJECT"): "mail_subject",
     ("EMAIL", "MAIL_BODY"): "mail_body",
     ("EMAIL", "MAIL_WARN_AFTER_MIN"): "mail_warn_after_min",
+    ("EMAIL", "BRIDGE_SILENT_MIN"): "bridge_silent_min",
+    ("EMAIL", "MAIL_TIMEOUT_SEC"): "mail_timeout_sec",
     ("SERVER", "HOST"): "host",
     ("SERVER", "PORT"): "port",
     ("SERVER", "DATABASE_URL"): "database_url",

@@ -198,6 +198,7 @@ class Ticker(BaseModel):
     active_pos = DoubleField(null=True)
     active_pnl = DoubleField(null=True)
     active_cost = DoubleField(null=True)
+    yahoo_symbol = Varchar(40, null=True)  # ours: overrides the IB -> Yahoo spelling rule of pairs.market
 
     class Meta:
         table_name = "tickers"
@@ -220,6 +221,12 @@ class Pair(BaseModel):
     sma = DoubleField(null=True)
     sma_dist = DoubleField(null=True)
     std = DoubleField(null=True)
+    # ours, written by the price job (pairs.jobs); NULL until a run computed them
+    zscore = DoubleField(null=True)
+    hedge_ols = DoubleField(null=True)
+    coint_pvalue = DoubleField(null=True)
+    stats_updated = DateTimeField(null=True)
+    stale = IntegerField(null=True)  # 1: the last run had no prices for a leg, the values above are older
 
     class Meta:
         table_name = "pairs"
@@ -227,6 +234,7 @@ class Pair(BaseModel):
 
 PAIR_KEYS = ("name", "ticker1", "ticker2", "hedge", "status", "notes", "contracts", "act_price", "sma", "sma_dist",
              "std")
+PAIR_STATS_KEYS = ("zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale")  # after the original keys
 
 
 class Account(BaseModel):
@@ -536,7 +544,14 @@ def ticker_json(row: Ticker) -> dict[str, Any]:
 
 
 def pair_json(row: Pair) -> dict[str, Any]:
-    return row_json(row, PAIR_KEYS)
+    """The original keys in their order, then the statistics of the price job (null until computed)."""
+    out = row_json(row, PAIR_KEYS)
+    out["zscore"] = row.zscore
+    out["hedge_ols"] = row.hedge_ols
+    out["coint_pvalue"] = row.coint_pvalue
+    out["stats_updated"] = None if row.stats_updated is None else format_timestamp(row.stats_updated)
+    out["stale"] = bool(row.stale)
+    return out
 
 
 def account_json(row: Account) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""Background jobs inside the server, and the maintenance routes that start them (SPEC §7.9 with A.5).
+
+``start_jobs`` / ``stop_jobs`` are the server's start-up and shut-down hooks: a Tornado PeriodicCallback ticks the
+``schedule`` definitions of pairs/jobs.py every second, and each due job is handed to the executor, so neither a
+download nor an SMTP conversation ever holds up the IOLoop.  ``GET /sma`` and ``GET /update_watchlist`` run the
+price job for a logged-in user (a Bearer token or the dashboard's session cookie), then redirect as the original.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Callable
+
+import tornado.ioloop
+
+from handlers.base import BaseHandler
+from pairs import jobs, market, notify
+from pairs.config import ConfigError
+
+log = logging.getLogger("pairs.jobs")
+
+TICK_MS = 1000
+
+
+class JobControl:
+    """Runs the jobs of one server off the IOLoop; tests put their own price source in ``ctx.extras``."""
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # tests set the clock
+        self.callback: tornado.ioloop.PeriodicCallback | None = None
+        self.scheduler = None
+
+    def source(self) -> market.PriceSource:
+        if "price_source" not in self.ctx.extras:
+            self.ctx.extras["price_source"] = market.make_price_source(self.ctx.settings.price_source)
+        return self.ctx.extras["price_source"]
+
+    async def prices(self, job: str = jobs.PRICES, gate: bool = True) -> jobs.RunOutcome | None:
+        """One price run in the executor; the scheduled run and ``/sma`` skip it outside the session (§8.1)."""
+        settings = self.ctx.settings
+        now = self.now()
+        if gate and not jobs.in_session(now, settings):
+            log.debug("%s run skipped: outside the exchange session", job)
+            return None
+        try:
+            source = self.source()
+        except ConfigError as exc:
+            log.error("price job cannot run: %s", exc)
+            return None
+        try:
+            return await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
+        except Exception:  # noqa: BLE001 - a job failure is logged; the server and the next run go on
+            log.exception("%s run failed", job)
+            return None
+
+    async def email(self) -> jobs.RunOutcome | None:
+        try:
+            return await self.ctx.run(notify.run_email_job, self.ctx.store, self.ctx.settings,
+                                      self.now().astimezone(dt.timezone.utc).replace(tzinfo=None))
+        except Exception:  # noqa: BLE001 - as above
+            log.exception("e-mail check failed")
+            return None
+
+    def start(self) -> None:
+        spawn = tornado.ioloop.IOLoop.current().spawn_callback
+        self.scheduler = jobs.build_schedule(self.ctx.settings, prices=lambda: spawn(self.prices),
+                                             email=lambda: spawn(self.email))
+        if not self.scheduler.jobs:
+            return
+        if self.ctx.settings.enable_sma_calc:
+            try:
+                self.source()
+            except ConfigError as exc:
+                log.error("!!! the price job will not run: %s", exc)
+        self.callback = tornado.ioloop.PeriodicCallback(self.scheduler.run_pending, TICK_MS)
+        self.callback.start()
+        log.info("background jobs: %s", "; ".join(str(job) for job in self.scheduler.jobs))
+
+    def stop(self) -> None:
+        if self.callback is not None:
+            self.callback.stop()
+            self.callback = None
+        if self.scheduler is not None:
+            self.scheduler.clear()
+
+
+def job_control(ctx: Any) -> JobControl:
+    return ctx.extras.setdefault("jobs", JobControl(ctx))
+
+
+def start_jobs(ctx: Any) -> None:
+    job_control(ctx).start()
+
+
+def stop_jobs(ctx: Any) -> None:
+    job_control(ctx).stop()
+
+
+class SmaHandler(BaseHandler):
+    """``GET /sma``: the active pairs' price run now (inside the session), then the positions page."""
+
+    async def get(self) -> None:
+        self.identity()
+        await job_control(self.ctx).prices(jobs.PRICES, gate=True)
+        self.redirect("/positions")
+
+
+class UpdateWatchlistHandler(BaseHandler):
+    """``GET /update_watchlist``: the watchlist pairs' price run now (no gate), then the watchlist page."""
+
+    async def get(self) -> None:
+        self.identity()
+        await job_control(self.ctx).prices(jobs.WATCHLIST, gate=False)
+        self.redirect("/watchlist")
+
+
+ROUTES = [
+    (r"/sma", SmaHandler),
+    (r"/update_watchlist", UpdateWatchlistHandler),
+]

@@ -1,0 +1,333 @@
+"""What runs when: the price job (SPEC §8.1 with A.4), the exchange-session gate, the schedule, run records.
+
+The job functions here are plain blocking functions: the server runs them in its executor (handlers/maintenance.py
+ticks the ``schedule`` definitions from a Tornado PeriodicCallback), ``python server.py refresh-prices`` runs them
+in the foreground.  Every database write goes through the store's writer; reads happen on the calling thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import logging
+import sys
+import threading
+import zoneinfo
+from typing import Any, Callable
+
+import schedule
+from peewee import AutoField, DateTimeField, IntegerField, TextField
+
+from pairs import market, stats
+from pairs.config import ConfigError, Settings
+from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, register_model, utcnow
+
+log = logging.getLogger("pairs.jobs")
+
+PRICES = "prices"
+WATCHLIST = "watchlist"
+EMAIL = "email"
+PAIR_STATUS = {PRICES: 1, WATCHLIST: -1}
+
+
+@register_model
+class JobRun(BaseModel):
+    """One run of a background job: when, how many pairs, which failed and why."""
+
+    id = AutoField()
+    job = Varchar(20)
+    started = DateTimeField(index=True)
+    finished = DateTimeField(null=True)
+    pairs = IntegerField(default=0)  # pairs considered (signals considered, for the e-mail job)
+    updated = IntegerField(default=0)  # pairs updated (e-mails sent)
+    failed = TextField(null=True)  # JSON object: pair name (or "smtp") -> reason
+    message = TextField(null=True)
+
+    class Meta:
+        table_name = "job_runs"
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    job: str
+    started: dt.datetime
+    finished: dt.datetime | None = None
+    pairs: int = 0
+    updated: int = 0
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    message: str = ""
+
+
+def record_run_tx(outcome: RunOutcome) -> int:
+    return JobRun.insert(job=outcome.job, started=outcome.started, finished=outcome.finished, pairs=outcome.pairs,
+                         updated=outcome.updated, failed=json.dumps(outcome.failed) if outcome.failed else None,
+                         message=outcome.message or None).execute()
+
+
+def last_runs(limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
+    """The newest runs first, for the dashboard: ``job, started, finished, pairs, updated, failed, message``."""
+    query = JobRun.select().order_by(JobRun.started.desc(), JobRun.id.desc())
+    if job:
+        query = query.where(JobRun.job == job)
+    return [{"job": run.job, "started": run.started, "finished": run.finished, "pairs": run.pairs,
+             "updated": run.updated, "failed": json.loads(run.failed) if run.failed else {},
+             "message": run.message or ""} for run in query.limit(limit)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The exchange-session gate (§8.1): Mon–Fri strictly between open − extension and close + extension, exchange time.
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """``"1,2,3,4,5"`` or ``"1-5"`` -> ISO weekdays (1 = Monday)."""
+    days: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            low, _, high = part.partition("-")
+            days.update(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise ConfigError(f"[EXCHANGE] SESSION_WEEKDAYS: {part!r} is not a weekday number 1-7") from None
+    if not days or not days <= set(range(1, 8)):
+        raise ConfigError(f"[EXCHANGE] SESSION_WEEKDAYS must list weekdays 1 (Monday) to 7, not {text!r}")
+    return frozenset(days)
+
+
+def _clock(text: str, key: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"[EXCHANGE] {key} must be HH:MM:SS, not {text!r}") from None
+
+
+def exchange_zone(settings: Settings) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(settings.exchange_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[EXCHANGE] EXCHANGE_TIMEZONE {settings.exchange_timezone!r} is not a time zone name "
+                          "(e.g. US/Eastern, America/Toronto)") from None
+
+
+def _exchange_time(now: dt.datetime, settings: Settings) -> dt.datetime:
+    if now.tzinfo is None:  # naive means UTC, as everything stored
+        now = now.replace(tzinfo=dt.timezone.utc)
+    return now.astimezone(exchange_zone(settings))
+
+
+def session_bounds(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, dt.datetime] | None:
+    """(open − extension, close + extension) of the exchange day at ``now``; None on a day without a session."""
+    local = _exchange_time(now, settings)
+    if local.isoweekday() not in parse_weekdays(settings.session_weekdays):
+        return None
+    extension = dt.timedelta(minutes=settings.session_extension_min)
+    opens = dt.datetime.combine(local.date(), _clock(settings.session_start, "SESSION_START"), local.tzinfo)
+    closes = dt.datetime.combine(local.date(), _clock(settings.session_end, "SESSION_END"), local.tzinfo)
+    return opens - extension, closes + extension
+
+
+def in_session(now: dt.datetime, settings: Settings) -> bool:
+    """Is ``now`` (aware, or naive UTC) strictly inside the extended exchange session?"""
+    bounds = session_bounds(now, settings)
+    return bounds is not None and bounds[0] < _exchange_time(now, settings) < bounds[1]
+
+
+def session_day(now: dt.datetime, settings: Settings) -> tuple[dt.date, bool]:
+    """(the exchange's calendar day at ``now``, whether that day's session has closed)."""
+    local = _exchange_time(now, settings)
+    return local.date(), local.time() >= _clock(settings.session_end, "SESSION_END")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The price job
+
+_running = {PRICES: threading.Lock(), WATCHLIST: threading.Lock()}
+
+Progress = Callable[[str, int, int], None]
+
+
+def save_pair_stats_tx(results: dict[str, tuple[float, stats.PairStats]], stale: list[str],
+                       when: dt.datetime) -> int:
+    """Store computed statistics; mark ``stale`` pairs.  A pair whose hedge changed meanwhile keeps its values."""
+    updated = 0
+    for name, (hedge, values) in results.items():
+        updated += (Pair.update(act_price=values.act_price, sma=values.sma, sma_dist=values.sma_dist,
+                                std=values.std, zscore=values.zscore, hedge_ols=values.hedge_ols,
+                                coint_pvalue=values.coint_pvalue, stats_updated=when, stale=0)
+                    .where((Pair.name == name) & (Pair.hedge == hedge)).execute())
+    if stale:
+        Pair.update(stale=1).where(Pair.name.in_(stale)).execute()
+    return updated
+
+
+def run_price_job(store: Store, source: market.PriceSource, settings: Settings, job: str = PRICES,
+                  now: dt.datetime | None = None, progress: Progress | None = None) -> RunOutcome | None:
+    """Fetch, store and compute for every pair of ``job`` (active pairs, or watchlist pairs); no session gate.
+
+    Returns None when a run of the same job is already in progress (that run will do the work).  One symbol
+    without prices marks only its own pairs stale; the outcome is recorded in ``job_runs`` either way.
+    """
+    lock = _running[job]
+    if not lock.acquire(blocking=False):
+        return None
+    try:
+        with store.db.connection_context():
+            return _price_run(store, source, settings, job, now, progress or (lambda *_: None))
+    finally:
+        lock.release()
+
+
+def _price_run(store: Store, source: market.PriceSource, settings: Settings, job: str,
+               now: dt.datetime | None, progress: Progress) -> RunOutcome:
+    outcome = RunOutcome(job=job, started=utcnow())
+    pairs = list(Pair.select().where(Pair.status == PAIR_STATUS[job]).order_by(Pair.rowid))
+    outcome.pairs = len(pairs)
+    legs = {leg for pair in pairs for leg in (pair.ticker1, pair.ticker2) if leg}
+    yahoo = market.yahoo_symbols(legs)
+    total = len(market.INTERVALS) + len(pairs)
+    fetched: dict[str, set[str]] = {}
+    for step, interval in enumerate(market.INTERVALS):
+        progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
+        try:
+            bars = source.fetch(yahoo, interval) if yahoo else {}
+        except Exception as exc:  # noqa: BLE001 - a broken source is "no data"; pairs go stale, the server stays up
+            log.exception("price source failed for %s bars", interval)
+            outcome.message = f"price source failed: {exc}"
+            bars = {}
+        for symbol, frame in bars.items():
+            store.write_sync(market.store_bars_tx, symbol, interval, frame)
+        fetched[interval] = set(bars)
+
+    today, closed = session_day(now or dt.datetime.now(dt.timezone.utc), settings)
+    results: dict[str, tuple[float, stats.PairStats]] = {}
+    for number, pair in enumerate(pairs):
+        progress(f"pair {pair.name}", len(market.INTERVALS) + number, total)
+        missing = [f"{leg} (Yahoo {yahoo[leg]})" if yahoo[leg] != leg else leg
+                   for leg in dict.fromkeys((pair.ticker1, pair.ticker2))
+                   if leg and not all(leg in fetched[i] for i in market.INTERVALS)]
+        if not pair.ticker1 or not pair.ticker2 or pair.hedge is None:
+            outcome.failed[pair.name] = "the pair has no legs or no hedge"
+            continue
+        if missing:
+            outcome.failed[pair.name] = "no prices for " + ", ".join(missing)
+            continue
+        try:
+            results[pair.name] = (pair.hedge, _pair_values(pair, today, closed, settings))
+        except Exception as exc:  # noqa: BLE001 - one pair's bad data must not stop the others (A.4)
+            log.exception("statistics of %s failed", pair.name)
+            outcome.failed[pair.name] = f"statistics failed: {exc}"
+    outcome.finished = utcnow()
+    outcome.updated = store.write_sync(save_pair_stats_tx, results, list(outcome.failed), outcome.finished)
+    progress("done", total, total)
+    store.write_sync(record_run_tx, outcome)
+    log.info("%s run: %d pairs, %d updated, %d stale%s", job, outcome.pairs, outcome.updated, len(outcome.failed),
+             "".join(f"; {name}: {why}" for name, why in outcome.failed.items()))
+    return outcome
+
+
+def _pair_values(pair: Pair, today: dt.date, closed: bool, settings: Settings) -> stats.PairStats:
+    daily1 = stats.completed_daily(market.load_closes(pair.ticker1, market.DAILY), today, closed)
+    daily2 = stats.completed_daily(market.load_closes(pair.ticker2, market.DAILY), today, closed)
+    last1 = float(market.load_closes(pair.ticker1, market.INTRADAY).iloc[-1])
+    last2 = float(market.load_closes(pair.ticker2, market.INTRADAY).iloc[-1])
+    return stats.pair_stats(daily1, daily2, last1, last2, pair.hedge, settings.sma_window, settings.coint_window)
+
+
+def last_price_update(job: str = PRICES) -> dt.datetime | None:
+    """When the last run of ``job`` that updated at least one pair finished (naive UTC), for the pages."""
+    run = (JobRun.select(JobRun.finished).where((JobRun.job == job) & (JobRun.updated > 0))
+           .order_by(JobRun.finished.desc()).first())
+    return run.finished if run else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The schedule (§8): what runs how often.  The caller ticks ``scheduler.run_pending`` and supplies the actions,
+# which must return at once (the server's actions hand the work to its executor).
+
+
+def build_schedule(settings: Settings, prices: Callable[[], Any], email: Callable[[], Any]) -> schedule.Scheduler:
+    scheduler = schedule.Scheduler()
+    if settings.enable_sma_calc:
+        scheduler.every(max(1, settings.sma_calc_period)).minutes.do(prices).tag(PRICES)
+    if settings.enable_email_notifications:
+        scheduler.every(max(1, settings.mail_check_period)).seconds.do(email).tag(EMAIL)
+    return scheduler
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Command line: python server.py refresh-prices [--watchlist] [--once]; python server.py yahoo-symbol SYMBOL [NAME]
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--database-url`` also after the sub-command; SUPPRESS keeps the ones given before it."""
+    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="as for the server")
+    parser.add_argument("--database-url", metavar="URL", default=argparse.SUPPRESS, help="as for the server")
+
+
+def register_commands(sub: Any) -> None:
+    p = sub.add_parser("refresh-prices", help="fetch prices and compute pair statistics now (no session gate)")
+    _connection_options(p)
+    p.add_argument("--watchlist", action="store_true", help="the watchlist pairs instead of the active ones")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (default: a pass every "
+                   "[SMA] SMA_CALC_PERIOD minutes until Ctrl-C)")
+    p.set_defaults(func=cmd_refresh_prices)
+    p = sub.add_parser("yahoo-symbol", help="show or set the Yahoo spelling of a ticker (override of the rule)")
+    _connection_options(p)
+    p.add_argument("symbol", help="the ticker as stored, e.g. 'BF B'")
+    p.add_argument("yahoo", nargs="?", help="the Yahoo symbol to use; '' to go back to the rule")
+    p.set_defaults(func=cmd_yahoo_symbol)
+
+
+def _open_store(settings: Settings) -> Store:
+    store = Store(settings.effective_database_url)
+    store.open()
+    return store
+
+
+def _progress_bar(stream: Any) -> Progress:
+    def show(step: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {step[:50]:<50}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
+    source = market.make_price_source(settings.price_source)
+    store = _open_store(settings)
+    job = WATCHLIST if args.watchlist else PRICES
+    try:
+        while True:
+            outcome = run_price_job(store, source, settings, job, progress=_progress_bar(sys.stderr))
+            assert outcome is not None  # nothing else runs jobs in this process
+            print(f"{job}: {outcome.pairs} pairs, {outcome.updated} updated, {len(outcome.failed)} stale")
+            for name, why in outcome.failed.items():
+                print(f"  {name}: {why}")
+            if args.once:
+                return 0 if not outcome.failed else 1
+            threading.Event().wait(max(1, settings.sma_calc_period) * 60)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+def set_yahoo_symbol_tx(symbol: str, yahoo: str | None) -> bool:
+    return Ticker.update(yahoo_symbol=yahoo or None).where(Ticker.symbol == symbol).execute() > 0
+
+
+def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_store(settings)
+    try:
+        if args.yahoo is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, args.yahoo.strip()):
+            print(f"no ticker {args.symbol!r}", file=sys.stderr)
+            return 1
+        print(f"{args.symbol} -> {market.yahoo_symbols([args.symbol])[args.symbol]}")
+        return 0
+    finally:
+        store.close()

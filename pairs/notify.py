@@ -1,0 +1,185 @@
+"""E-mail alerts (SPEC §8.2 with A.4): stuck signals and a silent broker bridge.
+
+Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical err`` and that is older than
+``[EMAIL] MAIL_WARN_AFTER_MIN`` minutes is reported once: one message names all of them, and each gets the original's
+``(warned)`` marker appended to its ``error_msg`` after the message was accepted by the SMTP server.  The bridge is
+"silent" when, during the extended exchange session, it has written nothing (fills, positions, account PNL, signal
+echoes: its passphrase routes in the delivery log) for ``BRIDGE_SILENT_MIN`` minutes; that is reported once per
+silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its executor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.message
+import email.utils
+import logging
+import smtplib
+import ssl
+import threading
+from typing import Callable
+
+from pairs import jobs
+from pairs.config import Settings
+from pairs.store import DeliveryLog, Setting, Signal, Store, format_timestamp, get_setting, utcnow
+
+log = logging.getLogger("pairs.notify")
+
+PROBLEM_STATUSES = ("waiting", "rerouted", "error", "critical err")
+WARNED = "(warned)"
+BODY_MAX_SIGNALS = 50
+# (method, path) of the requests only the broker bridge makes (SPEC A.1.2), old route names included
+BRIDGE_WRITES = (
+    ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"), ("PUT", "/v4/ticker/pnl"),
+    ("PUT", "/v4/ticker/updatepnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/pnl"), ("PUT", "/v4/regpnl"),
+    ("POST", "/v4/regpnl"), ("PUT", "/v4/webhook"),
+)
+BRIDGE_WARNED_KEY = "bridge_silence_warned"  # settings row: the bridge's last-seen time we already warned about
+
+_running = threading.Lock()
+
+
+def problem_signals(now: dt.datetime, warn_after_min: int) -> list[Signal]:
+    """Problematic signals older than the threshold and not yet warned about, oldest first."""
+    cutoff = now - dt.timedelta(minutes=warn_after_min)
+    return list(Signal.select()
+                .where(Signal.order_status.in_(PROBLEM_STATUSES) & (Signal.timestamp <= cutoff) &
+                       (Signal.error_msg.is_null() | ~Signal.error_msg.contains(WARNED)))
+                .order_by(Signal.rowid))
+
+
+def mark_warned_tx(rowids: list[int]) -> int:
+    """Append ``(warned)`` to each signal's error_msg, re-reading the row so a concurrent change is kept."""
+    marked = 0
+    for row in Signal.select().where(Signal.rowid.in_(rowids)):
+        if WARNED not in (row.error_msg or ""):
+            Signal.update(error_msg=(row.error_msg or "") + WARNED).where(Signal.rowid == row.rowid).execute()
+            marked += 1
+    return marked
+
+
+def bridge_last_seen() -> dt.datetime | None:
+    """When the broker bridge last wrote to us (naive UTC), from the delivery log; None if it never did."""
+    condition = None
+    for method, path in BRIDGE_WRITES:
+        one = (DeliveryLog.method == method) & (DeliveryLog.route == path)
+        condition = one if condition is None else condition | one
+    row = DeliveryLog.select(DeliveryLog.received).where(condition).order_by(DeliveryLog.received.desc()).first()
+    return row.received if row else None
+
+
+def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, int] | None:
+    """(last seen, minutes of silence) when the bridge deserves a warning now, else None.
+
+    Silence counts only from the start of today's extended session (a quiet night is not a fault), and a bridge
+    that never wrote at all is not watched (there may be none).
+    """
+    if settings.bridge_silent_min <= 0:
+        return None
+    last_seen = bridge_last_seen()
+    bounds = jobs.session_bounds(now, settings)
+    if last_seen is None or bounds is None or not jobs.in_session(now, settings):
+        return None
+    if get_setting(BRIDGE_WARNED_KEY) == format_timestamp(last_seen):
+        return None
+    session_open_utc = bounds[0].astimezone(dt.timezone.utc).replace(tzinfo=None)
+    minutes = int((now - max(last_seen, session_open_utc)).total_seconds() // 60)
+    return (last_seen, minutes) if minutes >= settings.bridge_silent_min else None
+
+
+def remember_bridge_warning_tx(last_seen: dt.datetime) -> None:
+    value = format_timestamp(last_seen)
+    Setting.insert(key=BRIDGE_WARNED_KEY, value=value).on_conflict(
+        conflict_target=[Setting.key], preserve=[Setting.value]).execute()
+
+
+def signal_line(row: Signal) -> str:
+    parts = [f"#{row.rowid}", f"{format_timestamp(row.timestamp)} UTC", row.ticker or "?",
+             f"{row.order_action or ''} {row.order_contracts if row.order_contracts is not None else ''}".strip(),
+             f"status {row.order_status}"]
+    if row.error_msg:
+        parts.append(f"error: {row.error_msg}")
+    return " | ".join(part for part in parts if part)
+
+
+def compose(settings: Settings, signals: list[Signal], silence: tuple[dt.datetime, int] | None,
+            now: dt.datetime) -> email.message.EmailMessage:
+    lines = [settings.mail_body, ""]
+    if signals:
+        lines.append(f"{len(signals)} signal(s) not processed after {settings.mail_warn_after_min} minute(s):")
+        lines += [signal_line(row) for row in signals[:BODY_MAX_SIGNALS]]
+        if len(signals) > BODY_MAX_SIGNALS:
+            lines.append(f"... and {len(signals) - BODY_MAX_SIGNALS} more")
+        lines.append("")
+    if silence:
+        lines.append(f"The broker bridge has been silent for {silence[1]} minute(s): last request "
+                     f"{format_timestamp(silence[0])} UTC.")
+    message = email.message.EmailMessage()
+    message["Subject"] = settings.mail_subject
+    message["From"] = settings.mail_sender
+    message["To"] = settings.mail_recipient
+    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=dt.timezone.utc))
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def send_mail(settings: Settings, message: email.message.EmailMessage,
+              ssl_context: ssl.SSLContext | None = None) -> None:
+    """smtplib with implicit TLS (MAIL_USE_SSL) or STARTTLS (MAIL_USE_TLS), login when a username is set."""
+    context = ssl_context or ssl.create_default_context()
+    timeout = settings.mail_timeout_sec
+    if settings.mail_use_ssl:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.mail_server, settings.mail_port, timeout=timeout,
+                                                context=context)
+    else:
+        client = smtplib.SMTP(settings.mail_server, settings.mail_port, timeout=timeout)
+    with client:
+        if settings.mail_use_tls and not settings.mail_use_ssl:
+            client.starttls(context=context)
+        if settings.mail_username:
+            client.login(settings.mail_username, settings.mail_password)
+        client.send_message(message)
+
+
+Sender = Callable[[Settings, email.message.EmailMessage], None]
+
+
+def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = None,
+                  send: Sender | None = None) -> jobs.RunOutcome | None:
+    """One check: send at most one message; recorded in job_runs when something was (or failed to be) sent.
+
+    Returns None when there was nothing to report or another check is running.
+    """
+    if not _running.acquire(blocking=False):
+        return None
+    try:
+        with store.db.connection_context():
+            return _check(store, settings, now or utcnow(), send or send_mail)
+    finally:
+        _running.release()
+
+
+def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> jobs.RunOutcome | None:
+    signals = problem_signals(now, settings.mail_warn_after_min)
+    silence = bridge_silence(now, settings)
+    if not signals and not silence:
+        return None
+    outcome = jobs.RunOutcome(job=jobs.EMAIL, started=utcnow(), pairs=len(signals))
+    try:
+        send(settings, compose(settings, signals, silence, now))
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:  # retried at the next check: nothing is marked
+        log.error("alert e-mail to %s via %s:%s failed: %s", settings.mail_recipient, settings.mail_server,
+                  settings.mail_port, exc)
+        outcome.failed = {"smtp": f"{type(exc).__name__}: {exc}"}
+        outcome.message = "not sent"
+    else:
+        store.write_sync(mark_warned_tx, [row.rowid for row in signals])
+        if silence:
+            store.write_sync(remember_bridge_warning_tx, silence[0])
+        outcome.updated = 1
+        outcome.message = (f"sent to {settings.mail_recipient}: {len(signals)} signal(s)" +
+                           (f", bridge silent {silence[1]} min" if silence else ""))
+        log.warning("alert e-mail %s", outcome.message)
+    outcome.finished = utcnow()
+    store.write_sync(jobs.record_run_tx, outcome)
+    return outcome

@@ -1,0 +1,102 @@
+"""Pair statistics (SPEC §8.1 with A.4): pure functions of close series, no database, no clock.
+
+* ``spread`` = close(ticker1) − hedge × close(ticker2), on the times both legs have.
+* ``sma`` / ``std``: mean and sample standard deviation (ddof = 1) of the last ``window`` (20) daily spread closes.
+  Only **completed** sessions count: the bar of the current exchange day is left out until its session has closed
+  (the original included today's partial bar, so its average moved all day with the live price).
+* ``act_price`` = last intraday close of ticker1 − last intraday close of ticker2 × hedge, 4 decimals;
+  ``sma_dist`` = sma − act_price (4 decimals), 0 when there is no sma.
+* ``zscore`` = (act_price − sma) / std; ``hedge_ols`` = slope of the least-squares line of ticker1's daily closes
+  on ticker2's (with intercept), i.e. the units of ticker2 per unit of ticker1 that best neutralise the pair;
+  ``coint_pvalue`` = Engle-Granger cointegration p-value (statsmodels ``coint``: constant, ADF with one lag,
+  MacKinnon p-values) of the same closes.  All three over the last ``coint_window`` completed daily closes.
+
+With too little history a value is 0 (the original columns, whose default is 0) or None (ours): never NaN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+SMA_WINDOW = 20
+COINT_WINDOW = 60
+MIN_COINT_OBS = 30  # below this the ADF regression has too few degrees of freedom to mean anything
+
+
+@dataclasses.dataclass(frozen=True)
+class PairStats:
+    act_price: float
+    sma: float
+    std: float
+    sma_dist: float
+    zscore: float | None
+    hedge_ols: float | None
+    coint_pvalue: float | None
+
+
+def completed_daily(closes: pd.Series, today: dt.date, session_closed: bool) -> pd.Series:
+    """Daily closes without the bar of ``today`` (exchange calendar) unless today's session has closed."""
+    if session_closed or closes.empty:
+        return closes
+    return closes[closes.index.normalize() < pd.Timestamp(today)]
+
+
+def spread(close1: pd.Series, close2: pd.Series, hedge: float) -> pd.Series:
+    both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna()
+    return both["t1"] - hedge * both["t2"]
+
+
+def _finite_or(value: float, fallback):
+    return value if value is not None and math.isfinite(value) else fallback
+
+
+def moving_stats(daily_spread: pd.Series, window: int = SMA_WINDOW) -> tuple[float, float]:
+    """(sma, std) of the last ``window`` values, rounded to 5 decimals; (0, 0) with fewer values."""
+    if window < 2 or len(daily_spread) < window:
+        return 0.0, 0.0
+    tail = daily_spread.iloc[-window:]
+    return (round(_finite_or(float(tail.mean()), 0.0), 5), round(_finite_or(float(tail.std(ddof=1)), 0.0), 5))
+
+
+def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> tuple[float | None,
+                                                                                                 float | None]:
+    """(OLS hedge ratio, Engle-Granger p-value) over the last ``window`` common daily closes."""
+    both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna().iloc[-window:]
+    if len(both) < MIN_COINT_OBS:
+        return None, None
+    y = both["t1"].to_numpy(dtype="float64")
+    x = both["t2"].to_numpy(dtype="float64")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # a flat leg: no regression, no test
+        return None, None
+    slope = float(np.polyfit(x, y, 1)[0])
+    # 1.5 s to import: only when there is something to test
+    from statsmodels.tools.sm_exceptions import CollinearityWarning
+    from statsmodels.tsa.stattools import coint
+
+    try:
+        with warnings.catch_warnings():
+            # perfectly collinear legs make the p-value meaningless: "no value" rather than a number
+            warnings.simplefilter("error", CollinearityWarning)
+            pvalue = float(coint(y, x, trend="c", maxlag=1, autolag=None)[1])
+    except (ValueError, np.linalg.LinAlgError, CollinearityWarning):
+        pvalue = None
+    return (round(slope, 6) if math.isfinite(slope) else None,
+            round(pvalue, 6) if pvalue is not None and math.isfinite(pvalue) else None)
+
+
+def pair_stats(daily1: pd.Series, daily2: pd.Series, last1: float, last2: float, hedge: float,
+               window: int = SMA_WINDOW, coint_window: int = COINT_WINDOW) -> PairStats:
+    """Everything the price job stores for one pair, from completed daily closes and the two latest prices."""
+    sma, std = moving_stats(spread(daily1, daily2, hedge), window)
+    act_price = round(float(last1) - float(last2) * hedge, 4)
+    sma_dist = round(sma - act_price, 4) if sma else 0.0
+    zscore = round((act_price - sma) / std, 4) if sma and std > 0 else None
+    hedge_ols, pvalue = hedge_and_coint(daily1, daily2, coint_window)
+    return PairStats(act_price=act_price, sma=sma, std=std, sma_dist=sma_dist, zscore=zscore, hedge_ols=hedge_ols,
+                     coint_pvalue=pvalue)

@@ -1,0 +1,277 @@
+"""The price job against a real database (SQLite and PostgreSQL), the maintenance routes and the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+import server
+from handlers.maintenance import job_control
+from pairs import jobs, market
+from pairs.store import Pair, Store, pair_json
+from tests.test_stats import computed_stats
+
+FIXTURES = Path(__file__).parent / "fixtures" / "prices"
+TUESDAY_3PM_NEW_YORK = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.timezone.utc)
+SATURDAY = dt.datetime(2026, 11, 28, 17, 0, tzinfo=dt.timezone.utc)
+
+PAIRS = [  # name, ticker1, ticker2, hedge, status
+    ("KO-PEP", "KO", "PEP", 0.36, 1),
+    ("BF A-BF B", "BF A", "BF B", 1.0, 1),
+    ("EWA-ZZZ", "EWA", "ZZZ", 0.5, 1),  # ZZZ has no prices anywhere
+    ("EWA-EWC", "EWA", "EWC", 0.6, -1),  # watchlist
+]
+
+
+def add_pairs_tx() -> None:
+    for name, t1, t2, hedge, status in PAIRS:
+        Pair.create(name=name, ticker1=t1, ticker2=t2, hedge=hedge, status=status, contracts=100, act_price=0,
+                    sma=0, sma_dist=0, std=0)
+
+
+def pair(name: str) -> Pair:
+    return Pair.get(Pair.name == name)
+
+
+@pytest.fixture
+def pairs_db(store):
+    store.write_sync(add_pairs_tx)
+    return store
+
+
+def run(store, settings, source=None, job=jobs.PRICES, now=TUESDAY_3PM_NEW_YORK):
+    return jobs.run_price_job(store, source or market.CsvFolderSource(FIXTURES), settings, job, now)
+
+
+def test_price_run_updates_pairs_and_marks_only_the_missing_symbols_pair_stale(pairs_db, settings):
+    outcome = run(pairs_db, settings)
+    assert (outcome.job, outcome.pairs, outcome.updated) == ("prices", 3, 2)
+    assert outcome.failed == {"EWA-ZZZ": "no prices for ZZZ"}
+
+    for name, t1, t2, hedge, _ in PAIRS[:2]:
+        want = computed_stats(t1, t2, hedge, dt.date(2026, 11, 24))
+        got = pair(name)
+        assert (got.act_price, got.sma, got.std, got.sma_dist) == (want.act_price, want.sma, want.std,
+                                                                   want.sma_dist)
+        assert (got.zscore, got.hedge_ols, got.coint_pvalue) == (want.zscore, want.hedge_ols, want.coint_pvalue)
+        assert got.stale == 0 and got.stats_updated == outcome.finished
+    stale = pair("EWA-ZZZ")
+    assert stale.stale == 1 and stale.sma == 0 and stale.stats_updated is None
+    watch = pair("EWA-EWC")
+    assert watch.stale is None and watch.sma == 0  # not a watchlist run
+
+    # every bar fetched is stored once: a second run refreshes rows instead of adding them
+    assert market.PriceBar.select().where(market.PriceBar.symbol == "KO").count() == 90 + 78
+    run(pairs_db, settings)
+    assert market.PriceBar.select().where(market.PriceBar.symbol == "KO").count() == 90 + 78
+    assert len(market.load_closes("EWA", market.DAILY)) == 90  # EWA's bars were stored though its pair is stale
+
+    runs = jobs.last_runs(5)
+    assert len(runs) == 2 and runs[0]["started"] >= runs[1]["started"]
+    assert runs[0] == {"job": "prices", "started": runs[0]["started"], "finished": runs[0]["finished"],
+                       "pairs": 3, "updated": 2, "failed": {"EWA-ZZZ": "no prices for ZZZ"}, "message": ""}
+
+
+class WithoutSymbols:
+    """The fixture folder with some symbols gone (a delisting, a Yahoo outage for one name)."""
+
+    def __init__(self, *missing: str):
+        self.csv = market.CsvFolderSource(FIXTURES)
+        self.missing = set(missing)
+
+    def fetch(self, symbols, interval):
+        return self.csv.fetch({k: v for k, v in symbols.items() if k not in self.missing}, interval)
+
+
+def test_a_pair_that_goes_stale_keeps_its_last_values_and_says_so(pairs_db, settings):
+    run(pairs_db, settings)
+    before = pair_json(pair("KO-PEP"))
+    outcome = run(pairs_db, settings, WithoutSymbols("PEP"))
+    assert outcome.failed == {"KO-PEP": "no prices for PEP", "EWA-ZZZ": "no prices for ZZZ"}
+    assert outcome.updated == 1
+    after = pair_json(pair("KO-PEP"))
+    assert after["stale"] is True
+    assert {k: v for k, v in after.items() if k != "stale"} == {k: v for k, v in before.items() if k != "stale"}
+    assert pair_json(pair("BF A-BF B"))["stale"] is False
+
+
+def test_mapped_yahoo_symbol_is_named_in_the_failure(pairs_db, settings):
+    def add_tx():
+        Pair.create(name="BF A-USD.CAD", ticker1="BF A", ticker2="USD.CAD", hedge=1.0, status=1)
+
+    pairs_db.write_sync(add_tx)
+    outcome = run(pairs_db, settings)
+    assert outcome.failed["BF A-USD.CAD"] == "no prices for USD.CAD (Yahoo USDCAD=X)"
+
+
+def test_broken_source_is_no_data_for_all_and_is_recorded(pairs_db, settings):
+    class Broken:
+        def fetch(self, symbols, interval):
+            raise RuntimeError("disk on fire")
+
+    outcome = run(pairs_db, settings, Broken())
+    assert outcome.updated == 0 and len(outcome.failed) == 3
+    assert jobs.last_runs(1)[0]["message"] == "price source failed: disk on fire"
+
+
+def test_hedge_changed_during_the_run_keeps_the_new_hedge_unpolluted(pairs_db, settings):
+    class ChangesHedge(WithoutSymbols):
+        def fetch(self, symbols, interval):
+            if interval == market.INTRADAY:  # someone edits the pair while prices are downloading
+                pairs_db.write_sync(lambda: Pair.update(hedge=0.5).where(Pair.name == "KO-PEP").execute())
+            return super().fetch(symbols, interval)
+
+    outcome = run(pairs_db, settings, ChangesHedge())
+    assert outcome.updated == 1  # BF only: KO-PEP's values were computed with the old hedge
+    assert pair("KO-PEP").sma == 0 and pair("KO-PEP").hedge == 0.5
+
+
+def test_pair_json_has_the_original_keys_first_then_the_statistics(pairs_db, settings):
+    run(pairs_db, settings)
+    body = pair_json(pair("BF A-BF B"))
+    assert list(body) == ["name", "ticker1", "ticker2", "hedge", "status", "notes", "contracts", "act_price", "sma",
+                          "sma_dist", "std", "zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale"]
+    assert isinstance(body["stats_updated"], str) and len(body["stats_updated"]) == 19
+    fresh = pair_json(pair("EWA-EWC"))
+    assert (fresh["zscore"], fresh["hedge_ols"], fresh["coint_pvalue"], fresh["stats_updated"], fresh["stale"]) == (
+        None, None, None, None, False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inside the server
+
+
+class BlockingSource(WithoutSymbols):
+    """Blocks in fetch until the test releases it, so the test can act while a run is in progress."""
+
+    def __init__(self):
+        super().__init__()
+        self.fetching = threading.Event()
+        self.release = threading.Event()
+
+    def fetch(self, symbols, interval):
+        self.fetching.set()
+        if not self.release.wait(30):
+            raise AssertionError("the test never released the price source")
+        return super().fetch(symbols, interval)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_api_answers_while_a_price_run_is_in_progress(app, api, admin_token):
+    await app.ctx.store.write(add_pairs_tx)
+    source = BlockingSource()
+    app.ctx.extras["price_source"] = source
+    control = job_control(app.ctx)
+    control.now = lambda: TUESDAY_3PM_NEW_YORK
+    running = asyncio.ensure_future(control.prices(jobs.PRICES, gate=True))
+    assert await asyncio.get_running_loop().run_in_executor(None, source.fetching.wait, 10)
+
+    reply = await api.post("/v4/ticker", {"symbol": "MSFT", "sectype": "STK", "xch": "SMART", "prixch": "NASDAQ",
+                                          "currency": "USD", "active": 0}, token=admin_token)
+    assert reply.code == 201, reply
+    listed = await api.get("/v4/pairs/0", token=admin_token)
+    assert listed.code == 200 and not running.done()  # answered while the run still waits for prices
+
+    source.release.set()
+    outcome = await running
+    assert outcome.updated == 2
+    reply = await api.get("/v4/pair/KO-PEP", token=admin_token)
+    assert reply.json["sma"] != 0 and reply.json["stale"] is False and reply.json["coint_pvalue"] is not None
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, admin_token, user_token):
+    await app.ctx.store.write(add_pairs_tx)
+    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    control = job_control(app.ctx)
+
+    for path in ("/sma", "/update_watchlist"):
+        reply = await api.get(path)
+        assert reply.code == 401 and reply.json["error"] == "authorization_required", reply
+    assert jobs.last_runs(5) == []
+
+    control.now = lambda: SATURDAY  # /sma keeps the session gate: nothing runs
+    reply = await api.get("/sma", token=user_token)
+    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert jobs.last_runs(5) == []
+
+    control.now = lambda: TUESDAY_3PM_NEW_YORK
+    reply = await api.get("/sma", token=user_token)
+    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert pair("KO-PEP").sma != 0
+
+    control.now = lambda: SATURDAY  # the watchlist update has no gate
+    reply = await api.get("/update_watchlist", token=user_token)
+    assert reply.code == 302 and reply.headers["Location"] == "/watchlist"
+    assert pair("EWA-EWC").sma != 0
+    assert [r["job"] for r in jobs.last_runs(5)] == ["watchlist", "prices"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_schedule_hooks_start_and_stop(app, settings):
+    settings.enable_sma_calc = True
+    settings.enable_email_notifications = True
+    settings.sma_calc_period = 20
+    settings.mail_check_period = 90
+    control = job_control(app.ctx)
+    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    server_hooks = (server.STARTUP_HOOKS, server.SHUTDOWN_HOOKS)
+    assert any(h.__name__ == "start_jobs" for h in server_hooks[0])
+    for start in server.STARTUP_HOOKS:
+        start(app.ctx)
+    try:
+        assert control.callback is not None and control.callback.is_running()
+        assert sorted(str(next(iter(job.tags))) for job in control.scheduler.jobs) == ["email", "prices"]
+        periods = sorted((job.interval, job.unit) for job in control.scheduler.jobs)
+        assert periods == [(20, "minutes"), (90, "seconds")]
+    finally:
+        for stop in server.SHUTDOWN_HOOKS:
+            stop(app.ctx)
+    assert control.callback is None and control.scheduler.jobs == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
+    store = Store(sqlite_url)
+    store.open()
+    store.write_sync(add_pairs_tx)
+    store.close()
+    config = tmp_path / "config.ini"
+    config.write_text(f"[SMA]\nPRICE_SOURCE = csv:{FIXTURES}\n")
+    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+
+    code = server.main(["refresh-prices", "--watchlist", "--once", "--config", str(config),
+                        "--database-url", sqlite_url])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == "watchlist: 1 pairs, 1 updated, 0 stale\n"
+    assert "[" + "#" * 30 + "] 3/3 done" in err
+
+    code = server.main(["--config", str(config), "--database-url", sqlite_url, "refresh-prices", "--once"])
+    out, err = capsys.readouterr()
+    assert code == 1  # a pair is stale
+    assert out == "prices: 3 pairs, 2 updated, 1 stale\n  EWA-ZZZ: no prices for ZZZ\n"
+
+
+def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
+    from pairs.store import Ticker
+
+    store = Store(sqlite_url)
+    store.open()
+    store.write_sync(lambda: Ticker.create(symbol="RCI B", sectype="STK", active=0))
+    store.close()
+    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    assert capsys.readouterr().out == "RCI B -> RCI-B\n"
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI-B.TO"]) == 0
+    assert capsys.readouterr().out == "RCI B -> RCI-B.TO\n"
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
+    assert capsys.readouterr().out == "RCI B -> RCI-B\n"
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1

@@ -1,3 +1,158 @@
-"""api_signals routes (filled in by its issue)."""
+"""Signals (SPEC §5.1–5.5): TradingView webhooks, the bridge's echo and fill updates, lists, single signals."""
 
-ROUTES: list = []
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import peewee
+
+from handlers.base import BaseHandler, _in_networks, message
+from pairs import messages, signals
+from pairs.args import Arg
+from pairs.fills import OrderUpdate
+from pairs.store import signal_json
+
+ANONYMOUS_LIMIT = 5
+ANONYMOUS_WAITING_LIMIT = 20  # the bridge polls the waiting list anonymously (SPEC §5.4, Appendix A)
+
+WEBHOOK_ARGS = (
+    Arg("passphrase", "str", required=True, help=messages.empty("passphrase")),
+    Arg("rowid", "int", default=0),
+    Arg("timestamp", "datetime", help=messages.DATE_HELP),
+    Arg("ticker", "str", required=True, help=messages.empty("ticker")),
+    Arg("order_action", "str", required=True, help=messages.empty("order_action")),
+    Arg("order_contracts", "int", required=True, help=messages.empty("order_contracts")),
+    Arg("order_price", "float"),
+    Arg("mar_pos", "str"),
+    Arg("mar_pos_size", "int"),
+    Arg("pre_mar_pos", "str"),
+    Arg("pre_mar_pos_size", "int"),
+    Arg("order_comment", "str", default=""),
+    Arg("order_status", "str", default="waiting"),
+    Arg("ticker_type", "str"),
+    Arg("ticker1", "str"),
+    Arg("ticker2", "str"),
+    Arg("hedge_param", "float"),
+    Arg("order_id1", "int"),
+    Arg("order_id2", "int"),
+    Arg("price1", "float"),
+    Arg("price2", "float"),
+    Arg("fill_price", "float"),
+    Arg("slip", "float"),
+    Arg("error_msg", "str"),
+    Arg("status_msg", "str"),
+    Arg("bypass_ticker_status", "bool", default=False),
+)
+
+ORDER_ARGS = (
+    Arg("passphrase", "str", required=True, help=messages.empty("passphrase")),
+    Arg("order_id", "int", required=True),
+    Arg("symbol", "str", required=True),
+    Arg("price", "float", required=True),
+    Arg("filled_qty", "float", required=True),
+    Arg("cancel", "bool", default=False),
+    Arg("partial", "bool", default=False),
+    Arg("order_contracts", "int"),
+)
+
+WEBHOOK_ANSWERS = {
+    signals.CREATED: (200, messages.created("signal")),
+    signals.PROBLEMATIC: (201, messages.WEBHOOK_PROBLEMATIC),
+    signals.UNKNOWN_OR_PASSIVE: (201, messages.WEBHOOK_UNKNOWN),
+}
+
+
+async def _stored(write: Awaitable[Any], failure: str) -> Any:
+    """A database fault is a 500 with the original's text; a refused or missing row was raised by the tx."""
+    try:
+        return await write
+    except peewee.PeeweeException:
+        raise message(500, failure) from None
+
+
+class WebhookHandler(BaseHandler):
+    """POST: TradingView's alert (and the bridge's sync signals).  PUT: the bridge's full echo of a signal."""
+
+    passphrase_route = True
+
+    def prepare(self) -> None:
+        super().prepare()
+        networks = self.ctx.webhook_networks
+        if not self._finished and networks and not _in_networks(self.peer, networks):
+            raise message(403, messages.SOURCE_NOT_ALLOWED)
+
+    async def post(self) -> None:
+        body = self.args(WEBHOOK_ARGS)
+        self.check_passphrase(body["passphrase"])
+        outcome = await _stored(self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
+        status, text = WEBHOOK_ANSWERS[outcome]
+        self.send({"message": text}, status)
+
+    async def put(self) -> None:
+        body = self.args(WEBHOOK_ARGS)
+        self.check_passphrase(body["passphrase"], nested=True)
+        row = await _stored(self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
+        self.send(signal_json(row, with_timestamp=False))
+
+
+class SignalItemHandler(BaseHandler):
+    def get(self, rowid: str) -> None:
+        row = signals.find_signal(rowid)
+        if row is None:
+            raise message(404, messages.NOT_FOUND)
+        self.send(signal_json(row))
+
+    async def delete(self, rowid: str) -> None:
+        self.identity(fresh=True, admin=True)
+        await _stored(self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
+        self.send({"message": messages.deleted("signal")})
+
+
+class OrderHandler(SignalItemHandler):
+    """PUT /v4/signal/order (and v4.0's /v4/signal/updateorder).  Other methods fall through to the rowid route,
+    as in the original: ``GET /v4/signal/order`` is a 404 ``item not found.``"""
+
+    passphrase_route = True
+
+    async def put(self, _route: str) -> None:
+        body = self.args(ORDER_ARGS)
+        self.check_passphrase(body["passphrase"], nested=True)
+        update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
+                             body["partial"], body["order_contracts"])
+        row = await _stored(self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
+        self.send(signal_json(row, with_timestamp=False))
+
+
+def _list(rows: Callable[[], list]) -> list[dict[str, Any]]:
+    try:
+        return [signal_json(r) for r in rows()]
+    except peewee.PeeweeException:
+        raise message(500, messages.GET_FAILED) from None
+
+
+class SignalListHandler(BaseHandler):
+    def get(self, number: str) -> None:
+        limit = self.count(number, ANONYMOUS_LIMIT)
+        self.send({"signals": _list(lambda: signals.latest_signals(limit)), "notoken_limit": ANONYMOUS_LIMIT})
+
+
+class SignalStatusListHandler(BaseHandler):
+    def get(self, status: str, number: str) -> None:
+        limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
+        self.send({"signals": _list(lambda: signals.signals_with_status(status, limit))})
+
+
+class SignalTickerListHandler(BaseHandler):
+    def get(self, name: str, number: str) -> None:
+        limit = self.count(number, ANONYMOUS_LIMIT)
+        self.send({"signals": _list(lambda: signals.signals_for_ticker(name, limit))})
+
+
+ROUTES = [
+    (r"/v4/webhook", WebhookHandler),
+    (r"/v4/signal/(order|updateorder)", OrderHandler),
+    (r"/v4/signals/status/([^/]+)/([^/]+)", SignalStatusListHandler),
+    (r"/v4/signals/ticker/([^/]+)/([^/]+)", SignalTickerListHandler),
+    (r"/v4/signals/([^/]+)", SignalListHandler),
+    (r"/v4/signal/([^/]+)", SignalItemHandler),
+]

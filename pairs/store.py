@@ -170,9 +170,12 @@ class Signal(BaseModel):
 
     class Meta:
         table_name = "signals"
+        # Every list is "equality on these columns, ORDER BY rowid DESC LIMIT n": with rowid last in the index
+        # both SQLite and PostgreSQL walk it backwards and stop after n rows (pairs/signals.py).
         indexes = (
-            (("order_status",), False),
-            (("ticker1", "ticker2"), False),
+            (("order_status", "rowid"), False),
+            (("ticker1", "ticker2", "rowid"), False),
+            (("ticker1", "ticker_type", "rowid"), False),
             (("order_id1",), False),
             (("order_id2",), False),
             (("timestamp",), False),

@@ -1,0 +1,159 @@
+"""Signals: webhook insert, full replacement, order/fill updates, lists (SPEC §5.1–5.5, §6 with A.4).
+
+Functions named ``*_tx`` change rows: run them through ``Store.write`` so that each one is a single serialized
+step of the writer thread (the classification reads, the read-modify-write of a fill, the insert).
+
+Every list is O(limit) on a table of millions of rows: each query is an equality on an indexed column followed by
+``ORDER BY rowid DESC LIMIT n``, which both SQLite and PostgreSQL answer by walking the index backwards
+(``Signal.Meta.indexes``; tests/test_signals_indexes.py checks the query plans).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from typing import Any, Iterable
+
+import peewee
+
+from pairs import equation
+from pairs.errors import NotFound
+from pairs.fills import OrderUpdate, apply_order_update
+from pairs.instruments import find_pair, find_ticker, parse_rowid
+from pairs.store import SIGNAL_KEYS, Signal, utcnow
+
+# The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
+SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
+WAITING_LIST = ("waiting", "rerouted")  # "waiting" in a status list means both (SPEC §5.4)
+
+CREATED = "created"
+PROBLEMATIC = "problematic"
+UNKNOWN_OR_PASSIVE = "unknown_or_passive"
+
+
+@dataclasses.dataclass(frozen=True)
+class Classified:
+    record: dict[str, Any]
+    ticker_ok: bool
+    active_ok: bool
+
+    @property
+    def outcome(self) -> str:
+        if not self.ticker_ok:
+            return PROBLEMATIC
+        return CREATED if self.active_ok else UNKNOWN_OR_PASSIVE
+
+
+def classify(values: dict[str, Any]) -> Classified:
+    """§5.1 steps 3–5: the record from the body, the equation parsed (§6.1), the status checked (§6.2)."""
+    record = {key: values.get(key) for key in SIGNAL_COLUMNS}
+    parsed = equation.parse_equation(record["ticker"], find_ticker)
+    record.update(parsed.fields)
+    if not parsed.ok:
+        record.update(order_status="error", status_msg=parsed.failure)
+    active_ok = True
+    if not values.get("bypass_ticker_status"):
+        check = equation.check_status(record["ticker_type"], record["ticker1"], record["ticker2"],
+                                      record["hedge_param"], find_ticker, find_pair, parsed.registered_symbol1)
+        active_ok = check.ok
+        if not check.ok:
+            record.update(order_status=check.order_status, status_msg=check.status_msg)
+    return Classified(record, parsed.ok, active_ok)
+
+
+def insert_signal_tx(values: dict[str, Any]) -> str:
+    """POST /v4/webhook: the row is always stored; returns the outcome (CREATED, PROBLEMATIC, ...)."""
+    classified = classify(values)
+    Signal.insert(timestamp=values.get("timestamp") or utcnow(), **classified.record).execute()
+    return classified.outcome
+
+
+def replace_signal_tx(values: dict[str, Any]) -> Signal:
+    """PUT /v4/webhook: every column from the body, except that an omitted or null timestamp keeps the stored one."""
+    row = find_signal(values.get("rowid"))
+    if row is None:
+        raise NotFound()
+    record = classify(values).record
+    for key, value in record.items():
+        setattr(row, key, value)
+    if values.get("timestamp") is not None:
+        row.timestamp = values["timestamp"]
+    row.save()
+    return row
+
+
+def find_order_signal(order_id: int, symbol: str) -> Signal | None:
+    """The newest signal with this broker order id on either leg whose legs include ``symbol`` (§5.3).
+
+    Two indexed lookups (order_id1, order_id2) instead of one OR, so each stays an index search.
+    """
+    found: list[Signal] = []
+    for id_column in (Signal.order_id1, Signal.order_id2):
+        row = (Signal.select().where((id_column == order_id) & ((Signal.ticker1 == symbol) |
+                                                                (Signal.ticker2 == symbol)))
+               .order_by(Signal.rowid.desc()).first())
+        if row is not None:
+            found.append(row)
+    return max(found, key=lambda r: r.rowid) if found else None
+
+
+def update_order_tx(update: OrderUpdate) -> Signal:
+    """PUT /v4/signal/order: read, apply §6.5, write — one step of the writer, so concurrent legs serialize."""
+    row = find_order_signal(update.order_id, update.symbol)
+    if row is None:
+        raise NotFound()
+    before = {key: getattr(row, key) for key in SIGNAL_COLUMNS}
+    after = apply_order_update(before, update)
+    changed = [key for key in SIGNAL_COLUMNS if after[key] != before[key]]
+    if changed:
+        for key in changed:
+            setattr(row, key, after[key])
+        row.save(only=[Signal._meta.fields[key] for key in changed])
+    return row
+
+
+def find_signal(rowid: Any) -> Signal | None:
+    number = parse_rowid(rowid)
+    return None if number is None else Signal.get_or_none(Signal.rowid == number)
+
+
+def delete_signal_tx(rowid: Any) -> None:
+    number = parse_rowid(rowid)
+    if number is None or not Signal.delete().where(Signal.rowid == number).execute():
+        raise NotFound()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lists (§5.4): newest first; limit 0 means all.
+
+
+def _newest(query: peewee.ModelSelect, limit: int) -> list[Signal]:
+    query = query.order_by(Signal.rowid.desc())
+    return list(query.limit(limit) if limit else query)
+
+
+def latest_signals(limit: int) -> list[Signal]:
+    return _newest(Signal.select(), limit)
+
+
+def signals_with_status(status: str, limit: int) -> list[Signal]:
+    """Exact status; ``waiting`` means waiting or rerouted.
+
+    Not ``IN (...)``: SQLite would collect and sort every matching row.  One backward index walk per status,
+    merged here, reads at most ``limit`` rows of each.
+    """
+    statuses = WAITING_LIST if status == "waiting" else (status,)
+    runs = [_newest(Signal.select().where(Signal.order_status == s), limit) for s in statuses]
+    merged: Iterable[Signal] = heapq.merge(*runs, key=lambda r: -r.rowid) if len(runs) > 1 else runs[0]
+    rows = list(merged)
+    return rows[:limit] if limit else rows
+
+
+def signals_for_ticker(name: str, limit: int) -> list[Signal]:
+    """``A-B`` -> the pair's signals (any ticker_type); anything else -> single signals of its first part."""
+    parts = name.split("-")
+    if len(parts) == 2:
+        query = Signal.select().where((Signal.ticker1 == parts[0]) & (Signal.ticker2 == parts[1]))
+    else:
+        query = Signal.select().where((Signal.ticker1 == parts[0]) & (Signal.ticker_type == "single"))
+    return _newest(query, limit)

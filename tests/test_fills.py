@@ -1,0 +1,156 @@
+"""SPEC §6.5 and every §6.6 sequence, step by step, on the pure fill function; A.4 idempotence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pairs.errors import Rejected
+from pairs.fills import OrderUpdate, apply_order_update
+
+
+def pair_signal(action: str = "buy", order_price: float | None = 1, contracts: int = 100, hedge: float = 3,
+                ticker1: str = "A", ticker2: str = "B") -> dict[str, Any]:
+    """Setup A: signal ``A-3*B`` after the bridge's PUT set order ids 100 and 101."""
+    return {"ticker": f"{ticker1}-{hedge}*{ticker2}", "order_action": action, "order_contracts": contracts,
+            "order_price": order_price, "order_status": "waiting", "ticker_type": "pair", "ticker1": ticker1,
+            "ticker2": ticker2, "hedge_param": float(hedge), "order_id1": 100, "order_id2": 101, "price1": None,
+            "price2": None, "fill_price": None, "slip": None, "status_msg": None}
+
+
+def single_signal(action: str = "buy", order_price: float | None = 1, contracts: int = 100,
+                  ticker1: str = "A") -> dict[str, Any]:
+    return {"ticker": ticker1, "order_action": action, "order_contracts": contracts, "order_price": order_price,
+            "order_status": "waiting", "ticker_type": "single", "ticker1": ticker1, "ticker2": None,
+            "hedge_param": None, "order_id1": 100, "order_id2": None, "price1": None, "price2": None,
+            "fill_price": None, "slip": None, "status_msg": None}
+
+
+def fill(symbol: str, order_id: int, price: float, qty: float, **flags: Any) -> OrderUpdate:
+    return OrderUpdate(order_id, symbol, price, qty, **flags)
+
+
+KEYS = ("order_status", "status_msg", "price1", "price2", "fill_price", "slip")
+
+
+def run(row: dict[str, Any], steps: list[tuple[OrderUpdate, tuple]]) -> dict[str, Any]:
+    """Apply each update; after each, compare (status, status_msg, price1, price2, fill_price, slip)."""
+    for number, (update, expected) in enumerate(steps, 1):
+        row = apply_order_update(row, update)
+        assert tuple(row[k] for k in KEYS) == expected, f"step {number}: {update}"
+        assert apply_order_update(row, update) == row, f"step {number} applied twice differs (A.4)"
+    return row
+
+
+def test_table_6_6_rows_1_to_4() -> None:
+    run(pair_signal(), [
+        (fill("A", 100, 41.45, 90), ("filled(...)", "remained(A): 10.0", 41.45, None, None, None)),
+        (fill("B", 101, 15.05, 270), ("part.filled", "remained(B): 30.0", 41.45, 15.05, -3.7, 4.7)),
+        (fill("B", 101, 15.05, 300), ("filled", "", 41.45, 15.05, -3.7, 4.7)),
+        (fill("B", 101, 99, 300), ("filled", "", 41.45, 15.05, -3.7, 4.7)),  # after filled: no change
+    ])
+
+
+def test_leg_2_first_variant() -> None:
+    run(pair_signal(), [
+        (fill("B", 101, 15.05, 270), ("filled(...)", None, None, 15.05, None, None)),
+        (fill("A", 100, 41.45, 90), ("part.filled", "remained(B): 210.0", 41.45, 15.05, -3.7, 4.7)),
+        (fill("A", 100, 41.45, 100), ("part.filled", "remained(B): 200.0", 41.45, 15.05, -3.7, 4.7)),
+        (fill("B", 101, 15.05, 300), ("filled", "", 41.45, 15.05, -3.7, 4.7)),
+    ])
+
+
+def test_sell_pair_order_price_1() -> None:
+    run(pair_signal(action="sell"), [
+        (fill("A", 100, 3, 100), ("filled(...)", "remained(A): 0.0", 3, None, None, None)),
+        (fill("B", 101, 1, 300), ("filled", "", 3, 1, 0.0, -1.0)),
+    ])
+
+
+def test_sell_pair_order_price_2() -> None:
+    row = run(pair_signal(action="sell", order_price=2), [
+        (fill("A", 100, 50, 100), ("filled(...)", "remained(A): 0.0", 50, None, None, None)),
+        (fill("B", 101, 16, 300), ("filled", "", 50, 16, 2.0, 0.0)),
+    ])
+    assert str(row["slip"]) == "0.0"  # not "-0.0"
+
+
+def test_single_buy() -> None:
+    run(single_signal(), [
+        (fill("A", 100, 2.5, 90), ("part.filled", "remained: 10.0", 2.5, None, 2.5, -1.5)),
+        (fill("A", 100, 3, 100), ("filled", "", 3, None, 3, -2.0)),
+    ])
+
+
+def test_single_sell_order_price_100() -> None:
+    run(single_signal(action="sell", order_price=100), [
+        (fill("A", 100, 99, 100), ("filled", "", 99, None, 99, -1.0)),
+    ])
+
+
+def test_single_contracts_10_order_price_20() -> None:
+    run(single_signal(contracts=10, order_price=20, ticker1="C"), [
+        (fill("C", 100, 20.5, 4), ("part.filled", "remained: 6.0", 20.5, None, 20.5, -0.5)),
+        (fill("C", 100, 20.25, 10), ("filled", "", 20.25, None, 20.25, -0.25)),
+    ])
+
+
+def test_single_sell_at_20_filled_at_20_5() -> None:
+    run(single_signal(action="sell", contracts=10, order_price=20), [
+        (fill("A", 100, 20.5, 10), ("filled", "", 20.5, None, 20.5, 0.5)),
+    ])
+
+
+def test_single_without_order_price_keeps_slip_null() -> None:
+    run(single_signal(order_price=None), [
+        (fill("A", 100, 20.5, 100), ("filled", "", 20.5, None, 20.5, None)),
+    ])
+
+
+def test_zero_price_leg_never_computes_fill_price() -> None:
+    run(pair_signal(), [
+        (fill("A", 100, 0, 100), ("filled(...)", "remained(A): 0.0", 0, None, None, None)),
+        (fill("B", 101, 2, 300), ("filled(...)", "remained(A): 0.0", 0, 2, None, None)),
+    ])
+
+
+@pytest.mark.parametrize("flag", [True])
+def test_cancel(flag: bool) -> None:
+    for start in (pair_signal(), {**pair_signal(), "order_status": "filled"}):
+        row = apply_order_update(start, fill("A", 100, 1, 1, cancel=flag))
+        assert (row["order_status"], row["status_msg"]) == ("canceled", "multiple active orders")
+
+
+@pytest.mark.parametrize("contracts", [None, 0])
+def test_partial_without_quantity_is_refused(contracts: int | None) -> None:
+    with pytest.raises(Rejected, match="^missing contract amount to update partial fill$"):
+        apply_order_update(pair_signal(), fill("A", 100, 1, 1, partial=True, order_contracts=contracts))
+
+
+def test_partial_with_quantity() -> None:
+    update = fill("A", 100, 1, 1, partial=True, order_contracts=50)
+    row = apply_order_update(pair_signal(), update)
+    assert (row["order_contracts"], row["order_status"], row["status_msg"]) == (50, "part.filled",
+                                                                                "canceled amount: 50")
+    assert apply_order_update(row, update) == row  # re-sent: not "canceled amount: 0" (A.4)
+
+
+def test_symbol_of_leg_1_with_the_id_of_leg_2_changes_nothing() -> None:
+    start = pair_signal()
+    assert apply_order_update(start, fill("A", 101, 5, 5)) == start
+
+
+def test_readme_example_nmfc_roic() -> None:
+    start = pair_signal(order_price=0.98, contracts=603, hedge=0.75, ticker1="NMFC", ticker2="ROIC")
+    run(start, [
+        (fill("NMFC", 100, 12.6, 603), ("filled(...)", "remained(NMFC): 0.0", 12.6, None, None, None)),
+        (fill("ROIC", 101, 15.55, 100), ("part.filled", "remained(ROIC): 352.0", 12.6, 15.55, 0.9375, 0.0425)),
+        (fill("ROIC", 101, 15.55, 452.5), ("filled", "", 12.6, 15.55, 0.9375, 0.0425)),
+    ])
+
+
+def test_fill_too_large_for_a_number_is_refused_without_change() -> None:
+    row = apply_order_update(pair_signal(hedge=1e308), fill("A", 100, 1e308, 1))
+    with pytest.raises(Rejected):
+        apply_order_update(row, fill("B", 101, -1e308, 1))

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import peewee
 
 from pairs import equation
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update
-from pairs.instruments import find_pair, find_ticker, parse_rowid
-from pairs.store import SIGNAL_KEYS, Signal, utcnow
+from pairs.instruments import parse_rowid
+from pairs.store import SIGNAL_KEYS, Pair, Signal, Ticker, database, utcnow
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
@@ -29,6 +29,54 @@ WAITING_LIST = ("waiting", "rerouted")  # "waiting" in a status list means both 
 CREATED = "created"
 PROBLEMATIC = "problematic"
 UNKNOWN_OR_PASSIVE = "unknown_or_passive"
+
+
+class PreparedQuery:
+    """SQL that peewee builds once per kind of database, then runs with fresh parameters.
+
+    The webhook hot path runs four statements per signal in the writer thread; building their SQL text each time
+    cost more than executing them (bench/webhooks.py).
+    """
+
+    def __init__(self, build: Callable[[], peewee.Query]):
+        self.build = build
+        self._sql: dict[type, str] = {}
+
+    def execute(self, params: Iterable[Any]) -> Any:
+        db = database.obj
+        sql = self._sql.get(type(db))
+        if sql is None:
+            sql = self._sql[type(db)] = self.build().sql()[0]
+        return db.execute_sql(sql, tuple(params))
+
+
+class TickerRow(NamedTuple):
+    sectype: str | None
+    currency: str | None
+    active: int | None
+
+
+class PairRow(NamedTuple):
+    hedge: float | None
+    status: int | None
+
+
+_TICKER_BY_SYMBOL = PreparedQuery(
+    lambda: Ticker.select(Ticker.sectype, Ticker.currency, Ticker.active).where(Ticker.symbol == ""))
+_PAIR_BY_NAME = PreparedQuery(lambda: Pair.select(Pair.hedge, Pair.status).where(Pair.name == ""))
+INSERT_COLUMNS = ("timestamp", *SIGNAL_COLUMNS)
+_INSERT_SIGNAL = PreparedQuery(lambda: Signal.insert(**{key: None for key in INSERT_COLUMNS}))
+_INSERT_FIELDS = tuple(Signal._meta.fields[key] for key in INSERT_COLUMNS)
+
+
+def lookup_ticker(symbol: str) -> TickerRow | None:
+    found = _TICKER_BY_SYMBOL.execute((symbol,)).fetchone()
+    return TickerRow(*found) if found else None
+
+
+def lookup_pair(name: str) -> PairRow | None:
+    found = _PAIR_BY_NAME.execute((name,)).fetchone()
+    return PairRow(*found) if found else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,14 +95,14 @@ class Classified:
 def classify(values: dict[str, Any]) -> Classified:
     """§5.1 steps 3–5: the record from the body, the equation parsed (§6.1), the status checked (§6.2)."""
     record = {key: values.get(key) for key in SIGNAL_COLUMNS}
-    parsed = equation.parse_equation(record["ticker"], find_ticker)
+    parsed = equation.parse_equation(record["ticker"], lookup_ticker)
     record.update(parsed.fields)
     if not parsed.ok:
         record.update(order_status="error", status_msg=parsed.failure)
     active_ok = True
     if not values.get("bypass_ticker_status"):
         check = equation.check_status(record["ticker_type"], record["ticker1"], record["ticker2"],
-                                      record["hedge_param"], find_ticker, find_pair, parsed.registered_symbol1)
+                                      record["hedge_param"], lookup_ticker, lookup_pair, parsed.registered_symbol1)
         active_ok = check.ok
         if not check.ok:
             record.update(order_status=check.order_status, status_msg=check.status_msg)
@@ -64,7 +112,8 @@ def classify(values: dict[str, Any]) -> Classified:
 def insert_signal_tx(values: dict[str, Any]) -> str:
     """POST /v4/webhook: the row is always stored; returns the outcome (CREATED, PROBLEMATIC, ...)."""
     classified = classify(values)
-    Signal.insert(timestamp=values.get("timestamp") or utcnow(), **classified.record).execute()
+    row = {**classified.record, "timestamp": values.get("timestamp") or utcnow()}
+    _INSERT_SIGNAL.execute(field.db_value(row[field.name]) for field in _INSERT_FIELDS)
     return classified.outcome
 
 

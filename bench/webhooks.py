@@ -1,0 +1,236 @@
+"""Webhook and signal-list performance of a real ``python server.py`` on a temporary SQLite database.
+
+    python bench/webhooks.py                 # everything (the 1,000,000-row step takes about a minute)
+    python bench/webhooks.py --rows 100000   # lists at 100,000 rows only
+    python bench/webhooks.py --help
+
+Prints: sequential webhook latency (p50/p99), throughput and latency with 8 and 32 concurrent keep-alive clients
+(and checks that every acknowledged signal is in the database), then the latency of
+``GET /v4/signals/status/waiting/0`` and ``GET /v4/signals/20`` with 100,000 and 1,000,000 stored signals.
+The client is plain asyncio sockets in this process; the server is a child process, so both share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.server_process import ServerProcess  # noqa: E402
+from pairs import auth  # noqa: E402
+
+JWT_SECRET = "bench-" + "s" * 40
+PAIR_WEBHOOK = {"passphrase": "webhook", "ticker": "NYSE:LNT-1.25*NYSE:FTS", "order_action": "buy",
+                "order_contracts": 10, "order_price": 1.5, "mar_pos": "long", "mar_pos_size": 10,
+                "pre_mar_pos": "flat", "pre_mar_pos_size": 0, "order_comment": "bench"}
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; ``request`` returns (status, body, seconds)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> "Connection":
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return self
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes, float]:
+        assert self.reader and self.writer
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+                f"Content-Type: application/json\r\n{headers}\r\n").encode()
+        started = time.perf_counter()
+        self.writer.write(head + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = 0
+        for line in raw.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload, time.perf_counter() - started
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def webhook_body(tag: str) -> bytes:
+    return json.dumps({**PAIR_WEBHOOK, "order_comment": tag}).encode()
+
+
+async def register_instruments(port: int) -> None:
+    token = auth.make_token(JWT_SECRET, "admin", "access", True, True)
+    conn = await Connection(port).open()
+    auth_header = f"Authorization: Bearer {token}\r\n"
+    for path, body in (("/v4/ticker", {"symbol": "LNT"}), ("/v4/ticker", {"symbol": "FTS"}),
+                       ("/v4/pair", {"ticker1": "LNT", "ticker2": "FTS", "hedge": 1.25, "status": 1,
+                                     "contracts": 10})):
+        status, payload, _ = await conn.request("POST", path, json.dumps(body).encode(), auth_header)
+        if status != 201:
+            raise SystemExit(f"setup {path} failed: {status} {payload!r}")
+    conn.close()
+
+
+async def sequential(port: int, count: int) -> list[float]:
+    conn = await Connection(port).open()
+    latencies = []
+    for number in range(count):
+        status, payload, seconds = await conn.request("POST", "/v4/webhook", webhook_body(f"seq-{number}"))
+        if status != 200:
+            raise SystemExit(f"webhook answered {status} {payload!r}")
+        latencies.append(seconds)
+    conn.close()
+    return latencies
+
+
+async def concurrent(port: int, clients: int, duration: float, tag: str) -> tuple[list[str], list[float], int]:
+    """``clients`` connections posting webhooks back to back for ``duration`` s -> (acked tags, latencies, errors)."""
+    acked: list[str] = []
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration
+
+    async def client(number: int) -> None:
+        nonlocal errors
+        conn = await Connection(port).open()
+        sent = 0
+        while time.perf_counter() < deadline:
+            name = f"{tag}-{number}-{sent}"
+            status, _, seconds = await conn.request("POST", "/v4/webhook", webhook_body(name))
+            sent += 1
+            if status == 200:
+                acked.append(name)
+                latencies.append(seconds)
+            else:
+                errors += 1
+        conn.close()
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return acked, latencies, errors
+
+
+def stored_comments(db: Path, prefix: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT order_comment FROM signals WHERE order_comment LIKE ?",
+                                           (prefix + "%",))}
+
+
+def bulk_load(db: Path, total: int) -> None:
+    """Top the signals table up to ``total`` rows straight through SQLite: mostly filled, a few waiting/rerouted."""
+    conn = sqlite3.connect(db)
+    have = conn.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+    statuses = ["filled"] * 90 + ["waiting"] * 4 + ["rerouted"] * 4 + ["error"] * 2
+    rng = random.Random(7)
+    chunk = 50_000
+    with conn:
+        for start in range(have, total, chunk):
+            rows = []
+            for _ in range(start, min(total, start + chunk)):
+                status = rng.choice(statuses)
+                rows.append(("2026-11-25 10:00:00", "NYSE:LNT-1.25*NYSE:FTS", "buy", 10, 1.5, "long", 10, "flat", 0,
+                             "bulk", status, "pair", "LNT", "FTS", 1.25, rng.randrange(10**6), rng.randrange(10**6)))
+            conn.executemany(
+                "INSERT INTO signals (timestamp, ticker, order_action, order_contracts, order_price, mar_pos, "
+                "mar_pos_size, pre_mar_pos, pre_mar_pos_size, order_comment, order_status, ticker_type, ticker1, "
+                "ticker2, hedge_param, order_id1, order_id2) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+async def list_latency(port: int, path: str, count: int) -> list[float]:
+    conn = await Connection(port).open()
+    latencies = []
+    for _ in range(count):
+        status, payload, seconds = await conn.request("GET", path)
+        if status != 200:
+            raise SystemExit(f"{path} answered {status} {payload!r}")
+        latencies.append(seconds)
+    conn.close()
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sequential", type=int, default=2000, metavar="N",
+                        help="webhooks sent one after another (default 2000)")
+    parser.add_argument("--clients", default="8,32", help="concurrent keep-alive clients, comma-separated "
+                        "(default 8,32)")
+    parser.add_argument("--duration", type=float, default=10.0, metavar="SEC",
+                        help="seconds of each concurrent run (default 10)")
+    parser.add_argument("--rows", default="100000,1000000",
+                        help="table sizes for the list latencies, comma-separated; empty to skip (default "
+                        "100000,1000000)")
+    parser.add_argument("--list-requests", type=int, default=300, metavar="N",
+                        help="requests per list measurement (default 300)")
+    parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pairs-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "bench.db"
+    if db.exists():
+        raise SystemExit(f"{db} exists; use an empty --workdir")
+    env = {"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}
+    print(f"pairs webhook bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite "
+          f"{sqlite3.sqlite_version} (synchronous=FULL, WAL), database {db}")
+
+    server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
+    try:
+        asyncio.run(register_instruments(server.port))
+        latencies = asyncio.run(sequential(server.port, args.sequential))
+        print(f"sequential webhooks ({len(latencies)}, pair equation, 200 answers): "
+              f"p50 {ms(percentile(latencies, 50))}  p99 {ms(percentile(latencies, 99))}  "
+              f"mean {ms(statistics.fmean(latencies))}")
+        for clients in (int(c) for c in args.clients.split(",") if c.strip()):
+            tag = f"c{clients}"
+            started = time.perf_counter()
+            acked, lat, errors = asyncio.run(concurrent(server.port, clients, args.duration, tag))
+            elapsed = time.perf_counter() - started
+            durable = stored_comments(db, tag + "-")
+            lost = len(set(acked) - durable)
+            print(f"{clients:>3} clients, {args.duration:.0f} s: {len(acked) / elapsed:,.0f} accepted webhooks/s  "
+                  f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}  errors {errors}  "
+                  f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}")
+    finally:
+        server.stop()
+
+    for total in (int(r) for r in args.rows.split(",") if r.strip()):
+        started = time.perf_counter()
+        bulk_load(db, total)
+        loaded = time.perf_counter() - started
+        server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
+        try:
+            for path in ("/v4/signals/status/waiting/0", "/v4/signals/20"):
+                lat = asyncio.run(list_latency(server.port, path, args.list_requests))
+                print(f"{total:>9,} signals  GET {path:<30} p50 {ms(percentile(lat, 50))}  "
+                      f"p99 {ms(percentile(lat, 99))}   (table filled in {loaded:.0f} s)")
+        finally:
+            server.stop()
+    print(f"server log: {workdir / 'server.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,7 @@ import tornado.web
 from pairs import auth, messages, users
 from pairs.errors import NotFound, Rejected
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
-from pairs.store import DeliveryLog, utcnow
+from pairs.store import DeliveryLog, PreparedQuery, utcnow
 
 log = logging.getLogger("pairs.http")
 
@@ -291,8 +291,14 @@ class BaseHandler(tornado.web.RequestHandler):
         }
 
 
+_DELIVERY_COLUMNS = ("received", "peer", "method", "route", "content_type", "size", "status", "body")
+_INSERT_DELIVERY = PreparedQuery(lambda: DeliveryLog.insert(**{key: None for key in _DELIVERY_COLUMNS}))
+
+
 def _record_delivery(row: dict[str, Any]) -> None:
-    DeliveryLog.insert(**row).execute()
+    """One row per passphrase request: SQL prepared once, this runs for every webhook."""
+    fields = DeliveryLog._meta.fields
+    _INSERT_DELIVERY.execute(fields[key].db_value(row[key]) for key in _DELIVERY_COLUMNS)
 
 
 _PASSPHRASE_JSON = re.compile(r'("passphrase"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import peewee
 
@@ -20,7 +20,7 @@ from pairs import equation
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update
 from pairs.instruments import parse_rowid
-from pairs.store import SIGNAL_KEYS, Pair, Signal, Ticker, database, utcnow
+from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, utcnow
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
@@ -29,25 +29,6 @@ WAITING_LIST = ("waiting", "rerouted")  # "waiting" in a status list means both 
 CREATED = "created"
 PROBLEMATIC = "problematic"
 UNKNOWN_OR_PASSIVE = "unknown_or_passive"
-
-
-class PreparedQuery:
-    """SQL that peewee builds once per kind of database, then runs with fresh parameters.
-
-    The webhook hot path runs four statements per signal in the writer thread; building their SQL text each time
-    cost more than executing them (bench/webhooks.py).
-    """
-
-    def __init__(self, build: Callable[[], peewee.Query]):
-        self.build = build
-        self._sql: dict[type, str] = {}
-
-    def execute(self, params: Iterable[Any]) -> Any:
-        db = database.obj
-        sql = self._sql.get(type(db))
-        if sql is None:
-            sql = self._sql[type(db)] = self.build().sql()[0]
-        return db.execute_sql(sql, tuple(params))
 
 
 class TickerRow(NamedTuple):

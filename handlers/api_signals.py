@@ -125,7 +125,7 @@ class OrderHandler(SignalItemHandler):
 
 def _list(rows: Callable[[], list]) -> list[dict[str, Any]]:
     try:
-        return [signal_json(r) for r in rows()]
+        return rows()
     except peewee.PeeweeException:
         raise message(500, messages.GET_FAILED) from None
 

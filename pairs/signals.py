@@ -20,7 +20,7 @@ from pairs import equation
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update
 from pairs.instruments import parse_rowid
-from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, utcnow
+from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, format_timestamp, utcnow
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
@@ -154,36 +154,58 @@ def delete_signal_tx(rowid: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Lists (§5.4): newest first; limit 0 means all.
+# Lists (§5.4): newest first; limit 0 means all.  Prepared SQL and plain tuples: building the query and a model
+# per row cost ten times more than the indexed read itself (bench/webhooks.py).
+
+ALL_ROWS = 2**62  # LIMIT for "0 = all": one statement serves both cases on SQLite and PostgreSQL
 
 
-def _newest(query: peewee.ModelSelect, limit: int) -> list[Signal]:
-    query = query.order_by(Signal.rowid.desc())
-    return list(query.limit(limit) if limit else query)
+def _list_query(condition: Any = None) -> PreparedQuery:
+    def build() -> peewee.Query:
+        query = Signal.select(*(Signal._meta.fields[key] for key in SIGNAL_KEYS))
+        if condition is not None:
+            query = query.where(condition())
+        return query.order_by(Signal.rowid.desc()).limit(1)
+    return PreparedQuery(build)
 
 
-def latest_signals(limit: int) -> list[Signal]:
-    return _newest(Signal.select(), limit)
+_LATEST = _list_query()
+_BY_STATUS = _list_query(lambda: Signal.order_status == "")
+_BY_PAIR = _list_query(lambda: (Signal.ticker1 == "") & (Signal.ticker2 == ""))
+_BY_TICKER_TYPE = _list_query(lambda: (Signal.ticker1 == "") & (Signal.ticker_type == ""))
 
 
-def signals_with_status(status: str, limit: int) -> list[Signal]:
+def _rows(query: PreparedQuery, *params: Any, limit: int) -> list[dict[str, Any]]:
+    """Signals as their JSON objects (SPEC §2.1 key order); ``params`` fill the condition's placeholders."""
+    out = []
+    for values in query.execute((*params, limit or ALL_ROWS)).fetchall():
+        row = dict(zip(SIGNAL_KEYS, values))
+        row["timestamp"] = format_timestamp(row["timestamp"])
+        out.append(row)
+    return out
+
+
+def latest_signals(limit: int) -> list[dict[str, Any]]:
+    return _rows(_LATEST, limit=limit)
+
+
+def signals_with_status(status: str, limit: int) -> list[dict[str, Any]]:
     """Exact status; ``waiting`` means waiting or rerouted.
 
     Not ``IN (...)``: SQLite would collect and sort every matching row.  One backward index walk per status,
     merged here, reads at most ``limit`` rows of each.
     """
     statuses = WAITING_LIST if status == "waiting" else (status,)
-    runs = [_newest(Signal.select().where(Signal.order_status == s), limit) for s in statuses]
-    merged: Iterable[Signal] = heapq.merge(*runs, key=lambda r: -r.rowid) if len(runs) > 1 else runs[0]
+    runs = [_rows(_BY_STATUS, s, limit=limit) for s in statuses]
+    merged: Iterable[dict[str, Any]] = (heapq.merge(*runs, key=lambda r: -r["rowid"]) if len(runs) > 1
+                                        else runs[0])
     rows = list(merged)
     return rows[:limit] if limit else rows
 
 
-def signals_for_ticker(name: str, limit: int) -> list[Signal]:
+def signals_for_ticker(name: str, limit: int) -> list[dict[str, Any]]:
     """``A-B`` -> the pair's signals (any ticker_type); anything else -> single signals of its first part."""
     parts = name.split("-")
     if len(parts) == 2:
-        query = Signal.select().where((Signal.ticker1 == parts[0]) & (Signal.ticker2 == parts[1]))
-    else:
-        query = Signal.select().where((Signal.ticker1 == parts[0]) & (Signal.ticker_type == "single"))
-    return _newest(query, limit)
+        return _rows(_BY_PAIR, parts[0], parts[1], limit=limit)
+    return _rows(_BY_TICKER_TYPE, parts[0], "single", limit=limit)

@@ -71,6 +71,6 @@ def test_list_queries_use_indexes(store, caplog) -> None:
 def test_waiting_list_merges_both_statuses_newest_first(store) -> None:
     store.write_sync(fill_table)
     rows = signals.signals_with_status("waiting", 7)
-    assert [r.rowid for r in rows] == [2999, 2997, 2995, 2993, 2991, 2989, 2987]
-    assert {r.order_status for r in rows} == {"waiting", "rerouted"}
+    assert [r["rowid"] for r in rows] == [2999, 2997, 2995, 2993, 2991, 2989, 2987]
+    assert {r["order_status"] for r in rows} == {"waiting", "rerouted"}
     assert len(signals.signals_with_status("waiting", 0)) == 1500

@@ -7,6 +7,7 @@ import peewee
 from handlers.base import ApiError, BaseHandler, field_error, message
 from pairs import auth, messages, users
 from pairs.args import Arg
+from pairs.store import User
 
 CREDENTIALS = (
     Arg("username", "str", required=True, help=messages.empty("username"), max_length=80),
@@ -24,25 +25,35 @@ def _check_length(password: str) -> None:
         raise field_error("password", messages.PASSWORD_TOO_LONG)
 
 
+async def verify_login(handler: BaseHandler, username: str, password: str) -> User:
+    """The user whose password this is, for the API's and the dashboard's login alike.
+
+    Failed logins are throttled per username and per peer; bcrypt runs in the executor; a plain-text password
+    of the original is re-hashed (A.1.4).  Raises ApiError 400 (too long), 429 (throttled), 401 (wrong).
+    """
+    _check_length(password)
+    wait = handler.ctx.throttle.retry_after(username, handler.peer)
+    if wait:
+        raise ApiError(429, {"message": messages.TOO_MANY_LOGINS.format(seconds=wait)},
+                       headers={"Retry-After": str(wait)})
+    user = users.find(username)
+    stored = user.password if user else _DUMMY_HASH
+    ok = await handler.ctx.run(auth.check_password, stored, password) and user is not None
+    if not ok:
+        handler.ctx.throttle.failed(username, handler.peer)
+        raise message(401, messages.BAD_LOGIN)
+    handler.ctx.throttle.succeeded(username, handler.peer)
+    if not auth.is_hashed(stored):  # a plain-text password of the original: hash it now (A.1.4)
+        hashed = await handler.ctx.run(auth.hash_password, password, handler.ctx.settings.bcrypt_rounds)
+        await handler.ctx.store.write(users.rehash_tx, username, stored, hashed)
+    return user
+
+
 class LoginHandler(BaseHandler):
     async def post(self) -> None:
         body = self.args(LOGIN_ARGS)
-        username, password = body["username"], body["password"]
-        _check_length(password)
-        wait = self.ctx.throttle.retry_after(username, self.peer)
-        if wait:
-            raise ApiError(429, {"message": messages.TOO_MANY_LOGINS.format(seconds=wait)},
-                           headers={"Retry-After": str(wait)})
-        user = users.find(username)
-        stored = user.password if user else _DUMMY_HASH
-        ok = await self.ctx.run(auth.check_password, stored, password) and user is not None
-        if not ok:
-            self.ctx.throttle.failed(username, self.peer)
-            raise message(401, messages.BAD_LOGIN)
-        self.ctx.throttle.succeeded(username, self.peer)
-        if not auth.is_hashed(stored):  # a plain-text password of the original: hash it now (A.1.4)
-            hashed = await self.ctx.run(auth.hash_password, password, self.ctx.settings.bcrypt_rounds)
-            await self.ctx.store.write(users.rehash_tx, username, stored, hashed)
+        username = body["username"]
+        user = await verify_login(self, username, body["password"])
         access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"])
         self.send({"access_token": access, "refresh_token": refresh, "expire": body["expire"]})
 

@@ -1,3 +1,289 @@
-"""pages routes (filled in by its issue)."""
+"""The dashboard: HTML pages (SPEC §7 with A.5), the page login/logout with the session cookie, the delivery log.
 
-ROUTES: list = []
+Pages read through ``pairs.dashboard`` (bounded, NULL-safe queries) and render Tornado templates (autoescaped).
+The pages' own writes go to the /v4 API from static JavaScript with the session cookie and the XSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+from typing import Any
+
+import tornado.web
+
+from handlers.api_users import verify_login
+from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
+from pairs import dashboard, messages, users
+from pairs.errors import NotFound, Rejected
+from pairs.store import format_timestamp, utcnow
+
+TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
+MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
+SETUP_LIST_ROWS = 15
+SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
+
+
+class PageHandler(BaseHandler):
+    """HTML instead of JSON, and the XSRF token required on every form post (also the login form: login CSRF)."""
+
+    def get_current_user(self) -> Identity | None:
+        return self.identity(required=False)
+
+    def check_xsrf_cookie(self) -> None:
+        tornado.web.RequestHandler.check_xsrf_cookie(self)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        text = ""
+        if isinstance(exc, ApiError):
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
+            text = error_text(exc)
+        elif isinstance(exc, (Rejected, NotFound)):
+            text = str(exc)
+        elif status_code == 403:
+            text = messages.CSRF_FAILED + " Reload the page and try again."
+        elif status_code == 404:
+            text = messages.URL_NOT_FOUND
+        elif status_code >= 500:
+            text = messages.INTERNAL_ERROR
+        else:
+            text = self._reason
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self._current_user = None  # the error page shows no user: resolving it may be what failed
+        self.render("error.html", **{**self._common("", identity=False), "title": "ERROR", "status": status_code,
+                                     "text": text})
+
+    # ----------------------------------------------------------------------------------------------- helpers
+    def int_arg(self, name: str) -> int | None:
+        text = self.get_query_argument(name, "").strip()
+        return int(text) if text.isdigit() and len(text) < 10 else None
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        if not hasattr(self, "_zone"):
+            self._zone = dashboard.display_zone(self.ctx.settings.display_timezone)
+        return self._zone
+
+    def _session_expires(self) -> int | None:
+        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        expiry = users.session_expiry(session.decode("utf-8", "replace")) if session else None
+        return int(expiry.replace(tzinfo=dt.timezone.utc).timestamp()) if expiry else None
+
+    def _common(self, tab: str, identity: bool = True) -> dict[str, Any]:
+        now = utcnow()
+        user = self.current_user if identity else None
+        seen = dashboard.bridge_last_seen()
+        return {
+            "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
+            "zone_name": self.ctx.settings.display_timezone,
+            "session_expires": self._session_expires() if user else None,
+            "bridge_seen": dashboard.format_local(seen, self.zone) if seen else "never",
+            "bridge_minutes": dashboard.minutes_since(seen, now),
+            "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
+            "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
+            "format_local": dashboard.format_local,
+        }
+
+    def page(self, template: str, tab: str, **values: Any) -> None:
+        self.render(template, **{**self._common(tab), **values})
+
+    def require_login(self) -> Identity | None:
+        """The logged-in user; otherwise a redirect to the login form (the caller returns)."""
+        if self.current_user is None:
+            self.redirect("/login?" + urllib.parse.urlencode({"next": self.request.uri}))
+        return self.current_user
+
+
+def error_text(exc: ApiError) -> str:
+    """The message of an API error as one line: ``{"message": "x"}`` -> x, ``{"message": {"f": "x"}}`` -> x."""
+    body = exc.body.get("message") if isinstance(exc.body, dict) else exc.body
+    if isinstance(body, dict) and len(body) == 1:
+        body = next(iter(body.values()))
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+def page_url(path: str, query: dict[str, Any], **changes: Any) -> str:
+    """``path`` with the query of this page, some values changed (None drops a key)."""
+    merged = {**query, **changes}
+    kept = {k: v for k, v in merged.items() if v not in (None, "")}
+    return path + ("?" + urllib.parse.urlencode(kept) if kept else "")
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: no scheme, no host, no ``//`` or ``/\\`` (an open redirect otherwise)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/dashboard"
+    return target
+
+
+class RootHandler(PageHandler):
+    def get(self) -> None:
+        self.redirect("/dashboard")
+
+
+class LoginPageHandler(PageHandler):
+    def get(self) -> None:
+        self.page("login.html", "", title="LOGIN", message=self.get_query_argument("message", ""),
+                  next_url=safe_next(self.get_query_argument("next", None)), expire=dashboard.DEFAULT_EXPIRE,
+                  choices=dashboard.EXPIRE_CHOICES, username="")
+
+    async def post(self) -> None:
+        username = self.get_body_argument("username", "")
+        password = self.get_body_argument("password", "")
+        next_url = safe_next(self.get_body_argument("next", None))
+        text = self.get_body_argument("expire", "").strip()
+        expire = int(text) if text.isdigit() and 0 < int(text) <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
+        try:
+            await verify_login(self, username, password)
+        except ApiError as exc:
+            self.set_status(exc.status_code)
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
+            self.page("login.html", "", title="LOGIN", message=error_text(exc), next_url=next_url, expire=expire,
+                      choices=dashboard.EXPIRE_CHOICES, username=username)
+            return
+        old = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        if old:
+            await self.ctx.store.write(users.end_session_tx, old.decode("utf-8", "replace"))
+        session = await self.ctx.store.write(users.new_session_tx, username, expire)
+        expires = utcnow() + dt.timedelta(minutes=expire)
+        self.set_signed_cookie(SESSION_COOKIE, session, expires_days=None, expires=expires, httponly=True,
+                               samesite="Lax", secure=self._scheme() == "https")
+        self.redirect(next_url)
+
+
+class LogoutPageHandler(PageHandler):
+    async def post(self) -> None:
+        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        if session:
+            await self.ctx.store.write(users.end_session_tx, session.decode("utf-8", "replace"))
+        self.clear_cookie(SESSION_COOKIE)
+        self.redirect("/dashboard")
+
+
+class DashboardHandler(PageHandler):
+    def get(self) -> None:
+        user = self.current_user
+        limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
+        result = dashboard.recent_signals(limit, self.int_arg("before") if user else None)
+        now = utcnow()
+        rows = [dashboard.signal_row(s, now, self.zone) for s in result.rows]
+        self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
+                  older=result.older if user else None, paged=self.int_arg("before") is not None)
+
+
+class ListHandler(PageHandler):
+    def get(self) -> None:
+        user = self.current_user
+        tradetype = "ticker" if self.get_query_argument("tradetype", "pair") == "ticker" else "pair"
+        selected = self.get_query_argument("ticker_webhook", "").strip()
+        now = utcnow()
+        start, end, since, until = dashboard.day_window(
+            dashboard.parse_day(self.get_query_argument("start_date", None)),
+            dashboard.parse_day(self.get_query_argument("end_date", None)), self.zone, now)
+        rows: list = []
+        slips: dict[str, str] = {}
+        older = None
+        if selected:
+            result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1],
+                                       self.int_arg("before") if user else None)
+            rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
+            older = result.older if user else None
+            slips = {k: dashboard.slip_average_text(v)
+                     for k, v in dashboard.average_slips(selected, since, until).items()}
+        options = ([(p.name, p.status) for p in dashboard.pair_names()] if tradetype == "pair"
+                   else [(t.symbol, t.active) for t in dashboard.ticker_symbols()])
+        query = {"tradetype": tradetype, "ticker_webhook": selected, "start_date": start.isoformat(),
+                 "end_date": end.isoformat()}
+        self.page("list.html", "/list", title="LIST SIGNALS", rows=rows, slips=slips, older=older, query=query,
+                  options=options, selected=selected, tradetype=tradetype, start=start, end=end)
+
+
+class PositionsHandler(PageHandler):
+    def get(self) -> None:
+        user = self.current_user
+        limit = dashboard.POSITION_ROWS[0 if user else 1]
+        views = dashboard.pairs_with_status(1, limit)
+        pnl = dashboard.latest_account() if user else None
+        total = dashboard.sum_distance_sma(views)
+        self.page("positions.html", "/positions", title="POSITIONS", views=views,
+                  tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
+                  pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
+                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views})
+
+
+class WatchlistHandler(PageHandler):
+    def get(self) -> None:
+        user = self.current_user
+        views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views,
+                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views})
+
+
+class SetupHandler(PageHandler):
+    def get(self) -> None:
+        if self.require_login() is None:
+            return
+        tab = self.get_query_argument("tab", "signals")
+        tab = tab if tab in ("signals", "pairs", "tickers") else "signals"
+        values: dict[str, Any] = {"setup_tab": tab, "notice": self.get_query_argument("msg", "")}
+        trade = {k: self.get_query_argument(k, "") for k in ("tradeaction", "tradepair", "tradecontracts",
+                                                              "tradeprice")}
+        values["trade"] = trade
+        values["prefill"] = dashboard.quick_trade(trade["tradeaction"], trade["tradecontracts"],
+                                                  trade["tradeprice"])
+        values["pairs"] = dashboard.pair_names()
+        values["tickers"] = dashboard.ticker_symbols()
+        before = self.int_arg("before")
+        result = dashboard.recent_signals(SETUP_LIST_ROWS, before)
+        values["signals"] = result.rows
+        values["older"] = result.older
+        values["paged"] = before is not None
+        rowid = self.int_arg("signal")
+        values["signal"] = dashboard.find_signal(rowid) if rowid is not None else None
+        values["signal_missing"] = rowid is not None and values["signal"] is None
+        name = self.get_query_argument("pair", "")
+        values["pair"] = next((p for p in values["pairs"] if p.name == name), None) if name else None
+        symbol = self.get_query_argument("ticker", "")
+        values["ticker"] = next((t for t in values["tickers"] if t.symbol == symbol), None) if symbol else None
+        values["statuses"] = SIGNAL_STATUSES
+        values["status_class"] = dashboard.status_class
+        values["utc_timestamp"] = format_timestamp
+        self.page("setup.html", "/setup", title="RESTful API TEST PAGE", **values)
+
+
+class DeliveryLogHandler(PageHandler):
+    def get(self) -> None:
+        if self.require_login() is None:
+            return
+        route = self.get_query_argument("route", "")
+        status = self.get_query_argument("status", "").strip()
+        start_text = self.get_query_argument("start_date", "")
+        end_text = self.get_query_argument("end_date", "")
+        start, end = dashboard.parse_day(start_text), dashboard.parse_day(end_text)
+        since = until = None
+        if start or end:
+            start, end, since, until = dashboard.day_window(start, end, self.zone, utcnow())
+        result = dashboard.deliveries(route or None, status or None, since, until, dashboard.DELIVERY_ROWS,
+                                      self.int_arg("before"))
+        query = {"route": route, "status": status, "start_date": start.isoformat() if start else "",
+                 "end_date": end.isoformat() if end else ""}
+        self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
+                  query=query, routes=dashboard.PASSPHRASE_ROUTES, status_filters=dashboard.STATUS_FILTERS,
+                  paged=self.int_arg("before") is not None)
+
+
+ROUTES = [
+    (r"/", RootHandler),
+    (r"/login", LoginPageHandler),
+    (r"/logout", LogoutPageHandler),
+    (r"/dashboard", DashboardHandler),
+    (r"/list", ListHandler),
+    (r"/positions", PositionsHandler),
+    (r"/watchlist", WatchlistHandler),
+    (r"/setup", SetupHandler),
+    (r"/deliveries", DeliveryLogHandler),
+]

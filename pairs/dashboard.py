@@ -1,0 +1,542 @@
+"""What the dashboard pages show: bounded queries and the display rules of SPEC §7 (with Part A).
+
+No Tornado here.  Every query is limited (the pages page through data with a ``before`` rowid, never loading a
+whole table), and every rule tolerates NULLs left by the original or by partial updates (SPEC §10.2-5/6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+import statistics
+import zoneinfo
+from typing import Any, Callable, Iterable, Sequence
+
+import peewee
+from peewee import fn
+
+from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
+
+log = logging.getLogger("pairs.dashboard")
+
+LOGIN_FOR_MORE = "Login to see more rows!"
+LOGIN_FOR_PNL = "Login to see PNL details"
+LOGIN_FOR_MORE_POSITIONS = "Login to see more positions!"
+LOGIN_TO_UPDATE = "Login to update!"
+LOGIN_FOR_MORE_WATCH = "Login to see more!"
+
+# rows per page: (logged in, anonymous), SPEC §7.3-7.6
+DASHBOARD_ROWS = (20, 5)
+LIST_ROWS = (50, 5)
+POSITION_ROWS = (20, 3)
+WATCHLIST_ROWS = (40, 5)
+DELIVERY_ROWS = 50
+SELECT_OPTIONS_MAX = 1000  # pairs/tickers offered in a select; these tables are small by nature
+
+# the §7.7 expire choices of the login form, in minutes
+EXPIRE_CHOICES = (("1m", 1), ("3m", 3), ("5m", 5), ("10m", 10), ("20m", 20), ("30m", 30), ("1h", 60), ("2h", 120),
+                  ("4h", 240), ("8h", 480), ("12h", 720), ("1d", 1440), ("2d", 2880), ("1w", 10080))
+DEFAULT_EXPIRE = 10080
+
+# Requests only the broker bridge makes (SPEC A.1.2): the latest of them is "bridge last seen".  TradingView only
+# POSTs /v4/webhook, so a PUT there is the bridge echoing a signal back.
+BRIDGE_REQUESTS = (
+    ("PUT", "/v4/webhook"),
+    ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"),
+    ("PUT", "/v4/ticker/pnl"), ("PUT", "/v4/ticker/updatepnl"),
+    ("POST", "/v4/pnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/regpnl"), ("PUT", "/v4/regpnl"),
+)
+PASSPHRASE_ROUTES = ("/v4/webhook", "/v4/signal/order", "/v4/signal/updateorder", "/v4/ticker/pnl",
+                     "/v4/ticker/updatepnl", "/v4/pnl", "/v4/regpnl")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time
+
+
+def display_zone(name: str) -> dt.tzinfo:
+    """The configured display time zone; an unknown name falls back to UTC (logged once per call site)."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown display time zone %r; showing UTC", name)
+        return dt.timezone.utc
+
+
+def local_time(stamp: Any, zone: dt.tzinfo) -> dt.datetime | None:
+    """A stored naive-UTC timestamp in the display zone; None for NULL or text peewee could not parse."""
+    if not isinstance(stamp, dt.datetime):
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.astimezone(zone)
+
+
+def format_local(stamp: Any, zone: dt.tzinfo) -> str:
+    local = local_time(stamp, zone)
+    if local is None:
+        return "" if stamp is None else str(stamp)[:19]
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def minutes_since(stamp: Any, now: dt.datetime) -> int | None:
+    """Whole minutes from a naive-UTC ``stamp`` to naive-UTC ``now`` (SPEC §7.3 ``round(Δ/60)``)."""
+    if not isinstance(stamp, dt.datetime):
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return round((now - stamp).total_seconds() / 60)
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    """``YYYY-MM-DD`` (anything after a ``.`` dropped, as the original did); None when missing or invalid."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text.split(".", 1)[0].strip())
+    except ValueError:
+        return None
+
+
+def day_window(start: dt.date | None, end: dt.date | None, zone: dt.tzinfo,
+               now: dt.datetime) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    """(start day, end day, from, until): whole days in the display zone as naive UTC, ``from <= ts < until``.
+
+    A missing or invalid date means today (in the display zone); a reversed range is put in order.
+    """
+    today = now.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    start = start or today
+    end = end or (start if start > today else today)
+    if end < start:
+        start, end = end, start
+
+    def utc_midnight(day: dt.date) -> dt.datetime:
+        local = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    return start, end, utc_midnight(start), utc_midnight(end + dt.timedelta(days=1))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def fmt(value: Any, spec: str, prefix: str = "") -> str:
+    """``format(value, spec)`` for numbers, "" for NULL or anything else."""
+    number = _number(value)
+    return "" if number is None else prefix + format(number, spec)
+
+
+def money(value: Any, prefix: str = "$") -> str:
+    """``$1,234`` / ``-$1,234``: the sign in front of the currency."""
+    number = _number(value)
+    if number is None:
+        return ""
+    text = format(abs(number), ",.0f")
+    return ("-" if round(number) < 0 else "") + prefix + text
+
+
+def sign_class(value: Any) -> str:
+    number = _number(value)
+    if not number:
+        return ""
+    return "neg" if number < 0 else "pos"
+
+
+def status_class(status: Any) -> str:
+    """The colour rule of SPEC §7.3, substring based, first match wins."""
+    if not isinstance(status, str):
+        return ""
+    if "err" in status:
+        return "st-error"
+    if "created" in status:
+        return "st-created"
+    if "cancel" in status:
+        return "st-canceled"
+    if "waiting" in status or "rerouted" in status:
+        return "st-waiting"
+    if "part." in status:
+        return "st-partial"
+    if "filled" in status:
+        return "st-filled"
+    return ""
+
+
+def slip_text(sig: Signal) -> str:
+    """``slip | $money`` (3 and 1 decimals) when both prices exist; blank otherwise (SPEC §7.3)."""
+    if _number(sig.fill_price) is None or _number(sig.order_price) is None or _number(sig.slip) is None:
+        return ""
+    text = f"{round(sig.slip, 3)}"
+    contracts = _number(sig.order_contracts)
+    if contracts is None:
+        return text
+    return f"{text} | ${round(sig.slip * contracts, 1)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalRow:
+    rowid: int
+    time: str
+    today: bool
+    ticker: str
+    comment: str
+    action: str
+    quantity: str
+    price: str
+    status: str
+    status_class: str
+    status_tip: str
+    elapsed: int | None
+    fill_price: str
+    slip: str
+
+
+def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3) -> SignalRow:
+    """One table row of the dashboard/list pages; ``now`` is naive UTC."""
+    status = sig.order_status if isinstance(sig.order_status, str) else ""
+    klass = status_class(status)
+    local = local_time(sig.timestamp, zone)
+    today = local is not None and local.date() == now.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    elapsed = minutes_since(sig.timestamp, now) if klass in ("st-created", "st-waiting") else None
+    tip = " | ".join(t for t in (sig.status_msg, sig.error_msg) if isinstance(t, str) and t)
+    return SignalRow(
+        rowid=sig.rowid,
+        time=format_local(sig.timestamp, zone),
+        today=today,
+        ticker=sig.ticker or "",
+        comment=sig.order_comment or "",
+        action=sig.order_action or "",
+        quantity=fmt(sig.order_contracts, ","),
+        price=fmt(sig.order_price, f",.{price_decimals}f"),
+        status=status,
+        status_class=klass,
+        status_tip=tip,
+        elapsed=elapsed,
+        fill_price=fmt(sig.fill_price, "g") if sig.fill_price is not None else "",
+        slip=slip_text(sig),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Signals
+
+
+@dataclasses.dataclass
+class Page:
+    rows: list
+    older: int | None  # the ``before`` value of the next (older) page, None at the end
+
+
+def _page(query: peewee.ModelSelect, key: peewee.Field, limit: int, before: int | None) -> Page:
+    """Keyset paging, newest first: cost depends on the page size, not on the table size."""
+    if before is not None:
+        query = query.where(key < before)
+    rows = list(query.order_by(key.desc()).limit(limit + 1))
+    older = getattr(rows[limit - 1], key.name) if len(rows) > limit else None
+    return Page(rows[:limit], older)
+
+
+def recent_signals(limit: int, before: int | None = None) -> Page:
+    return _page(Signal.select(), Signal.rowid, limit, before)
+
+
+def selection(ticker_webhook: str) -> peewee.Expression:
+    """Signals of a pair ``T1-T2`` (any type) or of a single ticker (SPEC §5.4 ticker rule)."""
+    parts = ticker_webhook.split("-")
+    if len(parts) == 2:
+        return (Signal.ticker1 == parts[0]) & (Signal.ticker2 == parts[1])
+    return (Signal.ticker1 == parts[0]) & (Signal.ticker_type == "single")
+
+
+def history(ticker_webhook: str, since: dt.datetime, until: dt.datetime, limit: int,
+            before: int | None = None) -> Page:
+    where = selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
+    return _page(Signal.select().where(where), Signal.rowid, limit, before)
+
+
+def average_slips(ticker_webhook: str, since: dt.datetime, until: dt.datetime) -> dict[str, float | None]:
+    """AVG(slip) for buys, sells and all of the selection and window; None when there is nothing to average."""
+    where = selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
+    buy = fn.AVG(peewee.Case(None, [(Signal.order_action == "buy", Signal.slip)], None))
+    sell = fn.AVG(peewee.Case(None, [(Signal.order_action == "sell", Signal.slip)], None))
+    row = Signal.select(buy.alias("buy"), sell.alias("sell"), fn.AVG(Signal.slip).alias("all")).where(where).dicts()
+    values = row.get() or {}
+    return {k: (float(values[k]) if values.get(k) is not None else None) for k in ("buy", "sell", "all")}
+
+
+def slip_average_text(value: float | None) -> str:
+    """5 decimals; ``?`` only when there is nothing to average (SPEC §10.3-16)."""
+    return "?" if value is None else f"{value:.5f}"
+
+
+def find_signal(rowid: int) -> Signal | None:
+    return Signal.get_or_none(Signal.rowid == rowid)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Instruments
+
+
+def pair_names(limit: int = SELECT_OPTIONS_MAX) -> list[Pair]:
+    return list(Pair.select().order_by(fn.LOWER(Pair.name)).limit(limit))
+
+
+def ticker_symbols(limit: int = SELECT_OPTIONS_MAX) -> list[Ticker]:
+    return list(Ticker.select().order_by(Ticker.symbol).limit(limit))
+
+
+def latest_account() -> Account | None:
+    return Account.select().order_by(Account.rowid.desc()).first()
+
+
+def _legs(pairs: Sequence[Pair]) -> dict[str, Ticker]:
+    symbols = {s for p in pairs for s in (p.ticker1, p.ticker2) if s}
+    if not symbols:
+        return {}
+    return {t.symbol: t for t in Ticker.select().where(Ticker.symbol.in_(list(symbols)))}
+
+
+def _f(value: Any) -> float:
+    """NULL (or NaN) counts as 0 in position arithmetic: a leg without a pushed position holds nothing."""
+    number = _number(value)
+    return 0.0 if number is None else float(number)
+
+
+@dataclasses.dataclass
+class Leg:
+    symbol: str
+    known: bool
+    pos: float
+    pnl: float
+    cost: float
+
+    @classmethod
+    def of(cls, symbol: str | None, ticker: Ticker | None) -> "Leg":
+        if ticker is None:
+            return cls(symbol or "", False, 0.0, 0.0, 0.0)
+        return cls(ticker.symbol, True, _f(ticker.active_pos), _f(ticker.active_pnl), _f(ticker.active_cost))
+
+
+@dataclasses.dataclass
+class PairView:
+    pair: Pair
+    label: str
+    leg1: Leg
+    leg2: Leg
+    sum_pnl: float
+    avg_price: float
+    act_price: float | None  # average entry of the open position including its PNL, when a position is open
+    dist_sma: float  # money
+    dist_sma_class: str
+    dist_std: float | None
+    std_class: str
+    check: str
+    check_class: str
+    flat: bool
+    actions: list[tuple[str, dict[str, Any]]]
+
+
+def hedge_check(pos1: float, pos2: float, hedge: float) -> tuple[str, str]:
+    """The positions page's "check" column (SPEC §7.5): does leg 2 hold ``hedge`` × leg 1?"""
+    if pos1:
+        ratio = round(abs(pos2 / pos1), 2)
+        if ratio == round(hedge, 2):
+            return "ok", ""
+        off = abs(round(abs(pos2 / pos1 / hedge), 3) - 1) if hedge else 1
+        return f"hedge={ratio}", "warn" if off >= 0.05 else "caution"
+    if abs(pos2) > 2:
+        return "2nd pair", "warn"
+    if pos2 == 0:
+        return "ok", ""
+    return "2nd pair", "caution"
+
+
+def std_class(distance: float | None) -> str:
+    if distance is None:
+        return ""
+    if distance >= 2:
+        return "z2"
+    if distance >= 1.5:
+        return "z15"
+    if distance >= 1.0:
+        return "z1"
+    return "z0"
+
+
+def pair_view(pair: Pair, legs: dict[str, Ticker]) -> PairView:
+    leg1, leg2 = Leg.of(pair.ticker1, legs.get(pair.ticker1)), Leg.of(pair.ticker2, legs.get(pair.ticker2))
+    hedge, sma_dist, std = _f(pair.hedge), _f(pair.sma_dist), _f(pair.std)
+    contracts, act, sma = _f(pair.contracts), _f(pair.act_price), _f(pair.sma)
+    sum_pnl = leg1.pnl + leg2.pnl
+    avg = leg1.cost - hedge * leg2.cost
+    entry = avg + sum_pnl / leg1.pos if leg1.pos else None
+    if leg1.pos:
+        dist = leg1.pos * sma_dist
+        dist_class = "dist-plus" if int(leg1.pos) * sma_dist > 0 else "dist-minus"
+    else:
+        dist = contracts * abs(sma_dist)
+        dist_class = "dist-big" if dist > 100 else ""
+    dist_std = abs(sma_dist / std) if std else None
+    check, check_class = hedge_check(leg1.pos, leg2.pos, hedge)
+    if leg1.pos:
+        trade = {"tradepair": pair.name, "tradecontracts": _int_text(leg1.pos),
+                 "tradeprice": round(entry, 3) if entry is not None else ""}
+        actions = [("close", {"tradeaction": "close", **trade}), ("revert", {"tradeaction": "revert", **trade})]
+    else:
+        side = "buy" if act < sma else "sell"
+        actions = [(side, {"tradeaction": side, "tradepair": pair.name, "tradecontracts": _int_text(contracts),
+                           "tradeprice": act})]
+    return PairView(
+        pair=pair, label=f"{pair.ticker1 or ''}-{_hedge_text(pair.hedge)}*{pair.ticker2 or ''}", leg1=leg1, leg2=leg2,
+        sum_pnl=sum_pnl, avg_price=avg, act_price=entry, dist_sma=dist, dist_sma_class=dist_class,
+        dist_std=dist_std, std_class=std_class(dist_std), check=check, check_class=check_class,
+        flat=leg1.pos == 0 and leg2.pos == 0, actions=actions,
+    )
+
+
+def _int_text(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _hedge_text(hedge: Any) -> str:
+    number = _number(hedge)
+    if number is None:
+        return "?"
+    return f"{number:g}"
+
+
+def pairs_with_status(status: int, limit: int) -> list[PairView]:
+    pairs = list(Pair.select().where(Pair.status == status).order_by(fn.LOWER(Pair.name)).limit(limit))
+    legs = _legs(pairs)
+    return [pair_view(p, legs) for p in pairs]
+
+
+def active_tickers(limit: int) -> list[Ticker]:
+    return list(Ticker.select().where(Ticker.active == 1).order_by(Ticker.symbol).limit(limit))
+
+
+def sum_distance_sma(views: Iterable[PairView]) -> float:
+    """Σ sma_dist × leg-1 position over the active pairs shown (SPEC §7.5 ``sum_act_sma``)."""
+    return sum(_f(v.pair.sma_dist) * v.leg1.pos for v in views if v.pair.status == 1 and _f(v.pair.sma_dist))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Quick trades (SPEC §7.7): the setup page's webhook simulator prefilled from a positions/watchlist link.
+
+
+def quick_trade(action: str | None, contracts: Any, price: Any) -> dict[str, Any]:
+    """Simulator fields for ``close``/``revert``/``buy``/``sell`` of N contracts at P; {} for anything else."""
+    try:
+        n = float(contracts)
+    except (TypeError, ValueError):
+        return {}
+    if not math.isfinite(n):
+        return {}
+    size = abs(int(n))
+    fields: dict[str, Any] = {"order_price": price if price not in (None, "") else ""}
+    if action == "close":
+        fields.update(order_action="sell" if n > 0 else "buy", pre_mar_pos="long" if n > 0 else "short",
+                      order_contracts=size, mar_pos="flat", mar_pos_size=0, pre_mar_pos_size=size)
+    elif action == "revert":
+        fields.update(order_action="sell" if n > 0 else "buy", pre_mar_pos="long" if n > 0 else "short",
+                      mar_pos="short" if n > 0 else "long", order_contracts=2 * size, mar_pos_size=size,
+                      pre_mar_pos_size=size)
+    elif action in ("buy", "sell"):
+        fields.update(order_action=action, pre_mar_pos="flat", order_contracts=size,
+                      mar_pos="long" if action == "buy" else "short", mar_pos_size=size, pre_mar_pos_size=0)
+    else:
+        return {}
+    return fields
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Delivery log (A.2) and the bridge
+
+
+def bridge_last_seen() -> dt.datetime | None:
+    """When the broker bridge last called us: the newest delivery-log row of a request only the bridge makes."""
+    latest = None
+    for method, route in BRIDGE_REQUESTS:
+        stamp = (DeliveryLog.select(fn.MAX(DeliveryLog.received))
+                 .where((DeliveryLog.route == route) & (DeliveryLog.method == method)).scalar())
+        if isinstance(stamp, str):  # SQLite aggregates lose the column type
+            stamp = dt.datetime.fromisoformat(stamp)
+        if stamp is not None and (latest is None or stamp > latest):
+            latest = stamp
+    return latest
+
+
+STATUS_FILTERS = {"2xx": (200, 300), "4xx": (400, 500), "5xx": (500, 600)}
+
+
+def deliveries(route: str | None, status: str | None, since: dt.datetime | None, until: dt.datetime | None,
+               limit: int, before: int | None = None) -> Page:
+    query = DeliveryLog.select()
+    if route:
+        query = query.where(DeliveryLog.route == route)
+    if status in STATUS_FILTERS:
+        low, high = STATUS_FILTERS[status]
+        query = query.where((DeliveryLog.status >= low) & (DeliveryLog.status < high))
+    elif status and status.isdigit():
+        query = query.where(DeliveryLog.status == int(status))
+    if since is not None:
+        query = query.where(DeliveryLog.received >= since)
+    if until is not None:
+        query = query.where(DeliveryLog.received < until)
+    return _page(query, DeliveryLog.id, limit, before)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Spread chart: spread = close1 − hedge × close2 per day, its 20-day SMA and sample std (as §8.1), from stored bars.
+
+SMA_WINDOW = 20
+CHART_DAYS = 120
+
+# (symbol, how many newest daily bars) -> [(day, close)] oldest first.  The market-data code stores the bars; until
+# it is wired in, there are none and the chart says so.
+DailyCloses = Callable[[str, int], list[tuple[dt.date, float]]]
+
+
+def no_stored_prices(symbol: str, limit: int) -> list[tuple[dt.date, float]]:
+    return []
+
+
+daily_closes: DailyCloses = no_stored_prices
+
+
+def spread_series(closes1: Sequence[tuple[dt.date, float]], closes2: Sequence[tuple[dt.date, float]],
+                  hedge: float, window: int = SMA_WINDOW) -> list[dict[str, Any]]:
+    """Points ``{"t": "YYYY-MM-DD", "spread", "sma", "std"}`` on the days both legs closed; sma/std None until
+    ``window`` days are there (sample std, ddof 1)."""
+    second = dict(closes2)
+    points: list[dict[str, Any]] = []
+    spreads: list[float] = []
+    for day, close1 in closes1:
+        if day not in second:
+            continue
+        spread = round(close1 - hedge * second[day], 5)
+        spreads.append(spread)
+        recent = spreads[-window:]
+        full = len(recent) == window
+        points.append({"t": day.isoformat(), "spread": spread,
+                       "sma": round(statistics.fmean(recent), 5) if full else None,
+                       "std": round(statistics.stdev(recent), 5) if full else None})
+    return points
+
+
+def pair_chart(pair: Pair, days: int = CHART_DAYS) -> dict[str, Any]:
+    """What a pair's chart draws; ``points`` is empty when no prices are stored yet."""
+    hedge = _number(pair.hedge)
+    points: list[dict[str, Any]] = []
+    if pair.ticker1 and pair.ticker2 and hedge is not None:
+        wanted = days + SMA_WINDOW
+        points = spread_series(daily_closes(pair.ticker1, wanted), daily_closes(pair.ticker2, wanted), hedge)
+    return {"pair": pair.name, "points": points[-days:]}

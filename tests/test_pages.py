@@ -1,0 +1,347 @@
+"""The dashboard pages over HTTP: anonymous vs logged-in views, the session cookie, XSRF, escaping, NULL rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+
+import pytest
+
+from pairs import messages
+from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
+
+
+class Browser:
+    """Cookies across requests, as a browser keeps them (the test client does not)."""
+
+    def __init__(self, api):
+        self.api = api
+        self.cookies: dict[str, str] = {}
+        self.set_cookie_headers: list[str] = []
+
+    def _absorb(self, reply) -> None:
+        for header in reply.headers.get_list("Set-Cookie"):
+            self.set_cookie_headers.append(header)
+            name, _, value = header.split(";", 1)[0].partition("=")
+            if "Max-Age=0" in header or value in ("", '""'):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+
+    def _headers(self, extra=None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    async def get(self, path: str):
+        reply = await self.api.get(path, headers=self._headers())
+        self._absorb(reply)
+        return reply
+
+    async def form(self, path: str, fields: dict[str, str]):
+        reply = await self.api.call("POST", path, raw=urllib.parse.urlencode(fields), headers=self._headers(),
+                                    content_type="application/x-www-form-urlencoded")
+        self._absorb(reply)
+        return reply
+
+    async def call(self, method: str, path: str, body=None, xsrf: bool = True):
+        headers = {"X-XSRFToken": self.cookies["_xsrf"]} if xsrf else {}
+        reply = await self.api.call(method, path, body, headers=self._headers(headers))
+        self._absorb(reply)
+        return reply
+
+    async def login(self, username: str = "admin", password: str = "password", expire: int = 60):
+        await self.get("/login")
+        return await self.form("/login", {"username": username, "password": password, "expire": str(expire),
+                                          "_xsrf": self.cookies["_xsrf"], "next": "/dashboard"})
+
+
+def rows_of(html: str, table_id: str) -> int:
+    table = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    return len(re.findall(r"<tr data-", table))
+
+
+def add_signals(store, count: int, **values) -> None:
+    base = {"timestamp": utcnow(), "ticker": "LNT-1.25*FTS", "order_action": "buy", "order_contracts": 100,
+            "order_price": 1.5, "order_status": "waiting", "ticker_type": "pair", "ticker1": "LNT", "ticker2": "FTS",
+            "hedge_param": 1.25}
+    store.write_sync(lambda: Signal.insert_many([{**base, **values}] * count).execute())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_root_redirects_to_the_dashboard(api):
+    reply = await api.get("/")
+    assert reply.code == 302
+    assert reply.headers["Location"] == "/dashboard"
+
+
+@pytest.mark.gen_test
+async def test_pages_carry_the_security_headers_and_no_inline_script(api, store):
+    for path in ("/dashboard", "/list", "/positions", "/watchlist", "/login"):
+        reply = await api.get(path)
+        assert reply.code == 200, path
+        assert reply.headers["Content-Type"].startswith("text/html")
+        csp = reply.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert reply.headers["X-Frame-Options"] == "DENY"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Referrer-Policy" in reply.headers
+        assert re.search(r"<script>|<script [^>]*>[^<]", reply.text) is None, "inline script on " + path
+        assert " style=" not in reply.text and "<style" not in reply.text, "inline style on " + path
+
+
+@pytest.mark.gen_test
+async def test_dashboard_shows_5_rows_anonymously_and_20_with_paging_when_logged_in(api, store):
+    add_signals(store, 30)
+    anonymous = await api.get("/dashboard")
+    assert rows_of(anonymous.text, "signals") == 5
+    assert "Login to see more rows!" in anonymous.text
+    assert 'id="older"' not in anonymous.text
+
+    browser = Browser(api)
+    assert (await browser.login()).code == 302
+    page = await browser.get("/dashboard")
+    assert rows_of(page.text, "signals") == 20
+    assert "Login to see more rows!" not in page.text
+    older = re.search(r'href="/dashboard\?before=(\d+)"', page.text)
+    assert older
+    second = await browser.get(f"/dashboard?before={older.group(1)}")
+    assert rows_of(second.text, "signals") == 10
+    assert 'id="older"' not in second.text
+
+
+@pytest.mark.gen_test
+async def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_the_session(api, store):
+    browser = Browser(api)
+    reply = await browser.login(expire=30)
+    assert reply.code == 302 and reply.headers["Location"] == "/dashboard"
+    cookie = next(h for h in browser.set_cookie_headers if h.startswith("pairs_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; Secure under HTTPS
+    page = await browser.get("/dashboard")
+    assert 'id="countdown" data-expires="' in page.text and "admin" in page.text
+    expires = int(re.search(r'data-expires="(\d+)"', page.text).group(1))
+    assert 29 * 60 <= expires - dt.datetime.now(dt.timezone.utc).timestamp() <= 31 * 60
+
+    session = browser.cookies["pairs_session"]
+    out = await browser.form("/logout", {"_xsrf": browser.cookies["_xsrf"]})
+    assert out.code == 302
+    assert "pairs_session" not in browser.cookies
+    # the old cookie is dead on the server too, not only forgotten by the browser
+    replay = await api.get("/setup", headers={"Cookie": f"pairs_session={session}"})
+    assert replay.code == 302 and replay.headers["Location"].startswith("/login?")
+
+
+@pytest.mark.gen_test
+async def test_login_failures_render_the_form_again(api, store):
+    browser = Browser(api)
+    bad = await browser.login(password="wrong")
+    assert bad.code == 401
+    assert messages.BAD_LOGIN in bad.text and 'id="login-form"' in bad.text
+    assert "pairs_session" not in browser.cookies
+    forged = await api.call("POST", "/login", raw="username=admin&password=password",
+                            content_type="application/x-www-form-urlencoded")
+    assert forged.code == 403 and forged.headers["Content-Type"].startswith("text/html")
+    assert "pairs_session" not in forged.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.gen_test
+async def test_login_redirects_only_to_local_paths(api, store):
+    browser = Browser(api)
+    await browser.get("/login")
+    for target, expected in (("/setup?tab=pairs", "/setup?tab=pairs"), ("//evil.example/", "/dashboard"),
+                             ("https://evil.example/", "/dashboard"), ("/\\evil.example", "/dashboard")):
+        reply = await browser.form("/login", {"username": "admin", "password": "password", "next": target,
+                                              "_xsrf": browser.cookies["_xsrf"]})
+        assert reply.headers["Location"] == expected
+
+
+@pytest.mark.gen_test
+async def test_cookie_writes_need_the_xsrf_token(api, store):
+    browser = Browser(api)
+    await browser.login()
+    body = {"symbol": "LNT"}
+    forged = await browser.call("POST", "/v4/ticker", body, xsrf=False)
+    assert forged.code == 403
+    assert forged.json == {"message": messages.CSRF_FAILED}
+    assert Ticker.select().count() == 0
+    ok = await browser.call("POST", "/v4/ticker", body)
+    assert ok.code == 201 and ok.json == {"message": "'ticker' created successfully."}
+    assert Ticker.get().symbol == "LNT"
+
+
+@pytest.mark.gen_test
+async def test_webhook_text_is_rendered_as_text(api, store):
+    add_signals(store, 1, order_comment="<script>alert('x')</script>", ticker="<b>LNT</b>",
+                order_status="error", status_msg='"><img src=x onerror=alert(1)>')
+    page = await api.get("/dashboard")
+    assert "<script>alert" not in page.text and "<b>LNT" not in page.text and "<img" not in page.text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text
+    assert 'title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page.text
+
+
+@pytest.mark.gen_test
+async def test_status_colours_elapsed_minutes_slip_and_today(api, store):
+    now = utcnow()
+    add_signals(store, 1, order_status="waiting", timestamp=now - dt.timedelta(minutes=7))
+    add_signals(store, 1, order_status="filled", fill_price=1.52, slip=0.02, order_contracts=100,
+                timestamp=now - dt.timedelta(days=400))
+    add_signals(store, 1, order_status="critical err", status_msg="insufficient funds")
+    page = (await api.get("/dashboard")).text
+    assert re.search(r'class="status st-waiting">waiting \((7|8) min\)</td>', page)
+    assert '<td class="status st-filled">filled</td>' in page
+    assert '<td class="num">0.02 | $2.0</td>' in page
+    assert 'class="status st-error" title="insufficient funds">critical err</td>' in page
+    assert page.count('class="time today"') == 2  # the row of 400 days ago is not "today" (the year counts)
+
+
+@pytest.mark.gen_test
+async def test_null_rows_never_break_a_page(api, store):
+    store.write_sync(lambda: Signal.insert(rowid=1, timestamp=None).execute())
+    store.write_sync(lambda: Pair.insert(name="A-B", ticker1="A", ticker2="B", hedge=None, status=1).execute())
+    store.write_sync(lambda: Pair.insert(name="A-C", ticker1="A", ticker2="C", hedge=2.0, status=-1, std=0,
+                                         sma_dist=None).execute())
+    store.write_sync(lambda: Ticker.insert(symbol="A", active=1, active_pos=None, active_pnl=None,
+                                           active_cost=None).execute())
+    store.write_sync(lambda: Account.insert(timestamp=None).execute())
+    browser = Browser(api)
+    await browser.login()
+    for path in ("/dashboard", "/list?ticker_webhook=A-B", "/positions", "/watchlist", "/setup?signal=1",
+                 "/setup?tab=pairs&pair=A-B", "/setup?tab=tickers&ticker=A", "/deliveries"):
+        reply = await browser.get(path)
+        assert reply.code == 200, (path, reply.text[:300])
+    positions = (await browser.get("/positions")).text
+    assert "A-?*B" in positions and "no ticker row for this leg" in positions
+
+
+@pytest.mark.gen_test
+async def test_list_filters_by_pair_and_days_with_average_slips(api, store):
+    now = utcnow()
+    add_signals(store, 1, order_action="buy", slip=0.02)
+    add_signals(store, 1, order_action="buy", slip=0.04)
+    add_signals(store, 1, order_action="sell", slip=0.0)
+    add_signals(store, 1, order_action="sell", slip=0.5, timestamp=now - dt.timedelta(days=10))
+    add_signals(store, 1, order_action="buy", slip=9.0, ticker1="X", ticker2="Y")
+    empty = await api.get("/list")
+    assert rows_of(empty.text, "signals") == 0 and 'id="slip-all"></td>' in empty.text
+    page = (await api.get("/list?tradetype=pair&ticker_webhook=LNT-FTS")).text
+    assert rows_of(page, "signals") == 3
+    assert 'id="slip-buy">0.03000<' in page and 'id="slip-sell">0.00000<' in page and 'id="slip-all">0.02000<' in page
+    start = (now - dt.timedelta(days=12)).date().isoformat()
+    wide = (await api.get(f"/list?ticker_webhook=LNT-FTS&start_date={start}&end_date=2099-01-01")).text
+    assert rows_of(wide, "signals") == 4 and 'id="slip-sell">0.25000<' in wide
+    none = (await api.get("/list?ticker_webhook=NOPE")).text
+    assert 'id="slip-buy">?<' in none and 'id="slip-all">?<' in none
+
+
+@pytest.mark.gen_test
+async def test_list_caps_anonymous_rows(api, store):
+    add_signals(store, 8)
+    anonymous = (await api.get("/list?ticker_webhook=LNT-FTS")).text
+    assert rows_of(anonymous, "signals") == 5 and "Login to see more rows!" in anonymous
+    browser = Browser(api)
+    await browser.login()
+    assert rows_of((await browser.get("/list?ticker_webhook=LNT-FTS")).text, "signals") == 8
+
+
+@pytest.mark.gen_test
+async def test_positions_show_legs_sums_distance_and_hedge_check(api, store):
+    def setup():
+        Ticker.insert_many([
+            {"symbol": "LNT", "active": 0, "active_pos": 100, "active_pnl": 50.0, "active_cost": 60.0},
+            {"symbol": "FTS", "active": 0, "active_pos": -125, "active_pnl": -20.0, "active_cost": 40.0},
+            {"symbol": "AAA", "active": 1, "active_pos": -3, "active_pnl": -1.5, "active_cost": 10.0},
+        ]).execute()
+        Pair.insert(name="LNT-FTS", ticker1="LNT", ticker2="FTS", hedge=1.25, status=1, contracts=100,
+                    act_price=10.0, sma=12.0, sma_dist=2.0, std=0.8).execute()
+        Account.insert(timestamp=utcnow(), NetLiquidation=100000.0, DailyPnL=-12.0).execute()
+    store.write_sync(setup)
+    anonymous = (await api.get("/positions")).text
+    assert "Login to see PNL details" in anonymous and 'id="account"' not in anonymous
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/positions")).text
+    row = page.split('data-pair="LNT-FTS"', 1)[1].split("</tr>", 1)[0]
+    assert "LNT-1.25*FTS" in row
+    assert 'title="avg: $10.000 | act: $10.300">$30</td>' in row
+    assert '<td class="num dist-plus">$200</td>' in row
+    assert '<td class="num z2">2.50</td>' in row
+    assert '<td class="check ">ok</td>' in row
+    assert "tradeaction=close&amp;tradepair=LNT-FTS&amp;tradecontracts=100&amp;tradeprice=10.3" in row
+    assert 'id="account"' in page and "C$100,000" in page and "-C$12" in page and "C$200" in page
+    assert "AAA" in page.split('id="singles"', 1)[1]
+    assert "no stored prices yet" in page
+
+
+@pytest.mark.gen_test
+async def test_watchlist_marks_new_positions_and_caps_anonymous(api, store):
+    store.write_sync(lambda: Pair.insert_many([
+        {"name": f"A{i}-B{i}", "ticker1": f"A{i}", "ticker2": f"B{i}", "hedge": 1.0, "status": -1, "contracts": 10,
+         "act_price": 1.0, "sma": 2.0, "sma_dist": 1.0 + i, "std": 0.5} for i in range(7)]).execute())
+    anonymous = (await api.get("/watchlist")).text
+    assert rows_of(anonymous, "watchlist") == 5 and "Login to update!" in anonymous
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/watchlist")).text
+    assert rows_of(page, "watchlist") == 7 and 'id="update-now"' in page
+    assert page.count('class="new"') == 7
+    assert "tradeaction=buy&amp;tradepair=A0-B0&amp;tradecontracts=10&amp;tradeprice=1.0" in page
+
+
+@pytest.mark.gen_test
+async def test_setup_needs_login_and_prefills_a_quick_trade(api, store):
+    reply = await api.get("/setup")
+    assert reply.code == 302 and reply.headers["Location"] == "/login?next=%2Fsetup"
+    store.write_sync(lambda: Pair.insert(name="LNT-FTS", ticker1="LNT", ticker2="FTS", hedge=1.25, status=1,
+                                         contracts=100).execute())
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/setup?tradeaction=revert&tradepair=LNT-FTS&tradecontracts=-40&tradeprice=1.5")).text
+    assert 'value="LNT-FTS" data-ticker1="LNT" data-ticker2="FTS" data-hedge="1.25" data-status="1" selected' in page
+    assert 'name="order_contracts" inputmode="numeric" pattern="\\d+" value="80"' in page
+    assert 'name="mar_pos_size" inputmode="numeric" value="40"' in page
+    assert "<option selected>buy</option>" in page
+
+
+@pytest.mark.gen_test
+async def test_delivery_log_page_filters_and_bridge_last_seen(api, store):
+    now = utcnow()
+    rows = [
+        {"received": now - dt.timedelta(minutes=30), "peer": "1.2.3.4", "method": "POST", "route": "/v4/webhook",
+         "content_type": "text/plain", "size": 10, "status": 200, "body": '{"ticker": "<script>x</script>"}'},
+        {"received": now - dt.timedelta(minutes=3), "peer": "5.6.7.8", "method": "PUT", "route": "/v4/signal/order",
+         "content_type": "application/json", "size": 20, "status": 404, "body": '{"passphrase": "***"}'},
+        {"received": now - dt.timedelta(minutes=1), "peer": "1.2.3.4", "method": "POST", "route": "/v4/webhook",
+         "content_type": "application/json", "size": 10, "status": 401, "body": "{}"},
+    ]
+    store.write_sync(lambda: DeliveryLog.insert_many(rows).execute())
+    assert (await api.get("/deliveries")).code == 302
+    header = (await api.get("/dashboard")).text
+    assert re.search(r"bridge last seen: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(3 min ago\)", header)
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/deliveries")).text
+    assert rows_of_plain(page) == 3 and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert rows_of_plain((await browser.get("/deliveries?route=/v4/webhook")).text) == 2
+    assert rows_of_plain((await browser.get("/deliveries?status=4xx")).text) == 2
+    assert rows_of_plain((await browser.get("/deliveries?status=401&route=/v4/webhook")).text) == 1
+    old = (now - dt.timedelta(days=3)).date().isoformat()
+    assert rows_of_plain((await browser.get(f"/deliveries?start_date={old}&end_date={old}")).text) == 0
+
+
+def rows_of_plain(html: str) -> int:
+    table = html.split('id="deliveries"', 1)[1].split("</table>", 1)[0]
+    return table.count('<td class="num">', 0) // 2  # id and size cells
+
+
+@pytest.mark.gen_test
+async def test_page_errors_are_html(api, store):
+    reply = await api.get("/dashboard", headers={"Authorization": "Bearer not-a-token"})
+    assert reply.code == 401
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert "The token is invalid." in reply.text

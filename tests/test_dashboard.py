@@ -1,0 +1,103 @@
+"""The display rules of the dashboard (SPEC §7), as pure functions: one table row per case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import zoneinfo
+
+import pytest
+
+from pairs import dashboard
+from pairs.store import Signal
+
+PACIFIC = zoneinfo.ZoneInfo("US/Pacific")
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("waiting", "st-waiting"), ("rerouted", "st-waiting"), ("created", "st-created"), ("canceled", "st-canceled"),
+    ("error", "st-error"), ("critical err", "st-error"), ("part.filled", "st-partial"), ("filled", "st-filled"),
+    ("filled(LNT)", "st-filled"), ("something", ""), (None, ""),
+])
+def test_status_colour(status, expected):
+    assert dashboard.status_class(status) == expected
+
+
+@pytest.mark.parametrize("action, contracts, price, expected", [
+    ("close", "100", "1.5", {"order_action": "sell", "pre_mar_pos": "long", "order_contracts": 100, "mar_pos": "flat",
+                             "mar_pos_size": 0, "pre_mar_pos_size": 100, "order_price": "1.5"}),
+    ("close", "-40", "2", {"order_action": "buy", "pre_mar_pos": "short", "order_contracts": 40, "mar_pos": "flat",
+                           "mar_pos_size": 0, "pre_mar_pos_size": 40, "order_price": "2"}),
+    ("revert", "100", "1.5", {"order_action": "sell", "pre_mar_pos": "long", "mar_pos": "short",
+                              "order_contracts": 200, "mar_pos_size": 100, "pre_mar_pos_size": 100,
+                              "order_price": "1.5"}),
+    ("revert", "-40", "2", {"order_action": "buy", "pre_mar_pos": "short", "mar_pos": "long", "order_contracts": 80,
+                            "mar_pos_size": 40, "pre_mar_pos_size": 40, "order_price": "2"}),
+    ("buy", "10", "0.5", {"order_action": "buy", "pre_mar_pos": "flat", "order_contracts": 10, "mar_pos": "long",
+                          "mar_pos_size": 10, "pre_mar_pos_size": 0, "order_price": "0.5"}),
+    ("sell", "10", "", {"order_action": "sell", "pre_mar_pos": "flat", "order_contracts": 10, "mar_pos": "short",
+                        "mar_pos_size": 10, "pre_mar_pos_size": 0, "order_price": ""}),
+    ("hold", "10", "1", {}), ("buy", "ten", "1", {}), ("buy", "nan", "1", {}), (None, None, None, {}),
+])
+def test_quick_trade_prefill(action, contracts, price, expected):
+    assert dashboard.quick_trade(action, contracts, price) == expected
+
+
+@pytest.mark.parametrize("pos1, pos2, hedge, expected", [
+    (100, -125, 1.25, ("ok", "")),
+    (100, -130, 1.25, ("hedge=1.3", "caution")),
+    (100, -150, 1.25, ("hedge=1.5", "warn")),
+    (0, 0, 1.25, ("ok", "")),
+    (0, 5, 1.25, ("2nd pair", "warn")),
+    (0, 1, 1.25, ("2nd pair", "caution")),
+])
+def test_hedge_check(pos1, pos2, hedge, expected):
+    assert dashboard.hedge_check(pos1, pos2, hedge) == expected
+
+
+def test_signal_row_slip_money_elapsed_today_and_nulls():
+    now = dt.datetime(2026, 11, 25, 12, 0, 0)
+    sig = Signal(rowid=7, timestamp=now - dt.timedelta(seconds=150), ticker="A-B", order_action="buy",
+                 order_contracts=1500, order_price=1234.5, order_status="created", fill_price=1234.6, slip=0.1234)
+    row = dashboard.signal_row(sig, now, PACIFIC)
+    assert (row.time, row.today, row.quantity, row.price) == ("2026-11-25 03:57:30", True, "1,500", "1,234.500")
+    assert (row.status_class, row.elapsed, row.slip) == ("st-created", 2, "0.123 | $185.1")
+    last_year = dashboard.signal_row(Signal(rowid=8, timestamp=now - dt.timedelta(days=365)), now, PACIFIC)
+    assert last_year.today is False  # the original ignored the year
+    empty = dashboard.signal_row(Signal(rowid=9), now, PACIFIC)
+    assert (empty.time, empty.status, empty.elapsed, empty.price, empty.quantity, empty.slip) == ("", "", None, "",
+                                                                                                  "", "")
+
+
+def test_day_window_is_whole_days_of_the_display_zone():
+    now = dt.datetime(2026, 11, 25, 5, 0)  # still 24 November in California
+    start, end, since, until = dashboard.day_window(None, None, PACIFIC, now)
+    assert (start, end) == (dt.date(2026, 11, 24), dt.date(2026, 11, 24))
+    assert (since, until) == (dt.datetime(2026, 11, 24, 8, 0), dt.datetime(2026, 11, 25, 8, 0))
+    start, end, _, _ = dashboard.day_window(dt.date(2026, 11, 20), dt.date(2026, 11, 10), PACIFIC, now)
+    assert (start, end) == (dt.date(2026, 11, 10), dt.date(2026, 11, 20))
+    assert dashboard.parse_day("2026-11-24.123") == dt.date(2026, 11, 24)
+    assert dashboard.parse_day("24/11/2026") is None
+
+
+def test_money_and_averages():
+    assert dashboard.money(-1234.4) == "-$1,234" and dashboard.money(None) == "" and dashboard.money(0.4) == "$0"
+    assert dashboard.slip_average_text(None) == "?" and dashboard.slip_average_text(0.0) == "0.00000"
+
+
+def test_spread_series_sma_and_sample_std_over_20_days():
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(25)]
+    closes1 = [(d, 10.0 + i * 0.5 + (i % 3)) for i, d in enumerate(days)]
+    closes2 = [(d, 4.0 + (i % 4) * 0.25) for i, d in enumerate(days) if i != 3]  # a day leg 2 did not trade
+    points = dashboard.spread_series(closes1, closes2, 1.25)
+    assert len(points) == 24 and all(p["t"] != days[3].isoformat() for p in points)
+    spreads = [round(c1 - 1.25 * dict(closes2)[d], 5) for d, c1 in closes1 if d in dict(closes2)]
+    assert [p["spread"] for p in points] == spreads
+    assert points[18]["sma"] is None and points[19]["sma"] == round(statistics.fmean(spreads[:20]), 5)
+    assert points[-1]["std"] == round(statistics.stdev(spreads[-20:]), 5)
+
+
+def test_chart_without_stored_prices_is_empty():
+    from pairs.store import Pair
+    assert dashboard.pair_chart(Pair(name="A-B", ticker1="A", ticker2="B", hedge=1.0)) == {"pair": "A-B",
+                                                                                           "points": []}

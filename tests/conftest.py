@@ -160,6 +160,8 @@ def settings(tmp_path: Path, db_url: str):
 
 @pytest.fixture
 def store(settings):
+    import handlers.app  # noqa: F401 - as in the server: every module's models are registered before the store opens
+
     store = Store(settings.effective_database_url)
     store.open()
     store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))

@@ -15,7 +15,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import dashboard, messages, users
+from pairs import dashboard, jobs, messages, notify, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import format_timestamp, utcnow
 
@@ -75,7 +75,7 @@ class PageHandler(BaseHandler):
     def _common(self, tab: str, identity: bool = True) -> dict[str, Any]:
         now = utcnow()
         user = self.current_user if identity else None
-        seen = dashboard.bridge_last_seen()
+        seen = notify.bridge_last_seen()
         return {
             "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
@@ -84,7 +84,7 @@ class PageHandler(BaseHandler):
             "bridge_minutes": dashboard.minutes_since(seen, now),
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
             "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
-            "format_local": dashboard.format_local,
+            "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
         }
 
     def page(self, template: str, tab: str, **values: Any) -> None:
@@ -212,7 +212,8 @@ class PositionsHandler(PageHandler):
         self.page("positions.html", "/positions", title="POSITIONS", views=views,
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
-                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views})
+                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
+                  run=dashboard.last_run(jobs.PRICES), runs=jobs.last_runs(5) if user else [])
 
 
 class WatchlistHandler(PageHandler):
@@ -220,7 +221,8 @@ class WatchlistHandler(PageHandler):
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
         self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views,
-                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views})
+                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
+                  run=dashboard.last_run(jobs.WATCHLIST))
 
 
 class SetupHandler(PageHandler):

@@ -12,11 +12,13 @@ import logging
 import math
 import statistics
 import zoneinfo
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import peewee
 from peewee import fn
 
+from pairs import jobs, market
+from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
 
 log = logging.getLogger("pairs.dashboard")
@@ -40,14 +42,6 @@ EXPIRE_CHOICES = (("1m", 1), ("3m", 3), ("5m", 5), ("10m", 10), ("20m", 20), ("3
                   ("4h", 240), ("8h", 480), ("12h", 720), ("1d", 1440), ("2d", 2880), ("1w", 10080))
 DEFAULT_EXPIRE = 10080
 
-# Requests only the broker bridge makes (SPEC A.1.2): the latest of them is "bridge last seen".  TradingView only
-# POSTs /v4/webhook, so a PUT there is the bridge echoing a signal back.
-BRIDGE_REQUESTS = (
-    ("PUT", "/v4/webhook"),
-    ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"),
-    ("PUT", "/v4/ticker/pnl"), ("PUT", "/v4/ticker/updatepnl"),
-    ("POST", "/v4/pnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/regpnl"), ("PUT", "/v4/regpnl"),
-)
 PASSPHRASE_ROUTES = ("/v4/webhook", "/v4/signal/order", "/v4/signal/updateorder", "/v4/ticker/pnl",
                      "/v4/ticker/updatepnl", "/v4/pnl", "/v4/regpnl")
 
@@ -458,20 +452,7 @@ def quick_trade(action: str | None, contracts: Any, price: Any) -> dict[str, Any
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Delivery log (A.2) and the bridge
-
-
-def bridge_last_seen() -> dt.datetime | None:
-    """When the broker bridge last called us: the newest delivery-log row of a request only the bridge makes."""
-    latest = None
-    for method, route in BRIDGE_REQUESTS:
-        stamp = (DeliveryLog.select(fn.MAX(DeliveryLog.received))
-                 .where((DeliveryLog.route == route) & (DeliveryLog.method == method)).scalar())
-        if isinstance(stamp, str):  # SQLite aggregates lose the column type
-            stamp = dt.datetime.fromisoformat(stamp)
-        if stamp is not None and (latest is None or stamp > latest):
-            latest = stamp
-    return latest
+# Delivery log (A.2)
 
 
 STATUS_FILTERS = {"2xx": (200, 300), "4xx": (400, 500), "5xx": (500, 600)}
@@ -500,16 +481,15 @@ def deliveries(route: str | None, status: str | None, since: dt.datetime | None,
 SMA_WINDOW = 20
 CHART_DAYS = 120
 
-# (symbol, how many newest daily bars) -> [(day, close)] oldest first.  The market-data code stores the bars; until
-# it is wired in, there are none and the chart says so.
-DailyCloses = Callable[[str, int], list[tuple[dt.date, float]]]
 
 
-def no_stored_prices(symbol: str, limit: int) -> list[tuple[dt.date, float]]:
-    return []
-
-
-daily_closes: DailyCloses = no_stored_prices
+def daily_closes(symbol: str, limit: int) -> list[tuple[dt.date, float]]:
+    """The newest ``limit`` stored daily closes of a leg symbol, oldest first (the price job stores them)."""
+    query = (PriceBar.select(PriceBar.time, PriceBar.close)
+             .where((PriceBar.symbol == symbol) & (PriceBar.interval == market.DAILY))
+             .order_by(PriceBar.time.desc()).limit(limit).tuples())
+    return [(time.date() if isinstance(time, dt.datetime) else dt.date.fromisoformat(str(time)[:10]), close)
+            for time, close in reversed(list(query)) if _number(close) is not None]
 
 
 def spread_series(closes1: Sequence[tuple[dt.date, float]], closes2: Sequence[tuple[dt.date, float]],
@@ -533,10 +513,16 @@ def spread_series(closes1: Sequence[tuple[dt.date, float]], closes2: Sequence[tu
 
 
 def pair_chart(pair: Pair, days: int = CHART_DAYS) -> dict[str, Any]:
-    """What a pair's chart draws; ``points`` is empty when no prices are stored yet."""
+    """What a pair's chart draws; ``points`` is empty when no prices are stored (yet)."""
     hedge = _number(pair.hedge)
     points: list[dict[str, Any]] = []
     if pair.ticker1 and pair.ticker2 and hedge is not None:
         wanted = days + SMA_WINDOW
         points = spread_series(daily_closes(pair.ticker1, wanted), daily_closes(pair.ticker2, wanted), hedge)
     return {"pair": pair.name, "points": points[-days:]}
+
+
+def last_run(job: str) -> dict[str, Any] | None:
+    """The newest run of a price job (``jobs.PRICES`` or ``jobs.WATCHLIST``), as ``jobs.last_runs`` shapes it."""
+    runs = jobs.last_runs(1, job)
+    return runs[0] if runs else None

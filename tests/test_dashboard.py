@@ -8,8 +8,9 @@ import zoneinfo
 
 import pytest
 
-from pairs import dashboard
-from pairs.store import Signal
+from pairs import dashboard, market
+from pairs.market import PriceBar
+from pairs.store import Pair, Signal
 
 PACIFIC = zoneinfo.ZoneInfo("US/Pacific")
 
@@ -97,7 +98,15 @@ def test_spread_series_sma_and_sample_std_over_20_days():
     assert points[-1]["std"] == round(statistics.stdev(spreads[-20:]), 5)
 
 
-def test_chart_without_stored_prices_is_empty():
-    from pairs.store import Pair
-    assert dashboard.pair_chart(Pair(name="A-B", ticker1="A", ticker2="B", hedge=1.0)) == {"pair": "A-B",
-                                                                                           "points": []}
+def test_chart_reads_the_stored_daily_bars(store):
+    pair = Pair(name="KO-PEP", ticker1="KO", ticker2="PEP", hedge=0.5)
+    assert dashboard.pair_chart(pair) == {"pair": "KO-PEP", "points": []}
+    start = dt.datetime(2026, 1, 1)
+    bars = [{"symbol": symbol, "interval": interval, "time": start + dt.timedelta(days=i), "close": close + i}
+            for i in range(30) for symbol, close in (("KO", 60.0), ("PEP", 150.0))
+            for interval in (market.DAILY, market.INTRADAY)]
+    store.write_sync(lambda: PriceBar.insert_many(bars).execute())
+    chart = dashboard.pair_chart(pair, days=5)
+    assert [p["t"] for p in chart["points"]] == [f"2026-01-{d}" for d in range(26, 31)]
+    assert chart["points"][-1]["spread"] == round(89.0 - 0.5 * 179.0, 5)
+    assert chart["points"][-1]["sma"] is not None and chart["points"][-1]["std"] == round(0.5 * statistics.stdev(range(20)), 5)

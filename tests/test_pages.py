@@ -345,3 +345,34 @@ async def test_page_errors_are_html(api, store):
     assert reply.code == 401
     assert reply.headers["Content-Type"].startswith("text/html")
     assert "The token is invalid." in reply.text
+
+
+@pytest.mark.gen_test
+async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
+    from pairs import jobs, market
+
+    now = utcnow()
+    bars = [{"symbol": s, "interval": market.DAILY, "time": dt.datetime(2026, 1, 1) + dt.timedelta(days=i),
+             "close": c + (i % 5)} for i in range(25) for s, c in (("KO", 60.0), ("PEP", 150.0))]
+
+    def setup():
+        market.PriceBar.insert_many(bars).execute()
+        Pair.insert_many([
+            {"name": "KO-PEP", "ticker1": "KO", "ticker2": "PEP", "hedge": 0.4, "status": -1, "contracts": 10, "stale": 0},
+            {"name": "X-Y", "ticker1": "X", "ticker2": "Y", "hedge": 1.0, "status": -1, "contracts": 10, "stale": 1},
+        ]).execute()
+        jobs.JobRun.insert(job=jobs.WATCHLIST, started=now - dt.timedelta(minutes=4),
+                           finished=now - dt.timedelta(minutes=4), pairs=2, updated=1,
+                           failed='{"X-Y": "no prices for X"}').execute()
+    store.write_sync(setup)
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/watchlist")).text
+    charts = re.findall(r'<figure class="chart" data-chart="([^"]*)">', page)
+    assert len(charts) == 2
+    first = charts[0].replace("&quot;", '"')
+    assert first.startswith('{"pair": "KO-PEP", "points": [{"t": "2026-01-01", "spread": 0.0, "sma": null')
+    assert page.count("no stored prices yet") == 1  # X-Y has no bars
+    assert re.search(r'Last Price Update: [\d-]+ [\d:]+ \(4 min ago\), <span class="warn" '
+                     r'title="X-Y: no prices for X">1 failed</span>', page)
+    assert page.count('class="stale"') == 1

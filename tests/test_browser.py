@@ -1,0 +1,211 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+Each test saves screenshots under test-output/ (gitignored).  Console errors fail the test, so a script or a
+style blocked by the CSP, or a failing fetch, cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import unavailable
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture
+def chromium(request: pytest.FixtureRequest):
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(request.config, "browser", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        unavailable(request.config, "browser", "the playwright package is not installed")
+    return async_playwright
+
+
+class Tab:
+    """One browser page plus what the test needs around it: screenshots, dialogs accepted, console errors kept."""
+
+    def __init__(self, page, base_url: str, name: str):
+        self.page = page
+        self.base = base_url
+        self.name = name
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("dialog", self._dialog)
+
+    async def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.accept()
+
+    async def goto(self, path: str) -> None:
+        await self.page.goto(self.base + path)
+
+    async def shot(self, step: str) -> None:
+        OUTPUT.mkdir(exist_ok=True)
+        await self.page.screenshot(path=str(OUTPUT / f"{self.name}-{step}.png"), full_page=True)
+
+    async def notice(self) -> str:
+        return (await self.page.locator("#notice").text_content() or "").strip()
+
+    async def build_and_send(self, form: str, send_label: str) -> None:
+        await self.page.locator(f"{form} button.build").click()
+        async with self.page.expect_navigation():
+            await self.page.locator(f"{form} button", has_text=send_label).click()
+
+
+async def launch(chromium):
+    playwright = await chromium().start()
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    return playwright, browser
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, store):
+    playwright, browser = await launch(chromium)
+    try:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = Tab(await context.new_page(), base_url, f"trader-{store.db.__class__.__name__}")
+        page = tab.page
+
+        # log in from the login form; the session cookie is HttpOnly, so scripts cannot see it
+        await tab.goto("/login?next=/setup")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", "password")
+        async with page.expect_navigation():
+            await page.click("#login-form button[type=submit]")
+        assert page.url.endswith("/setup")
+        assert "pairs_session" not in await page.evaluate("document.cookie")
+        assert (await page.locator("#countdown").text_content()).startswith("6d 23h")
+
+        # two tickers (typed lower-case: the form upper-cases them) and a pair
+        for symbol in ("lnt", "fts"):
+            await tab.goto("/setup?tab=tickers")
+            await page.fill("#add-ticker input[name=symbol]", symbol)
+            await tab.build_and_send("#add-ticker", "POST")
+            assert await tab.notice() == "'ticker' created successfully. | Code: 201"
+        await tab.shot("1-tickers")
+        await tab.goto("/setup?tab=pairs")
+        await page.select_option("#add-pair select[name=ticker1]", "LNT")
+        await page.select_option("#add-pair select[name=ticker2]", "FTS")
+        await page.fill("#add-pair input[name=hedge]", "1.25")
+        await page.fill("#add-pair input[name=contracts]", "100")
+        await tab.build_and_send("#add-pair", "POST")
+        assert await tab.notice() == "'pair' created successfully. | Code: 201"
+        async with page.expect_navigation():
+            await page.locator("#pair-list a", has_text="LNT-FTS").click()
+        await page.check("#update-pair input[name=status][value='1']")
+        await tab.build_and_send("#update-pair", "PUT")
+        assert await tab.notice() == "Updated LNT-FTS | Code: 200"
+        await tab.shot("2-pairs")
+
+        # the webhook simulator builds TradingView's JSON and posts it
+        await tab.goto("/setup?tab=signals")
+        await page.select_option("#sim-pair", "LNT-FTS")
+        await page.fill("#simulator input[name=order_contracts]", "100")
+        await page.fill("#simulator input[name=order_price]", "1.5")
+        await page.select_option("#simulator select[name=mar_pos]", "long")
+        await page.fill("#simulator input[name=mar_pos_size]", "100")
+        await page.fill("#simulator input[name=passphrase]", "webhook")
+        await page.click("#sim-build")
+        built = await page.locator("#sim-json").text_content()
+        assert '"ticker": "LNT-1.25*FTS"' in built and '"order_comment": "Long(manual)"' in built
+        assert '"passphrase": "***"' in built
+        async with page.expect_navigation():
+            await page.click("#sim-post")
+        assert await tab.notice() == "'signal' created successfully. | Code: 200"
+        await tab.shot("3-simulator")
+
+        # the dashboard shows it, waiting (white) with its age
+        await tab.goto("/dashboard")
+        row = page.locator("#signals tbody tr").first
+        assert await row.locator("td.ticker").text_content() == "LNT-1.25*FTS"
+        status = row.locator("td.status")
+        assert "st-waiting" in await status.get_attribute("class")
+        assert (await status.text_content()).startswith("waiting (0 min)")
+        assert await status.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
+        assert "today" in await row.locator("td.time").get_attribute("class")
+        await tab.shot("4-dashboard-waiting")
+
+        # the signal editor: the bridge's work done by hand (filled, with its fill price and slip)
+        await tab.goto("/setup?tab=signals")
+        async with page.expect_navigation():
+            await page.locator("#signal-list a").first.click()
+        await page.select_option("#editor select[name=order_status]", "filled")
+        await page.fill("#editor input[name=fill_price]", "1.52")
+        await page.fill("#editor input[name=slip]", "0.02")
+        await page.fill("#editor input[name=passphrase]", "webhook")
+        await tab.build_and_send("#editor", "PUT")
+        rowid = await page.locator("#editor input[name=rowid]").input_value()
+        assert await tab.notice() == f"Updated order #{rowid} | Code: 200"
+        await tab.shot("5-editor")
+        await tab.goto("/dashboard")
+        status = page.locator("#signals tbody tr").first.locator("td.status")
+        assert await status.text_content() == "filled"
+        assert await status.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(111, 207, 111)"
+        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.02 | $2.0"
+
+        # the list page for the pair and a date range: the average slip
+        yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+        tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+        await tab.goto("/list")
+        await page.select_option("#ticker_webhook", "LNT-FTS")
+        assert await page.locator("#status-dot").get_attribute("title") == "active"
+        await page.fill("input[name=start_date]", yesterday)
+        await page.fill("input[name=end_date]", tomorrow)
+        async with page.expect_navigation():
+            await page.click("#list-filter button[type=submit]")
+        assert await page.locator("#slip-buy").text_content() == "0.02000"
+        assert await page.locator("#slip-all").text_content() == "0.02000"
+        assert await page.locator("#slip-sell").text_content() == "?"
+        assert await page.locator("#signals tbody tr[data-rowid]").count() == 1
+        await tab.shot("6-list")
+
+        # delete it (the confirm dialog is accepted), then log out
+        await tab.goto(f"/setup?tab=signals&signal={rowid}")
+        async with page.expect_navigation():
+            await page.click("#delete-signal")
+        assert tab.dialogs == ["Do you want to delete selected signal?"]
+        assert await tab.notice() == "'signal' deleted successfully. | Code: 200"
+        assert await page.locator("#signal-list li.empty").count() == 1
+        async with page.expect_navigation():
+            await page.click("#logout")
+        assert await page.locator("#login").is_visible()
+        await tab.goto("/setup")
+        assert "/login?next=" in page.url
+        await tab.shot("7-logged-out")
+        assert tab.errors == []
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_webhook_script_comment_stays_text_in_the_browser(chromium, app, base_url, store, api):
+    reply = await api.post("/v4/webhook", {"passphrase": "webhook", "ticker": "LNT", "order_action": "buy",
+                                           "order_contracts": 1, "order_price": 1.0,
+                                           "order_comment": "<script>alert('pwned')</script><b>bold</b>"})
+    assert reply.code in (200, 201)
+    playwright, browser = await launch(chromium)
+    try:
+        tab = Tab(await browser.new_page(), base_url, f"xss-{store.db.__class__.__name__}")
+        await tab.goto("/dashboard")
+        cell = tab.page.locator("#signals tbody tr").first.locator("td.comment")
+        assert await cell.text_content() == "<script>alert('pwned')</script><b>bold</b>"
+        assert await cell.locator("b").count() == 0
+        assert tab.dialogs == []
+        await tab.shot("dashboard")
+        assert tab.errors == []
+    finally:
+        await browser.close()
+        await playwright.stop()

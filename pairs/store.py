@@ -390,7 +390,7 @@ class Writer:
             self._thread.start()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
-        if not self._started:
+        if not self._started or not self._thread.is_alive():
             raise RuntimeError("the writer is not running")
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((fn, args, future))
@@ -422,8 +422,19 @@ class Writer:
                     batch.append(item)
                 self._run_batch(batch)
         finally:
+            self._fail_leftovers()
             if not self.db.is_closed():
                 self.db.close()
+
+    def _fail_leftovers(self) -> None:
+        """A write queued after the stop (a job finishing during shutdown) fails instead of waiting forever."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _Stop and item[2].set_running_or_notify_cancel():
+                item[2].set_exception(RuntimeError("the writer has stopped"))
 
     def _run_batch(self, batch: list) -> None:
         outcomes = []

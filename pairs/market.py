@@ -270,16 +270,28 @@ def make_price_source(spec: str, base_dir: str | os.PathLike | None = None) -> P
 # Stored bars
 
 
-def store_bars_tx(symbol: str, interval: str, bars: pd.DataFrame) -> int:
-    """Insert or refresh ``bars`` of one symbol (run through the writer); returns how many rows were written."""
-    rows = [
-        {"symbol": symbol, "interval": interval, "time": time.to_pydatetime(),
-         "open": _finite(row.Open), "high": _finite(row.High), "low": _finite(row.Low),
-         "close": float(row.Close), "volume": _finite(row.Volume)}
-        for time, row in bars.iterrows()
-    ]
-    for start in range(0, len(rows), 200):
-        (PriceBar.insert_many(rows[start:start + 200])
+def changed_bars(symbol: str, interval: str, bars: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``bars`` that are new or differ from the stored ones (read on the calling thread).
+
+    A run re-fetches a year of daily bars, but usually only the latest bar changed: writing just the difference
+    keeps the writer's transactions small, while a revised history (a split) is still written in full.
+    """
+    stored = load_bars(symbol, interval)
+    fresh = bars.reindex(columns=list(BAR_COLUMNS))
+    known = stored.reindex(fresh.index)
+    same = ((fresh.fillna(-1.0) - known.fillna(-1.0)).abs() < 1e-9).all(axis=1) & known["Close"].notna()
+    rows = []
+    for values in fresh[~same].itertuples():
+        rows.append({"symbol": symbol, "interval": interval, "time": values.Index.to_pydatetime(),
+                     "open": _finite(values.Open), "high": _finite(values.High), "low": _finite(values.Low),
+                     "close": float(values.Close), "volume": _finite(values.Volume)})
+    return rows
+
+
+def store_bars_tx(rows: list[dict[str, Any]]) -> int:
+    """Insert or refresh bars (run through the writer); returns how many rows were written."""
+    for start in range(0, len(rows), 500):
+        (PriceBar.insert_many(rows[start:start + 500])
          .on_conflict(conflict_target=[PriceBar.symbol, PriceBar.interval, PriceBar.time],
                       preserve=[PriceBar.open, PriceBar.high, PriceBar.low, PriceBar.close, PriceBar.volume])
          .execute())
@@ -294,11 +306,20 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def load_bars(symbol: str, interval: str) -> pd.DataFrame:
+    """Stored bars of one symbol, oldest first, in the shape the sources return."""
+    rows = list(PriceBar.select(PriceBar.time, PriceBar.open, PriceBar.high, PriceBar.low, PriceBar.close,
+                                PriceBar.volume)
+                .where((PriceBar.symbol == symbol) & (PriceBar.interval == interval))
+                .order_by(PriceBar.time).tuples())
+    return pd.DataFrame([r[1:] for r in rows], columns=list(BAR_COLUMNS), dtype="float64",
+                        index=pd.DatetimeIndex([r[0] for r in rows], name="time"))
+
+
 def load_closes(symbol: str, interval: str) -> pd.Series:
     """Stored closes of one symbol, oldest first, indexed by time."""
-    query = (PriceBar.select(PriceBar.time, PriceBar.close)
-             .where((PriceBar.symbol == symbol) & (PriceBar.interval == interval))
-             .order_by(PriceBar.time).tuples())
-    rows = list(query)
+    rows = list(PriceBar.select(PriceBar.time, PriceBar.close)
+                .where((PriceBar.symbol == symbol) & (PriceBar.interval == interval))
+                .order_by(PriceBar.time).tuples())
     return pd.Series([r[1] for r in rows], index=pd.DatetimeIndex([r[0] for r in rows], name="time"),
                      dtype="float64", name=symbol)

@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import server
@@ -74,6 +75,20 @@ def test_price_run_updates_pairs_and_marks_only_the_missing_symbols_pair_stale(p
     assert len(runs) == 2 and runs[0]["started"] >= runs[1]["started"]
     assert runs[0] == {"job": "prices", "started": runs[0]["started"], "finished": runs[0]["finished"],
                        "pairs": 3, "updated": 2, "failed": {"EWA-ZZZ": "no prices for ZZZ"}, "message": ""}
+
+
+def test_only_new_or_revised_bars_are_written_again(pairs_db, settings):
+    run(pairs_db, settings)
+    daily = market.CsvFolderSource(FIXTURES).fetch({"KO": "KO"}, market.DAILY)["KO"]
+    assert market.changed_bars("KO", market.DAILY, daily) == []
+    revised = daily.copy()
+    revised.loc[revised.index[-1], "Close"] += 0.5  # the day's bar moved
+    revised.loc[pd.Timestamp("2026-11-25")] = [64.0, 65.0, 63.0, 64.5, 1000.0]  # and a new session began
+    rows = market.changed_bars("KO", market.DAILY, revised)
+    assert [(r["time"], r["close"]) for r in rows] == [
+        (dt.datetime(2026, 11, 24), daily["Close"].iloc[-1] + 0.5), (dt.datetime(2026, 11, 25), 64.5)]
+    assert pairs_db.write_sync(market.store_bars_tx, rows) == 2
+    assert list(market.load_closes("KO", market.DAILY).iloc[-2:]) == [daily["Close"].iloc[-1] + 0.5, 64.5]
 
 
 class WithoutSymbols:

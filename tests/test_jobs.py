@@ -14,6 +14,7 @@ import server
 from handlers.maintenance import job_control
 from pairs import jobs, market
 from pairs.store import Pair, Store, pair_json
+from tests.signal_fixtures import newest_signal, webhook
 from tests.test_stats import computed_stats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"
@@ -176,22 +177,23 @@ class BlockingSource(WithoutSymbols):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_api_answers_while_a_price_run_is_in_progress(app, api, admin_token):
+async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, admin_token):
     await app.ctx.store.write(add_pairs_tx)
     source = BlockingSource()
     app.ctx.extras["price_source"] = source
     control = job_control(app.ctx)
     control.now = lambda: TUESDAY_3PM_NEW_YORK
     running = asyncio.ensure_future(control.prices(jobs.PRICES, gate=True))
-    assert await asyncio.get_running_loop().run_in_executor(None, source.fetching.wait, 10)
-
-    reply = await api.post("/v4/ticker", {"symbol": "MSFT", "sectype": "STK", "xch": "SMART", "prixch": "NASDAQ",
-                                          "currency": "USD", "active": 0}, token=admin_token)
-    assert reply.code == 201, reply
-    listed = await api.get("/v4/pairs/0", token=admin_token)
-    assert listed.code == 200 and not running.done()  # answered while the run still waits for prices
-
-    source.release.set()
+    try:
+        assert await asyncio.get_running_loop().run_in_executor(None, source.fetching.wait, 10)
+        # a TradingView alert for one of the pairs (its legs are no tickers here: recorded as problematic)
+        reply = await api.post("/v4/webhook", webhook("KO-0.36*PEP"))
+        assert reply.code == 201 and reply.json == {"message": "recorded with problematic ticker!"}, reply
+        assert newest_signal().ticker == "KO-0.36*PEP"
+        listed = await api.get("/v4/pairs/0", token=admin_token)
+        assert listed.code == 200 and not running.done()  # answered while the run still waits for prices
+    finally:
+        source.release.set()
     outcome = await running
     assert outcome.updated == 2
     reply = await api.get("/v4/pair/KO-PEP", token=admin_token)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import tornado.httpserver
 
 from handlers import maintenance
-from pairs import __version__, auth, jobs, users
+from pairs import __version__, auth, backup, checks, jobs, users
 from pairs.config import ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
 
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Other modules add sub-commands here: a function that takes the sub-parsers object.
 COMMAND_REGISTRARS: list[Callable[[Any], None]] = []
+COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
 
 # Background jobs: started with the server (handlers/maintenance.py), one-off runs from the command line.
 STARTUP_HOOKS.append(maintenance.start_jobs)

@@ -67,6 +67,7 @@ class PairsApp(tornado.web.Application):
             "static_path": str(PROJECT_DIR / "static"),
             "default_handler_class": NotFoundHandler,
             "compress_response": False,
+            "log_function": ops.log_request,
             **overrides,
         }
         super().__init__(routes, **settings)

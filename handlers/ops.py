@@ -1,3 +1,134 @@
-"""ops routes (filled in by its issue)."""
+"""Operations: the health check and the structured request log.
 
-ROUTES: list = []
+``GET /healthz`` answers without authentication, for a load balancer, a monitoring probe or ``curl`` on the Pi:
+200 when the database answers, 503 when it does not, and in both cases what is known about the background jobs
+and the broker bridge.  ``log_request`` replaces Tornado's access log with one ``key=value`` line per request that
+never contains a passphrase, a password, a token or an Authorization header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import urllib.parse
+from typing import Any
+
+import peewee
+import tornado.web
+
+from handlers.base import BaseHandler
+from pairs import __version__
+from pairs.store import DeliveryLog, format_timestamp, utcnow
+
+access_log = logging.getLogger("pairs.access")
+
+# a job_runs table is written by the price job (another module); it may not exist in this database yet
+JOB_RUNS_TABLE = "job_runs"
+
+
+def _plain(value: Any) -> Any:
+    return format_timestamp(value) if isinstance(value, dt.datetime) else value
+
+
+def last_job_run(db: peewee.Database) -> dict[str, Any] | None:
+    """The newest row of ``job_runs`` as a dict, or None when the table is absent or empty.
+
+    Read by column names found at run time, so this stays correct whatever columns the jobs module stores.
+    """
+    if not db.table_exists(JOB_RUNS_TABLE):
+        return None
+    keys = db.get_primary_keys(JOB_RUNS_TABLE) or ["rowid"]
+    cursor = db.execute_sql(f'SELECT * FROM "{JOB_RUNS_TABLE}" ORDER BY "{keys[0]}" DESC LIMIT 1')
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [column[0] for column in cursor.description]
+    return {name: _plain(value) for name, value in zip(names, row)}
+
+
+def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
+    """(status, body).  Runs on an executor thread with a connection of its own, opened and closed here: a hung
+    database cannot stall the IOLoop, and every probe really reaches the database."""
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "time": format_timestamp(utcnow())}
+    try:
+        db.connect(reuse_if_open=True)
+        db.execute_sql("SELECT 1").fetchone()
+        last_delivery = DeliveryLog.select(peewee.fn.MAX(DeliveryLog.received)).scalar()
+        body["database"] = {"ok": True, "backend": "sqlite" if isinstance(db, peewee.SqliteDatabase) else
+                            "postgresql"}
+        body["price_job"] = last_job_run(db)
+        body["bridge"] = {"last_seen": _plain(last_delivery)}
+        return 200, body
+    except peewee.PeeweeException as exc:
+        body["status"] = "unavailable"
+        body["database"] = {"ok": False, "error": type(exc).__name__}
+        body["price_job"] = None
+        body["bridge"] = {"last_seen": None}
+        return 503, body
+    finally:
+        db.close()
+
+
+class HealthHandler(BaseHandler):
+    async def get(self) -> None:
+        status, body = await self.ctx.run(health_report, self.ctx.store.db)
+        self.set_header("Cache-Control", "no-store")
+        self.send(body, status)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The request log
+
+SECRET_NAMES = re.compile(r"pass|token|secret|auth|key|_xsrf|csrf", re.IGNORECASE)
+QUIET_PATHS = ("/healthz",)  # probes every few seconds: logged at DEBUG
+
+
+def redacted_query(query: str) -> str:
+    """The query string with the value of every secret-looking parameter replaced by ``***``."""
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    return urllib.parse.urlencode([(k, "***" if SECRET_NAMES.search(k) else v) for k, v in pairs], safe="*/:,")
+
+
+def _logfmt(value: Any) -> str:
+    text = str(value)
+    if not text or re.search(r'[\s"=]', text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def request_fields(handler: tornado.web.RequestHandler) -> dict[str, Any]:
+    request = handler.request
+    peer = handler.peer if isinstance(handler, BaseHandler) else request.remote_ip
+    fields: dict[str, Any] = {
+        "method": request.method,
+        "route": request.path,
+        "status": handler.get_status(),
+        "duration_ms": round(request.request_time() * 1000.0, 2),
+        "peer": peer,
+    }
+    if request.query:
+        fields["query"] = redacted_query(request.query)
+    return fields
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """The Application's ``log_function``: one ``key=value`` line per request, secrets never included (the body,
+    the headers and the cookies are not logged at all; secret-looking query parameters are masked)."""
+    fields = request_fields(handler)
+    status = fields["status"]
+    if status >= 500:
+        level = logging.ERROR
+    elif status >= 400:
+        level = logging.WARNING
+    elif fields["route"] in QUIET_PATHS:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    if access_log.isEnabledFor(level):
+        access_log.log(level, " ".join(f"{k}={_logfmt(v)}" for k, v in fields.items()))
+
+
+ROUTES = [
+    (r"/healthz", HealthHandler),
+]

@@ -1,0 +1,112 @@
+"""GET /healthz and the structured request log."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from handlers import ops
+from pairs import __version__
+from pairs.store import utcnow
+
+
+@pytest.mark.gen_test
+async def test_healthz_reports_database_jobs_bridge_and_version(api, store):
+    reply = await api.get("/healthz")
+    assert reply.code == 200
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "no-store"
+    body = reply.json
+    assert body["status"] == "ok"
+    assert body["version"] == __version__
+    assert body["database"] == {"ok": True, "backend": "sqlite" if store.is_sqlite else "postgresql"}
+    assert body["price_job"] is None  # no job has run (or the jobs module is not installed)
+    assert body["bridge"] == {"last_seen": None}
+
+
+@pytest.mark.gen_test
+async def test_healthz_bridge_time_is_the_latest_delivery(api, store):
+    before = utcnow()
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "AAPL"})
+    assert reply.code == 400
+    await store.write(lambda: None)  # the delivery row was queued before this write: it is committed now
+    last_seen = (await api.get("/healthz")).json["bridge"]["last_seen"]
+    assert last_seen is not None and last_seen >= before.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.gen_test
+async def test_healthz_shows_the_newest_job_run_when_the_table_exists(api, store):
+    def make_runs() -> None:
+        store.db.execute_sql("CREATE TABLE job_runs (id INTEGER PRIMARY KEY, finished TIMESTAMP, outcome TEXT)")
+        store.db.execute_sql("INSERT INTO job_runs VALUES (1, '2026-11-24 21:00:00', 'failed: no data for XYZ')")
+        store.db.execute_sql("INSERT INTO job_runs VALUES (2, '2026-11-25 21:00:00', 'ok')")
+
+    await store.write(make_runs)
+    job = (await api.get("/healthz")).json["price_job"]
+    assert job["id"] == 2
+    assert job["outcome"] == "ok"
+    assert str(job["finished"]).startswith("2026-11-25 21:00:00")
+
+
+@pytest.mark.gen_test
+async def test_healthz_is_503_when_the_database_is_gone(api, store):
+    if store.is_sqlite:
+        store.db.init("/nonexistent-dir/for/sure/pairs.db")  # every new connection now fails
+    else:
+        store.db.init("pairs_no_such_database")
+    reply = await api.get("/healthz")
+    assert reply.code == 503
+    assert reply.json["status"] == "unavailable"
+    assert reply.json["database"]["ok"] is False
+    assert reply.json["version"] == __version__
+
+
+def test_query_secrets_are_masked():
+    assert ops.redacted_query("passphrase=hunter2&symbol=AAPL") == "passphrase=***&symbol=AAPL"
+    assert ops.redacted_query("refresh_token=abc&access_token=def&x=1") == "refresh_token=***&access_token=***&x=1"
+    assert ops.redacted_query("password=p&_xsrf=q&api_key=r") == "password=***&_xsrf=***&api_key=***"
+
+
+@pytest.mark.gen_test
+async def test_request_log_line_has_fields_and_no_secrets(api, caplog):
+    caplog.set_level(logging.DEBUG, logger="pairs.access")
+    token = "eyJhbGciOiJIUzI1NiJ9.secret-token-value.sig"
+    await api.put("/v4/ticker/pnl?passphrase=query-secret&symbol=AAPL",
+                  {"passphrase": "body-secret", "symbol": "AAPL", "password": "pw-secret"},
+                  headers={"Authorization": f"Bearer {token}", "Cookie": "pairs_session=cookie-secret"})
+    await api.post("/v4/login", {"username": "admin", "password": "login-secret"})
+    await api.get("/healthz")
+    lines = [r for r in caplog.records if r.name == "pairs.access"]
+    assert len(lines) == 3
+    put, login, health = lines
+    assert put.levelno == logging.WARNING  # a 4xx
+    assert put.getMessage().startswith("method=PUT route=/v4/ticker/pnl status=400 duration_ms=")
+    assert "peer=127.0.0.1" in put.getMessage()
+    assert put.getMessage().endswith(" query=\"passphrase=***&symbol=AAPL\"")
+    assert login.getMessage().startswith("method=POST route=/v4/login status=401 ")
+    assert health.levelno == logging.DEBUG and "status=200" in health.getMessage()
+    text = caplog.text
+    for secret in ("query-secret", "body-secret", "pw-secret", "login-secret", "secret-token-value",
+                   "cookie-secret", "Bearer"):
+        assert secret not in text
+
+
+def test_request_fields_of_a_handler_without_peer_resolution():
+    class FakeRequest:
+        method, path, query, remote_ip = "GET", "/v4/tickers/0", "", "10.0.0.9"
+
+        def request_time(self) -> float:
+            return 0.0125
+
+    class FakeHandler:
+        request = FakeRequest()
+
+        def __init__(self, status: int):
+            self.status = status
+
+        def get_status(self) -> int:
+            return self.status
+
+    assert ops.request_fields(FakeHandler(200)) == {"method": "GET", "route": "/v4/tickers/0", "status": 200,
+                                                     "duration_ms": 12.5, "peer": "10.0.0.9"}

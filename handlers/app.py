@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import tornado.web
 
-from handlers import api_pnl, api_pairs, api_signals, api_tickers, api_users, maintenance, ops, pages
+from handlers import api_pnl, api_pairs, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import PROJECT_DIR, Settings
@@ -52,7 +52,7 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
-ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, pages, maintenance)
+ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance)
 
 
 class PairsApp(tornado.web.Application):

@@ -1,0 +1,365 @@
+"""`GET /v4/openapi.json` (OpenAPI 3.1) and the `/docs` page that renders it.
+
+The document is generated, not written: request bodies come from the very ``Arg`` tables the handlers parse with,
+response shapes from the models' JSON keys and column types, and an operation is only listed when the running
+Application routes its path to a handler that implements its method.  What cannot be derived (a summary, which
+auth a route takes, which answers it gives) is declared once in ``OPERATIONS`` below; a test checks that every
+route and method of the Application is described there, so the description cannot fall behind the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Sequence
+
+import peewee
+import tornado.web
+
+from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users
+from handlers.base import BaseHandler
+from pairs import __version__
+from pairs.args import ABSENT, Arg
+from pairs.store import (
+    ACCOUNT_KEYS,
+    PAIR_KEYS,
+    SIGNAL_KEYS,
+    TICKER_KEYS,
+    Account,
+    Pair,
+    Signal,
+    Ticker,
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# What each route is: declared once
+
+NONE, OPTIONAL, ACCESS, FRESH, ADMIN, REFRESH, PASSPHRASE = (
+    "none", "optional", "access", "fresh", "admin", "refresh", "passphrase")
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    method: str
+    path: str  # OpenAPI template: /v4/ticker/{symbol}
+    summary: str
+    tag: str
+    auth: str = NONE
+    body: Sequence[Arg] = ()
+    ok: dict[int, str] = dataclasses.field(default_factory=lambda: {200: "Message"})  # status -> schema name
+    errors: tuple[int, ...] = ()  # beyond those implied by auth, body and path parameters
+    aliases: tuple[str, ...] = ()  # older paths served by the same handler (documented as deprecated)
+    description: str = ""
+
+
+COUNT = "number_of_items"
+PATH_PARAMETERS = {
+    COUNT: "How many, newest first; 0 means all (anonymous callers get at most the route's cap).",
+    "number_of_users": "How many users, newest first; 0 means all.",
+    "symbol": "A ticker symbol as registered, e.g. AAPL or BF.A.",
+    "name": "A pair's name: ticker1-ticker2.",
+    "rowid": "The row id.",
+    "username": "A user name.",
+    "order_status": "A signal status, e.g. waiting, filled, error (SPEC §6.7).",
+    "ticker_name": "A ticker equation as stored in signals.",
+}
+
+OPERATIONS: tuple[Op, ...] = (
+    # users and tokens (SPEC §4)
+    Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
+       {200: "Tokens"}, (401, 429)),
+    Op("POST", "/v4/refresh", "New tokens for a refresh token", "users", REFRESH, (), {200: "RefreshedTokens"}),
+    Op("POST", "/v4/logout", "Revoke the access token (and the refresh token named in the body)", "users", ACCESS,
+       (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)),
+    Op("POST", "/v4/user", "Create a user", "users", ADMIN, api_users.USER_ARGS, {201: "Message"}),
+    Op("PUT", "/v4/user", "Create a user or change its password (and admin flag)", "users", ADMIN,
+       api_users.USER_ARGS, {200: "Username", 201: "Message"}),
+    Op("GET", "/v4/users/{number_of_users}", "List users", "users", ADMIN, ok={200: "UserList"}),
+    Op("GET", "/v4/user/{username}", "One user", "users", ADMIN, ok={200: "Username"}),
+    Op("DELETE", "/v4/user/{username}", "Delete a user (not the last admin)", "users", ADMIN),
+    # signals (SPEC §5.1-5.5)
+    Op("POST", "/v4/webhook", "Register a signal (TradingView alert)", "signals", PASSPHRASE,
+       getattr(api_signals, "WEBHOOK_ARGS", ()), {200: "Message", 201: "Message"}, (403,),
+       description="TradingView sends `text/plain` when the alert message is not strict JSON; the body is read "
+                   "as JSON whatever the Content-Type. 201 means recorded but not tradable (unknown, passive or "
+                   "problematic ticker)."),
+    Op("PUT", "/v4/webhook", "Replace a signal (the bridge's echo)", "signals", PASSPHRASE,
+       getattr(api_signals, "WEBHOOK_ARGS", ()), {200: "SignalWithoutTimestamp"}, (403, 404)),
+    Op("PUT", "/v4/signal/order", "Order or fill update by broker order id", "signals", PASSPHRASE,
+       getattr(api_signals, "ORDER_ARGS", ()), {200: "SignalWithoutTimestamp"}, (404,),
+       aliases=("/v4/signal/updateorder",)),
+    Op("GET", "/v4/signals/{number_of_items}", "Latest signals", "signals", OPTIONAL, ok={200: "SignalList"}),
+    Op("GET", "/v4/signals/status/{order_status}/{number_of_items}", "Signals with a status", "signals", OPTIONAL,
+       ok={200: "SignalStatusList"}, description="The bridge polls `/v4/signals/status/waiting/0` anonymously "
+                                                 "(capped at 20)."),
+    Op("GET", "/v4/signals/ticker/{ticker_name}/{number_of_items}", "Signals of a ticker", "signals", OPTIONAL,
+       ok={200: "SignalStatusList"}),
+    Op("GET", "/v4/signal/{rowid}", "One signal", "signals", NONE, ok={200: "Signal"}),
+    Op("DELETE", "/v4/signal/{rowid}", "Delete a signal", "signals", ADMIN),
+    # tickers (SPEC §5.6, 5.7)
+    Op("POST", "/v4/ticker", "Register a ticker", "tickers", FRESH, api_tickers.TICKER_ARGS, {201: "Message"}),
+    Op("PUT", "/v4/ticker", "Create or replace a ticker", "tickers", FRESH, api_tickers.TICKER_ARGS,
+       {200: "Ticker", 201: "Message"}),
+    Op("PUT", "/v4/ticker/pnl", "Position and PNL of a ticker (from the bridge)", "tickers", PASSPHRASE,
+       api_tickers.TICKER_PNL_ARGS, {200: "Ticker"}, (404,), aliases=("/v4/ticker/updatepnl",)),
+    Op("GET", "/v4/tickers/{number_of_items}", "List tickers", "tickers", NONE, ok={200: "TickerList"}),
+    Op("GET", "/v4/ticker/{symbol}", "One ticker", "tickers", NONE, ok={200: "Ticker"}),
+    Op("DELETE", "/v4/ticker/{symbol}", "Delete a ticker", "tickers", ADMIN),
+    # pairs (SPEC §5.8)
+    Op("POST", "/v4/pair", "Register a pair (its name is always ticker1-ticker2)", "pairs", FRESH,
+       api_pairs.PAIR_POST_ARGS, {201: "Message"}),
+    Op("PUT", "/v4/pair", "Update a pair (omitted statistics keep their stored values)", "pairs", FRESH,
+       api_pairs.PAIR_PUT_ARGS, {200: "Pair"}, (404,)),
+    Op("GET", "/v4/pairs/{number_of_items}", "List pairs", "pairs", NONE, ok={200: "PairList"}),
+    Op("GET", "/v4/pair/{name}", "One pair", "pairs", NONE, ok={200: "Pair"}),
+    Op("DELETE", "/v4/pair/{name}", "Delete a pair", "pairs", ADMIN),
+    # account PNL (SPEC §5.9)
+    Op("POST", "/v4/pnl", "Record an account PNL snapshot", "pnl", PASSPHRASE, api_pnl.PNL_ARGS, {201: "Message"},
+       aliases=("/v4/regpnl",)),
+    Op("PUT", "/v4/pnl", "Replace an account PNL snapshot", "pnl", PASSPHRASE, api_pnl.PNL_ARGS,
+       {200: "AccountEcho"}, (404,), aliases=("/v4/regpnl",)),
+    Op("GET", "/v4/pnls/{number_of_items}", "Latest account PNL snapshots", "pnl", OPTIONAL, ok={200: "PnlList"}),
+    Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot", "pnl", NONE, ok={200: "Account"}),
+    Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
+    # operations
+    Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
+       ok={200: "Health", 503: "Health"}),
+    Op("GET", "/v4/openapi.json", "This document", "operations", NONE, ok={200: "OpenAPI"}),
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON schemas
+
+
+def _nullable(kind: str) -> list[str]:
+    return [kind, "null"]
+
+
+def column_schema(field: peewee.Field) -> dict[str, Any]:
+    if isinstance(field, peewee.DateTimeField):
+        return {"type": "string", "description": "YYYY-MM-DD HH:MM:SS (UTC), or \"None\" when not set"}
+    if isinstance(field, (peewee.IntegerField, peewee.AutoField)):
+        kind = "integer"
+    elif isinstance(field, peewee.FloatField):
+        kind = "number"
+    else:
+        kind = "string"
+    return {"type": _nullable(kind) if field.null else kind}
+
+
+def row_schema(model: type[peewee.Model], keys: Sequence[str]) -> dict[str, Any]:
+    fields = {f.name: f for f in model._meta.sorted_fields}
+    return {"type": "object", "required": list(keys),
+            "properties": {k: column_schema(fields[k]) for k in keys}}
+
+
+ARG_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "datetime": "string"}
+
+
+def arg_schema(arg: Arg) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ARG_TYPES[arg.type]}
+    if arg.type == "datetime":
+        schema["description"] = "YYYY-MM-DD HH:MM:SS, optional fraction, T separator and Z or ±HH:MM offset"
+    if arg.type == "int":
+        schema.update(minimum=-(2**31), maximum=2**31 - 1)
+    if arg.max_length:
+        schema["maxLength"] = arg.max_length
+    if arg.default is not ABSENT and arg.default is not None:
+        schema["default"] = arg.default
+    notes = [text for text in (arg.description, arg.help) if text]
+    if notes:
+        schema["description"] = "; ".join([schema.get("description", ""), *notes]).lstrip("; ")
+    return schema
+
+
+def body_schema(args: Sequence[Arg]) -> dict[str, Any]:
+    return {"type": "object", "properties": {a.name: arg_schema(a) for a in args},
+            "required": [a.name for a in args if a.required]}
+
+
+def components() -> dict[str, Any]:
+    signal = row_schema(Signal, SIGNAL_KEYS)
+    message = {"type": "object", "required": ["message"], "properties": {"message": {
+        "description": "a text, or {field: text} for a field error",
+        "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]}}}
+
+    def listing(key: str, item: str, with_limit: bool = False) -> dict[str, Any]:
+        schema = {"type": "object", "required": [key],
+                  "properties": {key: {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}}}}
+        if with_limit:
+            schema["required"].append("notoken_limit")
+            schema["properties"]["notoken_limit"] = {"type": "integer"}
+        return schema
+
+    account_echo = row_schema(Account, ACCOUNT_KEYS)
+    account_echo["description"] = "the request's values as given; rowid as sent"
+    return {
+        "Message": message,
+        "TokenError": {"type": "object", "required": ["error", "message"],
+                       "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+        "Tokens": {"type": "object", "required": ["access_token", "refresh_token", "expire"],
+                   "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                                  "expire": {"type": "integer"}}},
+        "RefreshedTokens": {"type": "object", "required": ["access_token", "refresh_token"],
+                            "properties": {"access_token": {"type": "string"},
+                                           "refresh_token": {"type": "string"}}},
+        "Username": {"type": "object", "required": ["username"], "properties": {"username": {"type": "string"}}},
+        "UserList": {"type": "object", "required": ["users"], "properties": {"users": {
+            "type": "array", "items": {"$ref": "#/components/schemas/Username"}}}},
+        "Signal": signal,
+        "SignalWithoutTimestamp": row_schema(Signal, [k for k in SIGNAL_KEYS if k != "timestamp"]),
+        "SignalList": listing("signals", "Signal", with_limit=True),
+        "SignalStatusList": listing("signals", "Signal"),
+        "Ticker": row_schema(Ticker, TICKER_KEYS),
+        "TickerList": listing("tickers", "Ticker"),
+        "Pair": row_schema(Pair, PAIR_KEYS),
+        "PairList": listing("pairs", "Pair"),
+        "Account": row_schema(Account, ACCOUNT_KEYS),
+        "AccountEcho": account_echo,
+        "PnlList": listing("pnls", "Account", with_limit=True),
+        "Health": {"type": "object", "required": ["status", "version", "time", "database", "price_job", "bridge"],
+                   "properties": {
+                       "status": {"enum": ["ok", "unavailable"]}, "version": {"type": "string"},
+                       "time": {"type": "string"},
+                       "database": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
+                       "price_job": {"type": ["object", "null"], "description": "the newest job_runs row"},
+                       "bridge": {"type": "object", "properties": {"last_seen": {"type": ["string", "null"]}}}}},
+        "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
+    }
+
+
+SECURITY_SCHEMES = {
+    "bearerJWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                  "description": "An access token from POST /v4/login (a refresh token for POST /v4/refresh). "
+                                 "Routes marked fresh need a token from a login within its `expire` minutes."},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "pairs_session",
+                      "description": "The dashboard's login session. Writes with it also need the XSRF token."},
+    "xsrfToken": {"type": "apiKey", "in": "header", "name": "X-XSRFToken",
+                  "description": "The value of the `_xsrf` cookie (or an `_xsrf` body field), required with the "
+                                 "session cookie on POST, PUT and DELETE; not needed with a bearer token."},
+    "webhookPassphrase": {"type": "apiKey", "in": "query", "name": "passphrase",
+                          "description": "The webhook passphrase, normally the `passphrase` field of the JSON "
+                                         "body (the body wins over the query string)."},
+}
+
+TOKEN_AUTH = [{"bearerJWT": []}, {"sessionCookie": [], "xsrfToken": []}]
+SECURITY = {NONE: [], OPTIONAL: [{}, *TOKEN_AUTH], ACCESS: TOKEN_AUTH, FRESH: TOKEN_AUTH, ADMIN: TOKEN_AUTH,
+            REFRESH: [{"bearerJWT": []}], PASSPHRASE: [{"webhookPassphrase": []}]}
+ERROR_TEXT = {400: "bad input: a field error or an unusable body", 401: "not authenticated or not allowed",
+              403: "refused: missing XSRF token, or a source address not on the allowlist",
+              404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins"}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def operation_object(op: Op, deprecated: bool = False) -> dict[str, Any]:
+    params = re.findall(r"{(\w+)}", op.path)
+    errors = {400, 413, *op.errors}
+    if op.auth not in (NONE, PASSPHRASE):
+        errors |= {401, 403}
+    if op.auth == PASSPHRASE:
+        errors.add(401)
+    if params:
+        errors.add(404)
+    responses: dict[str, Any] = {}
+    for status, name in sorted(op.ok.items()):
+        responses[str(status)] = _json(_ref(name), "success" if status < 300 else "unavailable")
+    for status in sorted(errors - set(op.ok)):
+        schema = {"anyOf": [_ref("TokenError"), _ref("Message")]} if status == 401 else _ref("Message")
+        responses[str(status)] = _json(schema, ERROR_TEXT[status])
+    if 429 in errors:
+        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "string"},
+                                                       "description": "seconds to wait"}}
+    out: dict[str, Any] = {
+        "operationId": _operation_id(op.method, op.path),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "security": SECURITY[op.auth],
+        "responses": responses,
+    }
+    if op.description:
+        out["description"] = op.description
+    if params:
+        out["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"},
+                              "description": PATH_PARAMETERS.get(p, "")} for p in params]
+    if op.body:
+        out["requestBody"] = {"required": any(a.required for a in op.body),
+                              "content": {"application/json": {"schema": body_schema(op.body)}},
+                              "description": "JSON (any Content-Type); form fields and the query string are read "
+                                             "too, the JSON body wins."}
+    if deprecated:
+        out["deprecated"] = True
+        out["operationId"] += "_legacy"
+    return out
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = re.sub(r"[{}]", "", path).strip("/").replace("/", "_").replace(".", "_").replace("-", "_")
+    return f"{method.lower()}_{words}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which operations the Application really serves
+
+
+def sample_path(template: str) -> str:
+    return re.sub(r"{\w+}", "sample", template)
+
+
+def resolve(app: tornado.web.Application, path: str) -> type | None:
+    """The handler class the Application routes ``path`` to (the first matching rule, as Tornado does)."""
+    for rule in app.wildcard_router.rules:
+        if rule.matcher.regex.match(path):
+            return rule.target
+    return None
+
+
+def serves(app: tornado.web.Application, method: str, path: str) -> bool:
+    handler = resolve(app, sample_path(path))
+    return (handler is not None and issubclass(handler, tornado.web.RequestHandler)
+            and getattr(handler, method.lower(), None) is not getattr(tornado.web.RequestHandler, method.lower()))
+
+
+def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        for path, legacy in ((op.path, False), *((alias, True) for alias in op.aliases)):
+            if serves(app, op.method, path):
+                paths.setdefault(path, {})[op.method.lower()] = operation_object(
+                    dataclasses.replace(op, path=path), legacy)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "pairs", "version": __version__,
+                 "description": "Trading-signal server, wire-compatible with pairs-api v4.1 (see SPEC.md). "
+                                "Every answer is JSON. Bad input gets a 4xx with a message, never a 5xx."},
+        "servers": [{"url": server_url}],
+        "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "paths": paths,
+        "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+class OpenApiHandler(BaseHandler):
+    def get(self) -> None:
+        if "openapi" not in self.ctx.extras:  # the routes do not change while the server runs
+            self.ctx.extras["openapi"] = build_document(self.application)
+        self.set_header("Cache-Control", "no-cache")
+        self.send(self.ctx.extras["openapi"])
+
+
+class DocsHandler(BaseHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.render("docs.html", version=__version__)
+
+
+ROUTES = [
+    (r"/v4/openapi\.json", OpenApiHandler),
+    (r"/docs/?", DocsHandler),
+]

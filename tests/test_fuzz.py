@@ -1,0 +1,65 @@
+"""Schemathesis against a live server from its own /v4/openapi.json: no 5xx, every answer as documented."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pairs.config import PROJECT_DIR
+from tests.conftest import JWT_SECRET, _free_port, wait_until
+
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance")
+PASSPHRASE = "fuzz-passphrase-0123456789"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRS_", "WEBHOOK_", "DB_ADMIN", "JWT_"))}
+    env.update(WEBHOOK_PASSPHRASE=PASSPHRASE, JWT_SECRET_KEY=JWT_SECRET, DB_ADMIN_PASS="fuzz-admin-password",
+               PAIRS_BCRYPT_ROUNDS="4", PAIRS_DATA_DIR=str(tmp_path), PAIRS_LOG_LEVEL="WARNING")
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen([sys.executable, str(PROJECT_DIR / "server.py"), "--port", str(port),
+                               "--database-url", f"sqlite:///{tmp_path}/fuzz.db"], cwd=tmp_path, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: server.poll() is not None or _answers(base + "/healthz"), 30, "the server to start")
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
+        yield base, tmp_path / "server.log"
+    finally:
+        server.terminate()
+        server.wait(15)
+        log.close()
+
+
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(live_server, tmp_path):
+    base, server_log = live_server
+    cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert cli, "schemathesis is in requirements-dev.txt; run `make test` to install it"
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(PROJECT_DIR),
+           "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "NO_COLOR": "1"}
+    # bounded: a fixed seed, a few examples per operation, and a time budget for the whole run
+    run = subprocess.run([cli, "run", f"{base}/v4/openapi.json", "--checks", ",".join(CHECKS),
+                          "--max-examples", "25", "--max-time", "60", "--seed", "20261125", "--workers", "2",
+                          "--request-timeout", "10", "--phases", "examples,coverage,fuzzing", "--no-shrink",
+                          "--suppress-health-check", "all"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+    report = run.stdout[-6000:] + run.stderr[-3000:]
+    assert run.returncode == 0, report + "\n--- server log ---\n" + server_log.read_text()[-4000:]
+    assert "Tested: 0" not in run.stdout

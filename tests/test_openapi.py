@@ -1,0 +1,135 @@
+"""/v4/openapi.json describes every route the Application serves, from the handlers' own tables; /docs shows it."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import tornado.web
+
+from handlers import api_tickers, api_users, openapi
+from pairs.config import PROJECT_DIR
+
+METHODS = ("get", "post", "put", "delete", "patch")
+
+
+def concrete_paths(pattern: str) -> list[str]:
+    """Every literal spelling of a route pattern: aliases ``(?:a|b)`` expanded, path parameters as ``sample``."""
+    pattern = pattern.rstrip("$").replace(r"\.", ".")
+    pattern = pattern.replace("([^/]+)", "sample")
+    parts = re.split(r"\((?:\?:)?([\w|]+)\)", pattern)
+    choices = [[p] if i % 2 == 0 else p.split("|") for i, p in enumerate(parts)]
+    paths = ["".join(c) for c in itertools.product(*choices)]
+    for path in paths:
+        assert re.fullmatch(r"[\w/.\-]+", path), f"cannot expand the route pattern {pattern!r}; teach this test"
+    return paths
+
+
+def served_methods(handler: type) -> set[str]:
+    return {m for m in METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)}
+
+
+def documented(document: dict, path: str, method: str) -> bool:
+    for template, operations in document["paths"].items():
+        if method in operations and re.fullmatch(re.sub(r"{\w+}", "[^/]+", template), path):
+            return True
+    return False
+
+
+def test_every_api_route_and_method_of_the_application_is_documented(app):
+    document = openapi.build_document(app)
+    missing = []
+    for rule in app.wildcard_router.rules:
+        pattern = rule.matcher.regex.pattern
+        if not pattern.startswith(("/v4/", "/healthz")):
+            continue
+        for path in concrete_paths(pattern):
+            for method in sorted(served_methods(rule.target)):
+                if not documented(document, path, method):
+                    missing.append(f"{method.upper()} {path} ({rule.target.__name__})")
+    assert missing == [], "add these to handlers/openapi.py OPERATIONS"
+
+
+def test_every_documented_operation_is_served(app):
+    document = openapi.build_document(app)
+    for template, operations in document["paths"].items():
+        for method in operations:
+            assert openapi.serves(app, method, template), f"{method} {template}"
+    declared = {(op.method.lower(), op.path) for op in openapi.OPERATIONS}
+    listed = {(m, p) for p, ops in document["paths"].items() for m in ops if not ops[m].get("deprecated")}
+    assert listed <= declared
+
+
+def test_legacy_aliases_are_documented_as_deprecated(app):
+    paths = openapi.build_document(app)["paths"]
+    assert paths["/v4/ticker/updatepnl"]["put"]["deprecated"] is True
+    assert paths["/v4/regpnl"]["post"]["deprecated"] is True and paths["/v4/regpnl"]["put"]["deprecated"] is True
+    assert "deprecated" not in paths["/v4/ticker/pnl"]["put"]
+
+
+def test_request_bodies_come_from_the_handlers_arg_tables(app):
+    paths = openapi.build_document(app)["paths"]
+    ticker = paths["/v4/ticker"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert list(ticker["properties"]) == [a.name for a in api_tickers.TICKER_ARGS]
+    assert ticker["required"] == ["symbol"]
+    assert ticker["properties"]["symbol"] == {"type": "string", "maxLength": 40,
+                                              "description": "'symbol' cannot be empty!"}
+    assert ticker["properties"]["sectype"]["default"] == "STK"
+    assert ticker["properties"]["active"]["type"] == "integer"
+    assert ticker["properties"]["update_pnl"]["type"] == "boolean"
+    login = paths["/v4/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert list(login["properties"]) == [a.name for a in api_users.LOGIN_ARGS]
+    assert login["properties"]["expire"]["default"] == 10
+
+
+def test_security_schemes_and_requirements(app):
+    document = openapi.build_document(app)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerJWT"] == {**schemes["bearerJWT"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["sessionCookie"]["in"] == "cookie" and schemes["sessionCookie"]["name"] == "pairs_session"
+    assert schemes["xsrfToken"]["in"] == "header"
+    paths = document["paths"]
+    assert paths["/v4/ticker"]["post"]["security"] == [{"bearerJWT": []}, {"sessionCookie": [], "xsrfToken": []}]
+    assert paths["/v4/ticker/pnl"]["put"]["security"] == [{"webhookPassphrase": []}]
+    assert paths["/v4/tickers/{number_of_items}"]["get"]["security"] == []
+    assert paths["/v4/pnls/{number_of_items}"]["get"]["security"][0] == {}  # optional: anonymous allowed
+    assert set(paths["/v4/login"]["post"]["responses"]) == {"200", "400", "401", "413", "429"}
+
+
+def test_response_schemas_follow_the_json_key_order_of_the_models(app):
+    schemas = openapi.build_document(app)["components"]["schemas"]
+    assert list(schemas["Ticker"]["properties"]) == ["symbol", "sectype", "xch", "prixch", "currency", "order_type",
+                                                     "active", "active_pos", "active_pnl", "active_cost"]
+    assert schemas["Ticker"]["properties"]["symbol"] == {"type": "string"}
+    assert schemas["Ticker"]["properties"]["active_pos"] == {"type": ["number", "null"]}
+    assert list(schemas["Account"]["properties"])[:2] == ["rowid", "timestamp"]
+
+
+@pytest.mark.gen_test
+async def test_openapi_json_route(api):
+    reply = await api.get("/v4/openapi.json")
+    assert reply.code == 200
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json["openapi"] == "3.1.0"
+    assert "/v4/login" in reply.json["paths"]
+
+
+@pytest.mark.gen_test
+async def test_docs_page_uses_only_local_files_and_no_inline_script(api):
+    reply = await api.get("/docs")
+    assert reply.code == 200
+    assert reply.headers["Content-Type"] == "text/html; charset=UTF-8"
+    csp = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "default-src 'self';" in csp
+    html = reply.text
+    assert "http://" not in html and "https://" not in html
+    assert re.findall(r"<script\b[^>]*>\s*</script>", html) == re.findall(r"<script\b[^>]*>[^<]*</script>", html)
+    assert "style=" not in html and "onclick" not in html
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        served = await api.get(asset)
+        assert served.code == 200, asset
+    assert len(re.findall(r'(?:src|href)="(/static/docs/[^"?]+)', html)) == 2
+    script = (Path(PROJECT_DIR) / "static/docs/docs.js").read_text()
+    assert "innerHTML" not in script and "eval(" not in script and "http" not in script

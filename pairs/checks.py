@@ -26,6 +26,7 @@ from pairs.store import StoreError, _redact, database, open_database
 
 ERROR, WARNING = "error", "warning"
 DEFAULT_PASSPHRASE = "webhook"
+EXAMPLE_SECRET_PREFIX = "change-me"  # the placeholders of deploy/pairs.env.example
 EXAMPLE_MAIL_VALUES = {"smtp.example.com", "sender@example.com", "recipient@example.com"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -52,15 +53,22 @@ def _warning(text: str) -> Finding:
 
 
 def check_secrets(settings: Settings) -> Iterator[Finding]:
+    secrets = {"WEBHOOK_PASSPHRASE": settings.webhook_passphrase, "DB_ADMIN_PASS": settings.admin_password,
+               "JWT_SECRET_KEY": settings.jwt_secret_key}
+    placeholders = {name for name, value in secrets.items() if value.startswith(EXAMPLE_SECRET_PREFIX)}
+    for name in sorted(placeholders):
+        yield _error(f"{name} is still the placeholder of deploy/pairs.env.example; put a secret of your own "
+                     "there (`openssl rand -hex 24` makes one).")
     passphrase = settings.webhook_passphrase
     if passphrase == DEFAULT_PASSPHRASE:
         yield _error("the webhook passphrase is still the published default 'webhook': anyone can send signals. "
                      "Set WEBHOOK_PASSPHRASE in the environment file or [SECRET] WEBHOOK_PASSPHRASE in config.ini, "
                      "and use the same text in your TradingView alerts and the bridge.")
-    elif len(passphrase) < 12:
+    elif len(passphrase) < 12 and "WEBHOOK_PASSPHRASE" not in placeholders:
         yield _warning(f"the webhook passphrase is only {len(passphrase)} characters long; use at least 12 "
                        "random characters (for example the output of `openssl rand -hex 16`).")
-    if settings.jwt_secret_key and len(settings.jwt_secret_key.encode("utf-8")) < 32:
+    jwt_secret = settings.jwt_secret_key
+    if jwt_secret and len(jwt_secret.encode("utf-8")) < 32 and "JWT_SECRET_KEY" not in placeholders:
         yield _error("JWT_SECRET_KEY is shorter than 32 bytes, too short to sign tokens safely; use a longer one "
                      "(`openssl rand -hex 32`) or remove it to let pairs generate and keep one.")
 

@@ -64,6 +64,8 @@ PATH_PARAMETERS = {
     "ticker_name": "A ticker equation as stored in signals.",
 }
 
+NUMERIC_PARAMETERS = {COUNT, "number_of_users", "rowid"}  # anything else is a 400 (a 404 for rowid)
+
 OPERATIONS: tuple[Op, ...] = (
     # users and tokens (SPEC §4)
     Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
@@ -286,8 +288,9 @@ def operation_object(op: Op, deprecated: bool = False) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     if params:
-        out["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"},
-                              "description": PATH_PARAMETERS.get(p, "")} for p in params]
+        out["parameters"] = [{"name": p, "in": "path", "required": True, "description": PATH_PARAMETERS.get(p, ""),
+                              "schema": {"type": "string", "pattern": "^[0-9]+$"} if p in NUMERIC_PARAMETERS else
+                              {"type": "string"}} for p in params]
     if op.body:
         out["requestBody"] = {"required": any(a.required for a in op.body),
                               "content": {"application/json": {"schema": body_schema(op.body)}},

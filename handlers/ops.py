@@ -18,33 +18,30 @@ import peewee
 import tornado.web
 
 from handlers.base import BaseHandler
-from pairs import __version__
+from pairs import __version__, jobs
 from pairs.store import DeliveryLog, format_timestamp, utcnow
 
 access_log = logging.getLogger("pairs.access")
-
-# a job_runs table is written by the price job (another module); it may not exist in this database yet
-JOB_RUNS_TABLE = "job_runs"
-
 
 def _plain(value: Any) -> Any:
     return format_timestamp(value) if isinstance(value, dt.datetime) else value
 
 
-def last_job_run(db: peewee.Database) -> dict[str, Any] | None:
-    """The newest row of ``job_runs`` as a dict, or None when the table is absent or empty.
+def price_job_outcome(run: dict[str, Any]) -> str:
+    if run["finished"] is None:
+        return "running"
+    if run["failed"]:
+        return "partial" if run["updated"] else "failed"
+    return "ok"
 
-    Read by column names found at run time, so this stays correct whatever columns the jobs module stores.
-    """
-    if not db.table_exists(JOB_RUNS_TABLE):
+
+def last_price_job() -> dict[str, Any] | None:
+    """The newest run of the price job with its outcome, or None before the first run."""
+    runs = jobs.last_runs(1, jobs.PRICES)
+    if not runs:
         return None
-    keys = db.get_primary_keys(JOB_RUNS_TABLE) or ["rowid"]
-    cursor = db.execute_sql(f'SELECT * FROM "{JOB_RUNS_TABLE}" ORDER BY "{keys[0]}" DESC LIMIT 1')
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    names = [column[0] for column in cursor.description]
-    return {name: _plain(value) for name, value in zip(names, row)}
+    run = {key: _plain(value) for key, value in runs[0].items()}
+    return {**run, "outcome": price_job_outcome(run)}
 
 
 def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
@@ -57,7 +54,7 @@ def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
         last_delivery = DeliveryLog.select(peewee.fn.MAX(DeliveryLog.received)).scalar()
         body["database"] = {"ok": True, "backend": "sqlite" if isinstance(db, peewee.SqliteDatabase) else
                             "postgresql"}
-        body["price_job"] = last_job_run(db)
+        body["price_job"] = last_price_job()
         body["bridge"] = {"last_seen": _plain(last_delivery)}
         return 200, body
     except peewee.PeeweeException as exc:

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import peewee
 
-from pairs import users
+from pairs import jobs, market, users
 from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, parse_networks
 from pairs.store import StoreError, _redact, database, open_database
 
@@ -230,21 +230,27 @@ def check_server(settings: Settings) -> Iterator[Finding]:
                        "crack; use 12 outside tests")
     if settings.body_limit < 1024:
         yield _error(f"[SERVER] BODY_LIMIT {settings.body_limit} bytes is too small for a webhook; use 65536")
-    for name in ("exchange_timezone", "display_timezone"):
-        zone = getattr(settings, name)
+    try:
+        zoneinfo.ZoneInfo(settings.display_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        yield _error(f"[SERVER] DISPLAY_TIMEZONE {settings.display_timezone!r} is unknown; use a name such as "
+                     "US/Pacific")
+
+
+def check_jobs(settings: Settings) -> Iterator[Finding]:
+    """The same parsing the jobs use at start-up, so a mistake shows here instead of in the journal."""
+    rules = (
+        lambda: jobs.exchange_zone(settings),
+        lambda: jobs.parse_weekdays(settings.session_weekdays),
+        lambda: jobs._clock(settings.session_start, "SESSION_START"),
+        lambda: jobs._clock(settings.session_end, "SESSION_END"),
+        lambda: market.make_price_source(settings.price_source),
+    )
+    for rule in rules:
         try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            yield _error(f"the time zone {zone!r} ({name.upper()}) is unknown; use a name such as US/Eastern")
-    for name in ("session_start", "session_end"):
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?", getattr(settings, name).strip()):
-            yield _error(f"[EXCHANGE] {name.upper()} {getattr(settings, name)!r} is not a time like 09:30:00")
-    source = settings.price_source.strip()
-    if source.lower().startswith("csv:"):
-        if not Path(source[4:]).expanduser().is_dir():
-            yield _error(f"[SMA] PRICE_SOURCE {source!r} names no existing folder")
-    elif source.lower() != "yahoo":
-        yield _error(f"[SMA] PRICE_SOURCE {source!r} is unknown; use yahoo or csv:/path/to/folder")
+            rule()
+        except ConfigError as exc:
+            yield _error(str(exc))
 
 
 def stored_default_password_users(settings: Settings) -> list[str] | None:
@@ -282,6 +288,7 @@ def check_settings(settings: Settings) -> list[Finding]:
         *check_networks(settings),
         *check_email(settings),
         *check_server(settings),
+        *check_jobs(settings),
     ]
     return sorted(findings, key=lambda f: f.level != ERROR)
 

@@ -136,9 +136,9 @@ def test_server_values(tmp_path):
         "the port 70000 is not a port number (1-65535)",
         "the log level 'LOUD' is unknown; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
         "[SERVER] BCRYPT_ROUNDS 40 is outside bcrypt's range 4-31",
-        "the time zone 'Mars/Base' (EXCHANGE_TIMEZONE) is unknown; use a name such as US/Eastern",
-        "[EXCHANGE] SESSION_START '9.30' is not a time like 09:30:00",
-        "[SMA] PRICE_SOURCE 'csv:/no/such/folder' names no existing folder",
+        "[EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Base' is not a time zone name (e.g. US/Eastern, America/Toronto)",
+        "[EXCHANGE] SESSION_START must be HH:MM:SS, not '9.30'",
+        "[SMA] PRICE_SOURCE names the folder '/no/such/folder', which does not exist",
     ]
     assert texts(settings, checks.WARNING)[0].startswith("pairs listens on 0.0.0.0, not only on loopback")
 

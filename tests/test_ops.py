@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
 
 from handlers import ops
-from pairs import __version__
+from pairs import __version__, jobs
 from pairs.store import utcnow
 
 
@@ -21,7 +22,7 @@ async def test_healthz_reports_database_jobs_bridge_and_version(api, store):
     assert body["status"] == "ok"
     assert body["version"] == __version__
     assert body["database"] == {"ok": True, "backend": "sqlite" if store.is_sqlite else "postgresql"}
-    assert body["price_job"] is None  # no job has run (or the jobs module is not installed)
+    assert body["price_job"] is None  # no price job has run yet
     assert body["bridge"] == {"last_seen": None}
 
 
@@ -36,17 +37,25 @@ async def test_healthz_bridge_time_is_the_latest_delivery(api, store):
 
 
 @pytest.mark.gen_test
-async def test_healthz_shows_the_newest_job_run_when_the_table_exists(api, store):
-    def make_runs() -> None:
-        store.db.execute_sql("CREATE TABLE job_runs (id INTEGER PRIMARY KEY, finished TIMESTAMP, outcome TEXT)")
-        store.db.execute_sql("INSERT INTO job_runs VALUES (1, '2026-11-24 21:00:00', 'failed: no data for XYZ')")
-        store.db.execute_sql("INSERT INTO job_runs VALUES (2, '2026-11-25 21:00:00', 'ok')")
+async def test_healthz_shows_the_newest_price_job_run_and_its_outcome(api, store):
+    def run(job: str, day: int, updated: int, failed: dict) -> jobs.RunOutcome:
+        started = dt.datetime(2026, 11, day, 21, 0, 0)
+        return jobs.RunOutcome(job, started, started + dt.timedelta(seconds=3), 2, updated, failed)
 
-    await store.write(make_runs)
+    await store.write(jobs.record_run_tx, run(jobs.PRICES, 23, 2, {}))
+    await store.write(jobs.record_run_tx, run(jobs.PRICES, 24, 1, {"XYZ-ABC": "no prices for XYZ"}))
+    await store.write(jobs.record_run_tx, run(jobs.EMAIL, 25, 0, {}))  # another job: not the price job
     job = (await api.get("/healthz")).json["price_job"]
-    assert job["id"] == 2
-    assert job["outcome"] == "ok"
-    assert str(job["finished"]).startswith("2026-11-25 21:00:00")
+    assert job == {"job": "prices", "started": "2026-11-24 21:00:00", "finished": "2026-11-24 21:00:03", "pairs": 2,
+                   "updated": 1, "failed": {"XYZ-ABC": "no prices for XYZ"}, "message": "", "outcome": "partial"}
+
+
+def test_price_job_outcomes():
+    base = {"finished": "2026-11-24 21:00:03", "updated": 0, "failed": {}}
+    assert ops.price_job_outcome(base) == "ok"
+    assert ops.price_job_outcome({**base, "failed": {"A-B": "x"}}) == "failed"
+    assert ops.price_job_outcome({**base, "failed": {"A-B": "x"}, "updated": 3}) == "partial"
+    assert ops.price_job_outcome({**base, "finished": None}) == "running"
 
 
 @pytest.mark.gen_test

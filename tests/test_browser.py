@@ -209,3 +209,63 @@ async def test_webhook_script_comment_stays_text_in_the_browser(chromium, app, b
     finally:
         await browser.close()
         await playwright.stop()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http_server, base_url, store):
+    import math
+
+    from pairs import market
+    from pairs.store import Account, Pair, Ticker, utcnow
+
+    days = [dt.datetime(2026, 7, 1) + dt.timedelta(days=i) for i in range(90)]
+    bars = []
+    for i, day in enumerate(days):
+        pep = 150 + 6 * math.sin(i / 9)
+        bars.append({"symbol": "PEP", "interval": market.DAILY, "time": day, "close": pep})
+        bars.append({"symbol": "KO", "interval": market.DAILY, "time": day,
+                     "close": 0.4 * pep + 1.5 * math.sin(i / 4) + 0.02 * i})
+
+    def setup():
+        market.PriceBar.insert_many(bars).execute()
+        Ticker.insert_many([
+            {"symbol": "KO", "active": 0, "active_pos": 200, "active_pnl": 35.0, "active_cost": 61.2},
+            {"symbol": "PEP", "active": 0, "active_pos": -80, "active_pnl": -12.0, "active_cost": 150.1},
+        ]).execute()
+        Pair.insert_many([
+            {"name": "KO-PEP", "ticker1": "KO", "ticker2": "PEP", "hedge": 0.4, "status": 1, "contracts": 200,
+             "act_price": 2.1, "sma": 1.2, "sma_dist": -0.9, "std": 0.6},
+            {"name": "EWA-EWC", "ticker1": "EWA", "ticker2": "EWC", "hedge": 0.9, "status": -1, "contracts": 100,
+             "act_price": 1.0, "sma": 2.0, "sma_dist": 1.0, "std": 0.4},
+        ]).execute()
+        Account.insert(timestamp=utcnow(), NetLiquidation=125000.0, DailyPnL=310.0, RealizedPnL=0.0,
+                       UnrealizedPnL=-45.5, GrossPositionValue=24000.0, AvailableFunds=80000.0).execute()
+    store.write_sync(setup)
+
+    playwright, browser = await launch(chromium)
+    try:
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = Tab(await context.new_page(), base_url, f"charts-{store.db.__class__.__name__}")
+        page = tab.page
+        await tab.goto("/login?next=/positions")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", "password")
+        async with page.expect_navigation():
+            await page.click("#login-form button[type=submit]")
+        chart = page.locator("figure.chart svg.spread-chart")
+        assert await chart.count() == 1
+        assert await chart.locator("polyline.spread").count() == 1
+        assert await chart.locator("polyline.sma").count() == 1
+        assert await chart.locator("polygon.band2").count() == 1 and await chart.locator("polygon.band1").count() == 1
+        points = (await chart.locator("polyline.spread").get_attribute("points")).split()
+        assert len(points) == 90
+        assert await page.locator("#positions td.check").first.text_content() == "ok"
+        await tab.shot("positions")
+        await tab.goto("/watchlist")
+        assert await page.locator("figure.chart svg").count() == 0
+        assert await page.locator("figure.chart .chart-empty").text_content() == "no stored prices yet"
+        await tab.shot("watchlist")
+        assert tab.errors == []
+    finally:
+        await browser.close()
+        await playwright.stop()

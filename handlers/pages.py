@@ -188,8 +188,8 @@ class ListHandler(PageHandler):
         slips: dict[str, str] = {}
         older = None
         if selected:
-            result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1],
-                                       self.int_arg("before") if user else None)
+            before = dashboard.parse_history_key(self.get_query_argument("before", "")) if user else None
+            result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
             rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
             older = result.older if user else None
             slips = {k: dashboard.slip_average_text(v)

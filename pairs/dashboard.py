@@ -102,7 +102,7 @@ def day_window(start: dt.date | None, end: dt.date | None, zone: dt.tzinfo,
     """
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
     start = start or today
-    end = end or (start if start > today else today)
+    end = end or (max(today, start))
     if end < start:
         start, end = end, start
 
@@ -251,9 +251,32 @@ def selection(ticker_webhook: str) -> peewee.Expression:
 
 
 def history(ticker_webhook: str, since: dt.datetime, until: dt.datetime, limit: int,
-            before: int | None = None) -> Page:
+            before: tuple[dt.datetime, int] | None = None) -> Page:
+    """The selection's signals in ``[since, until)``, newest first by time.
+
+    Ordered (and paged) by (timestamp, rowid), so the timestamp index yields the rows in order and a page costs
+    its own size however wide the window; ``Page.older`` is a ``history_key``.
+    """
     where = selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
-    return _page(Signal.select().where(where), Signal.rowid, limit, before)
+    if before is not None:
+        stamp, rowid = before
+        where &= (Signal.timestamp <= stamp) & ((Signal.timestamp < stamp) | (Signal.rowid < rowid))
+    query = Signal.select().where(where).order_by(Signal.timestamp.desc(), Signal.rowid.desc()).limit(limit + 1)
+    rows = list(query)
+    return Page(rows[:limit], history_key(rows[limit - 1]) if len(rows) > limit else None)
+
+
+def history_key(sig: Signal) -> str:
+    return f"{sig.timestamp:%Y-%m-%dT%H:%M:%S}~{sig.rowid}"
+
+
+def parse_history_key(text: str | None) -> tuple[dt.datetime, int] | None:
+    """``YYYY-MM-DDTHH:MM:SS~rowid`` -> (timestamp, rowid); None for anything else."""
+    stamp, _, rowid = (text or "").partition("~")
+    try:
+        return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S"), int(rowid)
+    except ValueError:
+        return None
 
 
 def average_slips(ticker_webhook: str, since: dt.datetime, until: dt.datetime) -> dict[str, float | None]:
@@ -313,7 +336,7 @@ class Leg:
     cost: float
 
     @classmethod
-    def of(cls, symbol: str | None, ticker: Ticker | None) -> "Leg":
+    def of(cls, symbol: str | None, ticker: Ticker | None) -> Leg:
         if ticker is None:
             return cls(symbol or "", False, 0.0, 0.0, 0.0)
         return cls(ticker.symbol, True, _f(ticker.active_pos), _f(ticker.active_pnl), _f(ticker.active_cost))

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import unavailable
 
 CHROMIUM = "/usr/bin/chromium"

@@ -376,3 +376,39 @@ async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
     assert re.search(r'Last Price Update: [\d-]+ [\d:]+ \(4 min ago\), <span class="warn" '
                      r'title="X-Y: no prices for X">1 failed</span>', page)
     assert page.count('class="stale"') == 1
+
+
+@pytest.mark.gen_test
+async def test_list_pages_newest_first_by_time(api, store):
+    now = utcnow().replace(hour=12)
+    late = now + dt.timedelta(hours=1)
+    add_signals(store, 1, timestamp=late, order_comment="late arrival, low rowid")
+    store.write_sync(lambda: Signal.insert_many([
+        {"timestamp": now - dt.timedelta(seconds=i), "ticker": "T", "order_action": "buy", "ticker_type": "pair",
+         "ticker1": "LNT", "ticker2": "FTS", "order_comment": f"n{i}"} for i in range(60)]).execute())
+    browser = Browser(api)
+    await browser.login()
+    day = now.date().isoformat()
+    first = (await browser.get(f"/list?ticker_webhook=LNT-FTS&start_date={day}&end_date={day}")).text
+    comments = re.findall(r'<td class="comment">([^<]*)</td>', first)
+    assert len(comments) == 50 and comments[:3] == ["late arrival, low rowid", "n0", "n1"]
+    older = re.search(r'href="(/list\?[^"]*before=[^"]*)" id="older"', first).group(1).replace("&amp;", "&")
+    second = (await browser.get(older)).text
+    assert re.findall(r'<td class="comment">([^<]*)</td>', second) == [f"n{i}" for i in range(49, 60)]
+    assert 'id="older"' not in second
+    assert (await browser.get("/list?ticker_webhook=LNT-FTS&before=garbage")).code == 200
+
+
+@pytest.mark.gen_test
+async def test_session_cookie_is_secure_behind_a_trusted_https_proxy(api, app, store):
+    from pairs.config import parse_networks
+
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    browser = Browser(api)
+    await browser.get("/login")
+    reply = await api.call("POST", "/login", raw=urllib.parse.urlencode(
+        {"username": "admin", "password": "password", "_xsrf": browser.cookies["_xsrf"]}),
+        content_type="application/x-www-form-urlencoded",
+        headers={**browser._headers(), "X-Forwarded-Proto": "https"})
+    cookie = next(h for h in reply.headers.get_list("Set-Cookie") if h.startswith("pairs_session="))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

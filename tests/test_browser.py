@@ -177,12 +177,32 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         assert tab.dialogs == ["Do you want to delete selected signal?"]
         assert await tab.notice() == "'signal' deleted successfully. | Code: 200"
         assert await page.locator("#signal-list li.empty").count() == 1
+
+        # a ticker put on the watchlist, the pair deleted
+        await tab.goto("/setup?tab=tickers&ticker=FTS")
+        await page.check("#update-ticker input[name=active][value='-1']")
+        await tab.build_and_send("#update-ticker", "PUT")
+        assert await tab.notice() == "Updated FTS | Code: 200"
+        assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(".dot").get_attribute("class")
+        await tab.goto("/setup?tab=pairs&pair=LNT-FTS")
+        async with page.expect_navigation():
+            await page.locator("#update-pair button.danger").click()
+        assert await tab.notice() == "'pair' deleted successfully. | Code: 200"
+        assert await page.locator("#pair-list li.empty").count() == 1
+        await tab.shot("7-instruments")
+
+        # the delivery log has the simulated webhook and the editor's PUT, passphrases redacted
+        await tab.goto("/deliveries?route=/v4/webhook")
+        bodies = await page.locator("#deliveries code.body").all_text_contents()
+        assert len(bodies) == 2 and all('"passphrase": "***"' in b for b in bodies)
+        assert "webhook\"" not in " ".join(bodies)
+        await tab.shot("7-deliveries")
         async with page.expect_navigation():
             await page.click("#logout")
         assert await page.locator("#login").is_visible()
         await tab.goto("/setup")
         assert "/login?next=" in page.url
-        await tab.shot("7-logged-out")
+        await tab.shot("8-logged-out")
         assert tab.errors == []
     finally:
         await browser.close()

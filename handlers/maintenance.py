@@ -76,7 +76,8 @@ class JobControl:
                 log.error("!!! the price job will not run: %s", exc)
         self.callback = tornado.ioloop.PeriodicCallback(self.scheduler.run_pending, TICK_MS)
         self.callback.start()
-        log.info("background jobs: %s", "; ".join(str(job) for job in self.scheduler.jobs))
+        log.info("background jobs: %s", "; ".join(f"{', '.join(sorted(job.tags))} every {job.interval} {job.unit}"
+                                                  for job in self.scheduler.jobs))
 
     def stop(self) -> None:
         if self.callback is not None:

@@ -245,6 +245,8 @@ async def test_schedule_hooks_start_and_stop(app, settings):
         assert sorted(str(next(iter(job.tags))) for job in control.scheduler.jobs) == ["email", "prices"]
         periods = sorted((job.interval, job.unit) for job in control.scheduler.jobs)
         assert periods == [(20, "minutes"), (90, "seconds")]
+        assert await control.email() is None  # nothing to report: no message, no run recorded
+        assert jobs.last_runs(5) == []
     finally:
         for stop in server.SHUTDOWN_HOOKS:
             stop(app.ctx)
@@ -292,3 +294,18 @@ def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
     assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
     assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_update_now_button_works_with_the_dashboard_session_cookie(app, api):
+    from tests.test_pages import Browser
+
+    await app.ctx.store.write(add_pairs_tx)
+    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    job_control(app.ctx).now = lambda: TUESDAY_3PM_NEW_YORK
+    browser = Browser(api)
+    assert (await browser.login("user1")).code == 302
+    assert 'href="/update_watchlist"' in (await browser.get("/watchlist")).text
+    reply = await browser.get("/update_watchlist")
+    assert reply.code == 302 and reply.headers["Location"] == "/watchlist"
+    assert pair("EWA-EWC").sma != 0 and pair("EWA-EWC").stale == 0

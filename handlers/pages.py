@@ -63,9 +63,7 @@ class PageHandler(BaseHandler):
 
     @property
     def zone(self) -> dt.tzinfo:
-        if not hasattr(self, "_zone"):
-            self._zone = dashboard.display_zone(self.ctx.settings.display_timezone)
-        return self._zone
+        return dashboard.display_zone(self.ctx.settings.display_timezone)
 
     def _session_expires(self) -> int | None:
         session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import math
 import statistics
@@ -23,12 +24,6 @@ from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
 
 log = logging.getLogger("pairs.dashboard")
 
-LOGIN_FOR_MORE = "Login to see more rows!"
-LOGIN_FOR_PNL = "Login to see PNL details"
-LOGIN_FOR_MORE_POSITIONS = "Login to see more positions!"
-LOGIN_TO_UPDATE = "Login to update!"
-LOGIN_FOR_MORE_WATCH = "Login to see more!"
-
 # rows per page: (logged in, anonymous), SPEC §7.3-7.6
 DASHBOARD_ROWS = (20, 5)
 LIST_ROWS = (50, 5)
@@ -37,7 +32,7 @@ WATCHLIST_ROWS = (40, 5)
 DELIVERY_ROWS = 50
 SELECT_OPTIONS_MAX = 1000  # pairs/tickers offered in a select; these tables are small by nature
 
-# the §7.7 expire choices of the login form, in minutes
+# the §7.1 expire choices of the login form, in minutes
 EXPIRE_CHOICES = (("1m", 1), ("3m", 3), ("5m", 5), ("10m", 10), ("20m", 20), ("30m", 30), ("1h", 60), ("2h", 120),
                   ("4h", 240), ("8h", 480), ("12h", 720), ("1d", 1440), ("2d", 2880), ("1w", 10080))
 DEFAULT_EXPIRE = 10080
@@ -50,8 +45,9 @@ PASSPHRASE_ROUTES = ("/v4/webhook", "/v4/signal/order", "/v4/signal/updateorder"
 # Time
 
 
+@functools.lru_cache(maxsize=8)
 def display_zone(name: str) -> dt.tzinfo:
-    """The configured display time zone; an unknown name falls back to UTC (logged once per call site)."""
+    """The configured display time zone; an unknown name falls back to UTC (with one warning in the log)."""
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -214,7 +210,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         status_class=klass,
         status_tip=tip,
         elapsed=elapsed,
-        fill_price=fmt(sig.fill_price, "g") if sig.fill_price is not None else "",
+        fill_price=fmt(sig.fill_price, ""),  # as stored, like the original
         slip=slip_text(sig),
     )
 

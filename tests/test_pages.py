@@ -414,3 +414,14 @@ async def test_session_cookie_is_secure_behind_a_trusted_https_proxy(api, app, s
         headers={**browser._headers(), "X-Forwarded-Proto": "https"})
     cookie = next(h for h in reply.headers.get_list("Set-Cookie") if h.startswith("pairs_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.gen_test
+async def test_times_are_shown_in_the_configured_zone(api, app, store):
+    add_signals(store, 1, timestamp=dt.datetime(2026, 7, 1, 12, 0, 0))
+    app.ctx.settings.display_timezone = "Europe/Berlin"
+    page = (await api.get("/dashboard")).text
+    assert '<td class="time">2026-07-01 14:00:00</td>' in page and "times in Europe/Berlin" in page
+    app.ctx.settings.display_timezone = "Mars/Olympus"
+    page = (await api.get("/dashboard")).text
+    assert '<td class="time">2026-07-01 12:00:00</td>' in page

@@ -34,7 +34,9 @@ class JobControl:
 
     def source(self) -> market.PriceSource:
         if "price_source" not in self.ctx.extras:
-            self.ctx.extras["price_source"] = market.make_price_source(self.ctx.settings.price_source)
+            settings = self.ctx.settings
+            self.ctx.extras["price_source"] = market.make_price_source(settings.price_source,
+                                                                       cache_dir=jobs.yfinance_cache(settings))
         return self.ctx.extras["price_source"]
 
     async def prices(self, job: str = jobs.PRICES, gate: bool = True) -> jobs.RunOutcome | None:

@@ -15,6 +15,7 @@ import logging
 import sys
 import threading
 import zoneinfo
+from pathlib import Path
 from typing import Any, Callable
 
 import schedule
@@ -282,6 +283,10 @@ def register_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_yahoo_symbol)
 
 
+def yfinance_cache(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "yfinance"
+
+
 def _open_store(settings: Settings) -> Store:
     store = Store(settings.effective_database_url)
     store.open()
@@ -300,7 +305,7 @@ def _progress_bar(stream: Any) -> Progress:
 
 
 def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
-    source = market.make_price_source(settings.price_source)
+    source = market.make_price_source(settings.price_source, cache_dir=yfinance_cache(settings))
     store = _open_store(settings)
     job = WATCHLIST if args.watchlist else PRICES
     try:

@@ -183,8 +183,10 @@ class YahooSource:
     _lock = threading.Lock()  # the yfinance logger is shared: one download at a time reads its errors
 
     def __init__(self, download: Callable[..., pd.DataFrame] | None = None, retries: int = 3,
-                 backoff_sec: float = 2.0, sleep: Callable[[float], Any] | None = None):
+                 backoff_sec: float = 2.0, sleep: Callable[[float], Any] | None = None,
+                 cache_dir: str | os.PathLike | None = None):
         self._download = download
+        self.cache_dir = cache_dir
         self.retries = retries
         self.backoff_sec = backoff_sec
         self.sleep = sleep or threading.Event().wait
@@ -193,6 +195,8 @@ class YahooSource:
         if self._download is None:
             import yfinance  # 1 s to import; only the Yahoo source needs it
 
+            if self.cache_dir is not None:  # its cookie and time-zone caches beside our data, not in $HOME
+                yfinance.set_tz_cache_location(str(self.cache_dir))  # all its caches, despite the name
             self._download = yfinance.download
         return self._download
 
@@ -251,11 +255,15 @@ def _one_symbol(frame: pd.DataFrame | None, yahoo: str) -> pd.DataFrame | None:
     return frame  # a single ticker without the multi-level index
 
 
-def make_price_source(spec: str, base_dir: str | os.PathLike | None = None) -> PriceSource:
-    """``yahoo`` or ``csv:PATH`` (``[SMA] PRICE_SOURCE``); a relative PATH is relative to ``base_dir`` or cwd."""
+def make_price_source(spec: str, base_dir: str | os.PathLike | None = None,
+                      cache_dir: str | os.PathLike | None = None) -> PriceSource:
+    """``yahoo`` or ``csv:PATH`` (``[SMA] PRICE_SOURCE``); a relative PATH is relative to ``base_dir`` or cwd.
+
+    ``cache_dir``: where yfinance keeps its caches (the server passes ``DATA_DIR/yfinance``).
+    """
     text = (spec or "yahoo").strip()
     if text.lower() == "yahoo":
-        return YahooSource()
+        return YahooSource(cache_dir=cache_dir)
     if text.lower().startswith("csv:"):
         folder = Path(text[4:].strip()).expanduser()
         if not folder.is_absolute() and base_dir is not None:

@@ -123,6 +123,13 @@ def test_yahoo_source_one_batched_download_mapped_symbols(yf_calls):
     pd.testing.assert_frame_equal(got["BF B"], csv)
 
 
+def test_yahoo_caches_go_to_the_given_folder(yf_calls, monkeypatch, tmp_path):
+    chosen = []
+    monkeypatch.setattr(yfinance, "set_tz_cache_location", chosen.append)
+    market.make_price_source("yahoo", cache_dir=tmp_path / "yfinance").fetch({"KO": "KO"}, market.DAILY)
+    assert chosen == [str(tmp_path / "yfinance")]
+
+
 def test_yahoo_intraday_is_stored_in_utc(yf_calls):
     got = market.YahooSource().fetch({"KO": "KO"}, market.INTRADAY)
     assert got["KO"].index[0] == pd.Timestamp("2026-11-24 14:30")

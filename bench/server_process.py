@@ -45,7 +45,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         config = self.workdir / "config.ini"
         config.write_text(CONFIG)
         with open(self.log_path, "ab") as log:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_process import ServerProcess  # noqa: E402
+from bench.server_process import ServerProcess  # noqa: E402 - after the sys.path line
 from pairs import auth  # noqa: E402
 
 JWT_SECRET = "bench-" + "s" * 40
@@ -43,7 +43,7 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def open(self) -> "Connection":
+    async def open(self) -> Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         return self
 
@@ -195,6 +195,8 @@ def main() -> int:
     env = {"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}
     print(f"pairs webhook bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite "
           f"{sqlite3.sqlite_version} (synchronous=FULL, WAL), database {db}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+          "skews every figure below)", flush=True)
 
     server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
     try:
@@ -202,7 +204,7 @@ def main() -> int:
         latencies = asyncio.run(sequential(server.port, args.sequential))
         print(f"sequential webhooks ({len(latencies)}, pair equation, 200 answers): "
               f"p50 {ms(percentile(latencies, 50))}  p99 {ms(percentile(latencies, 99))}  "
-              f"mean {ms(statistics.fmean(latencies))}")
+              f"mean {ms(statistics.fmean(latencies))}", flush=True)
         for clients in (int(c) for c in args.clients.split(",") if c.strip()):
             tag = f"c{clients}"
             started = time.perf_counter()
@@ -212,7 +214,7 @@ def main() -> int:
             lost = len(set(acked) - durable)
             print(f"{clients:>3} clients, {args.duration:.0f} s: {len(acked) / elapsed:,.0f} accepted webhooks/s  "
                   f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}  errors {errors}  "
-                  f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}")
+                  f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}", flush=True)
     finally:
         server.stop()
 
@@ -225,10 +227,11 @@ def main() -> int:
             for path in ("/v4/signals/status/waiting/0", "/v4/signals/20"):
                 lat = asyncio.run(list_latency(server.port, path, args.list_requests))
                 print(f"{total:>9,} signals  GET {path:<30} p50 {ms(percentile(lat, 50))}  "
-                      f"p99 {ms(percentile(lat, 99))}   (table filled in {loaded:.0f} s)")
+                      f"p99 {ms(percentile(lat, 99))}   (table filled in {loaded:.0f} s)", flush=True)
         finally:
             server.stop()
-    print(f"server log: {workdir / 'server.log'}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; server log: "
+          f"{workdir / 'server.log'}")
     return 0
 
 

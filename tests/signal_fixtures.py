@@ -37,9 +37,5 @@ def webhook(ticker: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def newest_signal() -> Signal:
-    return Signal.select().order_by(Signal.rowid.desc()).get()
-
-
 def signal_count() -> int:
     return Signal.select().count()

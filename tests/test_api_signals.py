@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pairs.store import DeliveryLog, Signal
-from tests.signal_fixtures import PAIRS_6_4, TICKERS_6_4, add_instruments, newest_signal, signal_count, webhook
+from tests.signal_fixtures import PAIRS_6_4, TICKERS_6_4, add_instruments, signal_count, webhook
 
 OK = (200, "'signal' created successfully.")
 PROBLEMATIC = (201, "recorded with problematic ticker!")

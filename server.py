@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import tornado.httpserver
 
-from handlers import maintenance
+from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, jobs, users
 from pairs.config import ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
@@ -213,6 +213,9 @@ COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
 STARTUP_HOOKS.append(maintenance.start_jobs)
 SHUTDOWN_HOOKS.append(maintenance.stop_jobs)
 COMMAND_REGISTRARS.append(jobs.register_commands)
+# The delivery log keeps [SERVER] DELIVERY_LOG_DAYS days (handlers/api_signals.py).
+STARTUP_HOOKS.append(api_signals.start_delivery_log_purge)
+SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

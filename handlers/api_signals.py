@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Awaitable, Callable
 
 import peewee
+import tornado.ioloop
 
 from handlers.base import BaseHandler, _in_networks, message
-from pairs import messages, signals
+from pairs import delivery, messages, signals
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
-from pairs.store import signal_json
+from pairs.store import signal_json, utcnow
+
+log = logging.getLogger("pairs.signals")
 
 ANONYMOUS_LIMIT = 5
 ANONYMOUS_WAITING_LIMIT = 20  # the bridge polls the waiting list anonymously (SPEC §5.4, Appendix A)
@@ -146,6 +151,36 @@ class SignalTickerListHandler(BaseHandler):
     def get(self, name: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_LIMIT)
         self.send({"signals": _list(lambda: signals.signals_for_ticker(name, limit))})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Delivery-log retention: once at start, then hourly (server.py registers these hooks).
+
+PURGE_EVERY_MS = 3600 * 1000
+
+
+async def purge_delivery_log(ctx: Any) -> None:
+    try:
+        removed = await ctx.store.write(delivery.purge_tx, ctx.settings.delivery_log_days, utcnow())
+    except peewee.PeeweeException:
+        log.exception("delivery log purge failed; the next one retries")
+        return
+    if removed:
+        log.info("delivery log: removed %d row(s) older than %d days", removed, ctx.settings.delivery_log_days)
+
+
+def start_delivery_log_purge(ctx: Any) -> None:
+    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_delivery_log(ctx))
+    spawn = tornado.ioloop.IOLoop.current().spawn_callback
+    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_delivery_log, ctx), PURGE_EVERY_MS)
+    callback.start()
+    ctx.extras["delivery_log_purge"] = callback
+
+
+def stop_delivery_log_purge(ctx: Any) -> None:
+    callback = ctx.extras.pop("delivery_log_purge", None)
+    if callback is not None:
+        callback.stop()
 
 
 ROUTES = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import ipaddress
 import json
 
@@ -326,3 +328,29 @@ async def test_source_allowlist(api, app, instruments) -> None:
     assert (await api.post("/v4/webhook", webhook("LNT"))).code == 200
     await app.ctx.store.write(lambda: None)
     assert [r.status for r in DeliveryLog.select().order_by(DeliveryLog.id)] == [403, 403, 200]
+
+
+@pytest.mark.gen_test
+async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
+    from handlers.api_signals import purge_delivery_log, start_delivery_log_purge, stop_delivery_log_purge
+    from pairs.store import utcnow
+
+    now = utcnow()
+
+    def add_rows() -> None:
+        for age_days in (0, 29, 31, 400):
+            DeliveryLog.create(received=now - dt.timedelta(days=age_days), peer="1.2.3.4", method="POST",
+                               route="/v4/webhook", content_type=None, size=0, status=200, body="")
+
+    await store.write(add_rows)
+    await purge_delivery_log(app.ctx)  # DELIVERY_LOG_DAYS defaults to 30
+    assert sorted((now - r.received).days for r in DeliveryLog.select()) == [0, 29]
+    app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=10)
+    start_delivery_log_purge(app.ctx)  # purges once at start, then hourly
+    await app.ctx.extras["delivery_log_first_purge"]
+    stop_delivery_log_purge(app.ctx)
+    assert "delivery_log_purge" not in app.ctx.extras
+    assert [(now - r.received).days for r in DeliveryLog.select()] == [0]
+    app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=0)  # 0: keep everything
+    await purge_delivery_log(app.ctx)
+    assert DeliveryLog.select().count() == 1

@@ -102,7 +102,10 @@ class WebhookHandler(BaseHandler):
 
 class SignalItemHandler(BaseHandler):
     def get(self, rowid: str) -> None:
-        row = signals.find_signal(rowid)
+        try:
+            row = signals.find_signal(rowid)
+        except peewee.PeeweeException:
+            raise message(500, messages.GET_FAILED) from None
         if row is None:
             raise message(404, messages.NOT_FOUND)
         self.send(signal_json(row))

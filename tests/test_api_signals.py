@@ -354,3 +354,26 @@ async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
     app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=0)  # 0: keep everything
     await purge_delivery_log(app.ctx)
     assert DeliveryLog.select().count() == 1
+
+
+@pytest.mark.gen_test
+async def test_database_faults_answer_the_original_messages(api, store, setup_a, admin_token) -> None:
+    """§5.1–5.5: a real database fault (here: the table is gone) is a 500 with the original's text."""
+    await pair_signal_with_orders(api)
+    store.write_sync(lambda: store.db.execute_sql("ALTER TABLE signals RENAME TO signals_gone"))
+    try:
+        for call, text in (
+            (api.post("/v4/webhook", webhook("A")), "an error occurred inserting the item."),
+            (api.put("/v4/webhook", webhook("A", rowid=1)), "an error occurred updating the item."),
+            (api.put("/v4/signal/order", order("A", 100, 1, 1)), "an error occurred updating the item."),
+            (api.get("/v4/signals/0"), "an error occurred while getting the item(s)."),
+            (api.get("/v4/signals/status/waiting/0"), "an error occurred while getting the item(s)."),
+            (api.get("/v4/signals/ticker/A/0"), "an error occurred while getting the item(s)."),
+            (api.get("/v4/signal/1"), "an error occurred while getting the item(s)."),
+            (api.delete("/v4/signal/1", token=admin_token), "an error occurred deleting the item."),
+        ):
+            reply = await call
+            assert (reply.code, reply.json) == (500, {"message": text})
+    finally:
+        store.write_sync(lambda: store.db.execute_sql("ALTER TABLE signals_gone RENAME TO signals"))
+    assert (await api.get("/v4/signal/1")).code == 200

@@ -131,6 +131,12 @@ async def concurrent(port: int, clients: int, duration: float, tag: str) -> tupl
     return acked, latencies, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): a figure other load on the machine does not skew."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_comments(db: Path, prefix: str) -> set[str]:
     with sqlite3.connect(db) as conn:
         return {r[0] for r in conn.execute("SELECT order_comment FROM signals WHERE order_comment LIKE ?",
@@ -207,14 +213,16 @@ def main() -> int:
               f"mean {ms(statistics.fmean(latencies))}", flush=True)
         for clients in (int(c) for c in args.clients.split(",") if c.strip()):
             tag = f"c{clients}"
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(server.process.pid)
             acked, lat, errors = asyncio.run(concurrent(server.port, clients, args.duration, tag))
             elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(server.process.pid) - cpu_before
             durable = stored_comments(db, tag + "-")
             lost = len(set(acked) - durable)
             print(f"{clients:>3} clients, {args.duration:.0f} s: {len(acked) / elapsed:,.0f} accepted webhooks/s  "
                   f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}  errors {errors}  "
-                  f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}", flush=True)
+                  f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}; server CPU "
+                  f"{cpu * 1000 / max(1, len(acked)):.2f} ms per webhook", flush=True)
     finally:
         server.stop()
 

@@ -39,3 +39,7 @@ def webhook(ticker: str, **extra: Any) -> dict[str, Any]:
 
 def signal_count() -> int:
     return Signal.select().count()
+
+
+def newest_signal() -> Signal:
+    return Signal.select().order_by(Signal.rowid.desc()).get()

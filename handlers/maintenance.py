@@ -43,12 +43,12 @@ class JobControl:
         """One price run in the executor; the scheduled run and ``/sma`` skip it outside the session (§8.1)."""
         settings = self.ctx.settings
         now = self.now()
-        if gate and not jobs.in_session(now, settings):
-            log.debug("%s run skipped: outside the exchange session", job)
-            return None
         try:
+            if gate and not jobs.in_session(now, settings):
+                log.debug("%s run skipped: outside the exchange session", job)
+                return None
             source = self.source()
-        except ConfigError as exc:
+        except ConfigError as exc:  # a bad [EXCHANGE] or [SMA] value: said at every run until it is fixed
             log.error("price job cannot run: %s", exc)
             return None
         try:

@@ -202,6 +202,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
         for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
             store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
         fetched[interval] = set(bars)
+    store.write_sync(market.prune_intraday_tx)
 
     today, closed = session_day(now or dt.datetime.now(dt.timezone.utc), settings)
     results: dict[str, tuple[float, stats.PairStats]] = {}

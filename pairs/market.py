@@ -12,6 +12,7 @@ Every bar fetched is kept in ``price_bars``, so pages, charts and statistics rea
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import pandas as pd
-from peewee import AutoField, DateTimeField, DoubleField
+from peewee import AutoField, DateTimeField, DoubleField, fn
 
 from pairs.config import ConfigError
 from pairs.store import BaseModel, Ticker, Varchar, register_model
@@ -32,6 +33,8 @@ DAILY = "1d"
 INTRADAY = "5m"
 INTERVALS = (DAILY, INTRADAY)
 BAR_COLUMNS = ("Open", "High", "Low", "Close", "Volume")
+
+INTRADAY_KEEP_DAYS = 14  # 5-minute bars kept in the database
 
 # How much history one run asks Yahoo for: enough daily bars for the longest statistics window, and a few days
 # of 5-minute bars so that a run before the open still finds the last close.
@@ -304,6 +307,18 @@ def store_bars_tx(rows: list[dict[str, Any]]) -> int:
                       preserve=[PriceBar.open, PriceBar.high, PriceBar.low, PriceBar.close, PriceBar.volume])
          .execute())
     return len(rows)
+
+
+def prune_intraday_tx(keep_days: int = INTRADAY_KEEP_DAYS) -> int:
+    """Drop 5-minute bars more than ``keep_days`` older than the newest one (only the latest price is used);
+    daily bars are all kept.  Measured from the data, not the clock, so replayed or fixture prices stay."""
+    newest = PriceBar.select(fn.MAX(PriceBar.time)).where(PriceBar.interval == INTRADAY).scalar()
+    if newest is None:
+        return 0
+    if isinstance(newest, str):  # SQLite hands an aggregate back as text
+        newest = dt.datetime.fromisoformat(newest)
+    before = newest - dt.timedelta(days=keep_days)
+    return PriceBar.delete().where((PriceBar.interval == INTRADAY) & (PriceBar.time < before)).execute()
 
 
 def _finite(value: Any) -> float | None:

@@ -92,6 +92,22 @@ def test_only_new_or_revised_bars_are_written_again(pairs_db, settings):
     assert list(market.load_closes("KO", market.DAILY).iloc[-2:]) == [daily["Close"].iloc[-1] + 0.5, 64.5]
 
 
+def test_old_intraday_bars_are_pruned_daily_bars_kept(pairs_db, settings):
+    old = [{"symbol": "KO", "interval": interval, "time": dt.datetime(2025, 1, 2, 15, 0), "close": 1.0}
+           for interval in (market.DAILY, market.INTRADAY)]
+    pairs_db.write_sync(market.store_bars_tx, old)
+    run(pairs_db, settings)
+    assert market.load_closes("KO", market.INTRADAY).index[0] == pd.Timestamp("2026-11-24 14:30")
+    assert market.load_closes("KO", market.DAILY).index[0] == pd.Timestamp("2025-01-02 15:00")
+
+
+@pytest.mark.gen_test
+async def test_a_bad_exchange_setting_is_logged_not_raised(app, settings, caplog):
+    settings.exchange_timezone = "Mars/Olympus"
+    assert await job_control(app.ctx).prices(jobs.PRICES, gate=True) is None
+    assert "price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Olympus'" in caplog.text
+
+
 class WithoutSymbols:
     """The fixture folder with some symbols gone (a delisting, a Yahoo outage for one name)."""
 

@@ -55,7 +55,7 @@ def stored(rowid: int) -> Signal:
     return Signal.get_by_id(rowid)
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine
 async def test_table_6_4_webhook_outcomes(api, instruments) -> None:
     for number, (ticker, extra, answer, status, status_msg) in enumerate(TABLE_6_4, 1):
         reply = await api.post("/v4/webhook", webhook(ticker, **extra))
@@ -174,7 +174,7 @@ def order(symbol: str, order_id, price, qty, **extra) -> dict:
             **extra}
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine
 async def test_order_update_table_6_6(api, setup_a) -> None:
     await pair_signal_with_orders(api)
     reply = await api.put("/v4/signal/order", order("A", 100, 41.45, 90))
@@ -225,7 +225,7 @@ async def test_order_update_picks_the_newest_signal_with_the_order_id(api, setup
     assert stored(1).order_status == "waiting"
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine
 async def test_signal_lists(api, instruments, user_token) -> None:
     statuses = ["waiting", "rerouted", "filled", "waiting", "error", "rerouted"] * 5  # 30 signals
     for status in statuses:
@@ -293,7 +293,7 @@ async def test_single_signal_get_and_delete(api, instruments, admin_token, user_
     assert (reply.code, reply.json) == (404, {"message": "item not found."})
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine
 async def test_delivery_log_records_accepted_and_rejected_webhooks(api, app, instruments) -> None:
     await api.post("/v4/webhook", webhook("LNT", passphrase="s3cret-wrong"))
     await api.post("/v4/webhook", webhook("LNT"))
@@ -356,7 +356,7 @@ async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
     assert DeliveryLog.select().count() == 1
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine
 async def test_database_faults_answer_the_original_messages(api, store, setup_a, admin_token) -> None:
     """§5.1–5.5: a real database fault (here: the table is gone) is a 500 with the original's text."""
     await pair_signal_with_orders(api)

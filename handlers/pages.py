@@ -52,8 +52,8 @@ class PageHandler(BaseHandler):
         else:
             text = self._reason
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self._current_user = None  # the error page shows no user: resolving it may be what failed
-        self.render("error.html", **{**self._common("", identity=False), "title": "ERROR", "status": status_code,
+        self._current_user = None  # the error page reads nothing: the user or the database may be what failed
+        self.render("error.html", **{**self._common("", reads=False), "title": "ERROR", "status": status_code,
                                      "text": text})
 
     # ----------------------------------------------------------------------------------------------- helpers
@@ -70,15 +70,16 @@ class PageHandler(BaseHandler):
         expiry = users.session_expiry(session.decode("utf-8", "replace")) if session else None
         return int(expiry.replace(tzinfo=dt.timezone.utc).timestamp()) if expiry else None
 
-    def _common(self, tab: str, identity: bool = True) -> dict[str, Any]:
+    def _common(self, tab: str, reads: bool = True) -> dict[str, Any]:
+        """What the header and every template use; ``reads=False`` for error pages: no user, no database."""
         now = utcnow()
-        user = self.current_user if identity else None
-        seen = notify.bridge_last_seen()
+        user = self.current_user if reads else None
+        seen = notify.bridge_last_seen() if reads else None
         return {
             "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
             "session_expires": self._session_expires() if user else None,
-            "bridge_seen": dashboard.format_local(seen, self.zone) if seen else "never",
+            "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),
             "bridge_minutes": dashboard.minutes_since(seen, now),
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
             "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,

@@ -425,3 +425,16 @@ async def test_times_are_shown_in_the_configured_zone(api, app, store):
     app.ctx.settings.display_timezone = "Mars/Olympus"
     page = (await api.get("/dashboard")).text
     assert '<td class="time">2026-07-01 12:00:00</td>' in page
+
+
+@pytest.mark.gen_test
+async def test_a_database_failure_is_an_html_500_page(api, app, store, monkeypatch):
+    from pairs import dashboard
+
+    def broken(*args):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(dashboard, "recent_signals", broken)
+    reply = await api.get("/dashboard")
+    assert reply.code == 500 and reply.headers["Content-Type"].startswith("text/html")
+    assert messages.INTERNAL_ERROR in reply.text and "database went away" not in reply.text

@@ -1,0 +1,296 @@
+"""Login, refresh, logout and user CRUD through HTTP (SPEC §3.5, §4 with A.5)."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from pairs import auth, messages
+from pairs.store import User
+from tests.conftest import JWT_SECRET, make_token
+
+MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
+INVALID_TOKEN = '{"error":"token_invalid","message":"The token is invalid."}\n'
+EXPIRED_TOKEN = '{"error":"token_expired","message":"The token has expired."}\n'
+REVOKED_TOKEN = '{"error":"token_revoked","message":"The token has been revoked."}\n'
+NOT_FRESH = '{"error":"fresh_token_required","message":"The token is not fresh."}\n'
+
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+
+
+async def login(api, username="admin", password="password", expire=None):
+    body = {"username": username, "password": password}
+    if expire is not None:
+        body["expire"] = expire
+    return await api.post("/v4/login", body)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# login
+
+
+@pytest.mark.gen_test
+async def test_login_answers_tokens_with_the_original_claims(api):
+    before = time.time()
+    reply = await login(api, expire=30)
+    assert reply.code == 200
+    assert list(reply.json) == ["access_token", "refresh_token", "expire"]
+    assert reply.json["expire"] == 30
+    access, refresh = claims(reply.json["access_token"]), claims(reply.json["refresh_token"])
+    assert set(access) == {"sub", "type", "jti", "iat", "nbf", "exp", "fresh", "is_admin"}
+    assert (access["sub"], access["type"], access["is_admin"]) == ("admin", "access", True)
+    assert access["exp"] - access["iat"] == 900 and access["nbf"] == access["iat"]
+    assert before + 1800 - 1 <= access["fresh"] <= time.time() + 1800
+    assert (refresh["type"], refresh["fresh"], refresh["is_admin"]) == ("refresh", False, True)
+    assert refresh["exp"] - refresh["iat"] == 30 * 24 * 3600
+    assert access["jti"] != refresh["jti"]
+    header = jwt.get_unverified_header(reply.json["access_token"])
+    assert header == {"typ": "JWT", "alg": "HS256"}
+
+
+@pytest.mark.gen_test
+async def test_login_default_expire_is_10_and_user1_is_not_admin(api):
+    reply = await login(api, "user1")
+    assert reply.json["expire"] == 10
+    assert claims(reply.json["access_token"])["is_admin"] is False
+
+
+@pytest.mark.gen_test
+async def test_login_via_query_string_and_form(api):
+    reply = await api.post("/v4/login?username=admin&password=password", raw=b"")
+    assert reply.code == 200
+    reply = await api.post("/v4/login", raw=b"username=admin&password=password&expire=5",
+                           content_type="application/x-www-form-urlencoded")
+    assert (reply.code, reply.json["expire"]) == (200, 5)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("body, field, text", [
+    ({}, "username", "'username' cannot be empty!"),
+    ({"password": "x"}, "username", "'username' cannot be empty!"),
+    ({"username": "admin"}, "password", "'password' cannot be empty!"),
+    ({"username": "admin", "password": None}, "password", "'password' cannot be empty!"),
+    ({"username": "admin", "password": "password", "expire": "abc"}, "expire",
+     "invalid literal for int() with base 10: 'abc'"),
+    ({"username": "admin", "password": "p" * 73}, "password", messages.PASSWORD_TOO_LONG),
+    ({"username": "admin", "password": "é" * 37}, "password", messages.PASSWORD_TOO_LONG),
+])
+async def test_login_bad_input(api, body, field, text):
+    reply = await api.post("/v4/login", body)
+    assert (reply.code, reply.json) == (400, {"message": {field: text}})
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("username, password", [("admin", "wrong"), ("nobody", "password"), ("admin", "")])
+async def test_login_bad_credentials(api, username, password):
+    reply = await login(api, username, password)
+    assert (reply.code, reply.text) == (401, '{"message": "Invalid Credentials!"}\n')
+
+
+@pytest.mark.gen_test
+async def test_failed_logins_are_rate_limited_per_user_and_peer(api):
+    for _ in range(5):
+        assert (await login(api, "admin", "wrong")).code == 401
+    reply = await login(api, "admin", "password")  # even the right password waits now
+    assert reply.code == 429
+    wait = int(reply.headers["Retry-After"])
+    assert 1 <= wait <= 301
+    assert reply.json == {"message": messages.TOO_MANY_LOGINS.format(seconds=wait)}
+    assert (await login(api, "user1", "password")).code == 429  # same peer
+
+
+@pytest.mark.gen_test
+async def test_plain_text_password_of_the_original_is_accepted_once_and_rehashed(api, store):
+    store.write_sync(lambda: User.create(username="legacy", password="s3cret"))
+    assert (await login(api, "legacy", "wrong")).code == 401
+    reply = await login(api, "legacy", "s3cret")
+    assert reply.code == 200
+    stored = User.get(User.username == "legacy").password
+    assert auth.is_hashed(stored) and stored != "s3cret"
+    assert (await login(api, "legacy", "s3cret")).code == 200
+    assert (await login(api, "legacy", stored)).code == 401  # the hash itself is no password
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tokens
+
+
+@pytest.mark.gen_test
+async def test_refresh_gives_non_fresh_access_and_old_refresh_stays_valid(api):
+    tokens = (await login(api)).json
+    reply = await api.post("/v4/refresh", token=tokens["refresh_token"])
+    assert reply.code == 200 and list(reply.json) == ["access_token", "refresh_token"]
+    new_access = claims(reply.json["access_token"])
+    assert (new_access["fresh"], new_access["type"], new_access["is_admin"]) == (False, "access", True)
+    assert claims(reply.json["refresh_token"])["type"] == "refresh"
+    assert (await api.post("/v4/refresh", token=tokens["refresh_token"])).code == 200
+    # a refreshed token is not fresh: user CRUD refuses it
+    reply2 = await api.get("/v4/users/0", token=reply.json["access_token"])
+    assert (reply2.code, reply2.text) == (401, NOT_FRESH)
+
+
+@pytest.mark.gen_test
+async def test_token_kinds_are_not_interchangeable(api):
+    tokens = (await login(api)).json
+    reply = await api.post("/v4/refresh", token=tokens["access_token"])
+    assert (reply.code, reply.text) == (401, INVALID_TOKEN)
+    reply = await api.post("/v4/logout", token=tokens["refresh_token"])
+    assert (reply.code, reply.text) == (401, INVALID_TOKEN)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("header, body", [
+    (None, MISSING_TOKEN),
+    ("Token abc", MISSING_TOKEN),
+    ("Bearer", MISSING_TOKEN),
+    ("Bearer abc.def.ghi", INVALID_TOKEN),
+    ("Bearer " + make_token(secret="another-secret-" + "y" * 40), INVALID_TOKEN),
+    ("Bearer " + auth.make_token(JWT_SECRET, "admin", "access", True, True, now=time.time() - 1000),
+     EXPIRED_TOKEN),
+])
+async def test_jwt_errors_are_compact_and_sorted(api, header, body):
+    headers = {"Authorization": header} if header else {}
+    reply = await api.post("/v4/ticker", {"symbol": "X"}, headers=headers)
+    assert (reply.code, reply.text) == (401, body)
+    assert reply.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.gen_test
+async def test_fresh_window_comes_from_expire(api):
+    stale = (await login(api, expire=0)).json["access_token"]
+    reply = await api.post("/v4/ticker", {"symbol": "X"}, token=stale)
+    assert (reply.code, reply.text) == (401, NOT_FRESH)
+    # a non-fresh token is still good for logout (SPEC §4.3)
+    assert (await api.post("/v4/logout", token=stale)).code == 200
+    fresh = (await login(api, expire=5)).json["access_token"]
+    assert (await api.post("/v4/ticker", {"symbol": "X"}, token=fresh)).code == 201
+
+
+@pytest.mark.gen_test
+async def test_is_admin_comes_from_the_stored_flag(api, admin_token):
+    forged_admin = make_token("user1", is_admin=True)  # the claim says admin, the users table does not
+    reply = await api.get("/v4/users/0", token=forged_admin)
+    assert (reply.code, reply.json) == (401, {"message": "'admin' privilege required."})
+    reply = await api.post("/v4/user", {"username": "boss", "password": "pw", "is_admin": True}, token=admin_token)
+    assert reply.code == 201
+    tokens = (await login(api, "boss", "pw")).json
+    assert claims(tokens["access_token"])["is_admin"] is True
+    assert (await api.get("/v4/users/0", token=tokens["access_token"])).code == 200
+    not_admin = make_token("admin", is_admin=False)  # and the other way round
+    assert (await api.get("/v4/users/0", token=not_admin)).code == 200
+
+
+@pytest.mark.gen_test
+async def test_logout_revokes_access_and_the_named_refresh_token(api):
+    first = (await login(api)).json
+    second = (await login(api)).json
+    reply = await api.post("/v4/logout", {"refresh_token": first["refresh_token"]}, token=first["access_token"])
+    assert (reply.code, reply.text) == (200, '{"message": "Successfully logged out"}\n')
+    reply = await api.post("/v4/ticker", {"symbol": "X"}, token=first["access_token"])
+    assert (reply.code, reply.text) == (401, REVOKED_TOKEN)
+    reply = await api.post("/v4/refresh", token=first["refresh_token"])
+    assert (reply.code, reply.text) == (401, REVOKED_TOKEN)
+    # the other login is untouched
+    assert (await api.post("/v4/refresh", token=second["refresh_token"])).code == 200
+    assert (await api.post("/v4/ticker", {"symbol": "Y"}, token=second["access_token"])).code == 201
+    # a revoked token is also refused where the token is optional (not treated as anonymous)
+    reply = await api.get("/v4/pnls/0", token=first["access_token"])
+    assert (reply.code, reply.text) == (401, REVOKED_TOKEN)
+
+
+@pytest.mark.gen_test
+async def test_logout_without_refresh_token_leaves_it_valid_and_ignores_junk(api):
+    tokens = (await login(api)).json
+    reply = await api.post("/v4/logout", {"refresh_token": "junk", "_csrf_token": "x"}, token=tokens["access_token"])
+    assert reply.code == 200
+    assert (await api.post("/v4/refresh", token=tokens["refresh_token"])).code == 200
+
+
+@pytest.mark.gen_test
+async def test_tokens_of_a_deleted_user_are_rejected(api, admin_token):
+    await api.post("/v4/user", {"username": "temp", "password": "pw"}, token=admin_token)
+    tokens = (await login(api, "temp", "pw")).json
+    assert (await api.post("/v4/ticker", {"symbol": "X"}, token=tokens["access_token"])).code == 201
+    assert (await api.delete("/v4/user/temp", token=admin_token)).code == 200
+    reply = await api.post("/v4/ticker", {"symbol": "Y"}, token=tokens["access_token"])
+    assert (reply.code, reply.text) == (401, INVALID_TOKEN)
+    assert (await api.post("/v4/refresh", token=tokens["refresh_token"])).code == 401
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# user CRUD (§4.5)
+
+
+@pytest.mark.gen_test
+async def test_user_crud(api, admin_token):
+    reply = await api.post("/v4/user", {"username": "bob", "password": "pw1", "_csrf_token": "t"}, token=admin_token)
+    assert (reply.code, reply.text) == (201, '{"message": "\'user\' created successfully."}\n')
+    reply = await api.post("/v4/user", {"username": "bob", "password": "pw1"}, token=admin_token)
+    assert (reply.code, reply.json) == (400, {"message": "'username' already exists."})
+    reply = await api.put("/v4/user", {"username": "bob", "password": "pw2"}, token=admin_token)
+    assert (reply.code, reply.text) == (200, '{"username": "bob"}\n')
+    assert (await login(api, "bob", "pw1")).code == 401
+    assert (await login(api, "bob", "pw2")).code == 200
+    reply = await api.put("/v4/user", {"username": "carol", "password": "pw"}, token=admin_token)
+    assert (reply.code, reply.json) == (201, {"message": "'user' created successfully."})
+    reply = await api.get("/v4/users/0", token=admin_token)
+    assert reply.json == {"users": [{"username": "carol"}, {"username": "bob"}, {"username": "user1"},
+                                    {"username": "admin"}]}
+    assert (await api.get("/v4/users/2", token=admin_token)).json == {"users": [{"username": "carol"},
+                                                                                  {"username": "bob"}]}
+    assert (await api.get("/v4/user/bob", token=admin_token)).text == '{"username": "bob"}\n'
+    reply = await api.get("/v4/user/nobody", token=admin_token)
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    reply = await api.delete("/v4/user/bob", token=admin_token)
+    assert (reply.code, reply.json) == (200, {"message": "'user' deleted successfully."})
+    reply = await api.delete("/v4/user/bob", token=admin_token)
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+
+
+@pytest.mark.gen_test
+async def test_user_passwords_over_72_bytes_are_refused_at_creation(api, admin_token):
+    for method in (api.post, api.put):
+        reply = await method("/v4/user", {"username": "long", "password": "x" * 73}, token=admin_token)
+        assert (reply.code, reply.json) == (400, {"message": {"password": messages.PASSWORD_TOO_LONG}})
+    reply = await api.post("/v4/user", {"username": "ok72", "password": "x" * 72}, token=admin_token)
+    assert reply.code == 201
+    assert (await login(api, "ok72", "x" * 72)).code == 200
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/v4/user"), ("PUT", "/v4/user"), ("GET", "/v4/users/0"), ("GET", "/v4/user/admin"),
+    ("DELETE", "/v4/user/user1"),
+])
+async def test_user_routes_need_a_fresh_admin_before_the_body_is_read(api, user_token, method, path):
+    body = "not json at all" if method in ("POST", "PUT") else None
+    reply = await api.call(method, path, raw=body, token=user_token)
+    assert (reply.code, reply.text) == (401, '{"message": "\'admin\' privilege required."}\n')
+    reply = await api.call(method, path, raw=body, token=make_token("admin", fresh=False))
+    assert (reply.code, reply.text) == (401, NOT_FRESH)
+    reply = await api.call(method, path, raw=body)
+    assert (reply.code, reply.text) == (401, MISSING_TOKEN)
+
+
+@pytest.mark.gen_test
+async def test_the_last_admin_cannot_be_deleted_or_demoted(api, admin_token):
+    reply = await api.delete("/v4/user/admin", token=admin_token)
+    assert (reply.code, reply.json) == (400, {"message": messages.LAST_ADMIN})
+    reply = await api.put("/v4/user", {"username": "admin", "password": "x", "is_admin": False}, token=admin_token)
+    assert (reply.code, reply.json) == (400, {"message": messages.LAST_ADMIN})
+    assert (await login(api, "admin", "password")).code == 200  # nothing changed
+    await api.post("/v4/user", {"username": "second", "password": "pw", "is_admin": "yes"}, token=admin_token)
+    assert (await api.delete("/v4/user/admin", token=admin_token)).code == 200
+    # the admin deleted itself: its own token is no good any more
+    assert (await api.get("/v4/users/0", token=admin_token)).code == 401
+
+
+@pytest.mark.gen_test
+async def test_user_list_count_must_be_a_whole_number(api, admin_token):
+    for bad in ("-1", "abc", "1.5"):
+        reply = await api.get(f"/v4/users/{bad}", token=admin_token)
+        assert reply.code == 400 and list(reply.json["message"]) == ["number_of_users"]

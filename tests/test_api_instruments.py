@@ -1,0 +1,279 @@
+"""Tickers (§5.6), ticker PNL (§5.7), pairs (§5.8) and account PNL (§5.9) through HTTP, with A.3/A.4."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pairs.store import Account, Pair
+from tests.conftest import make_token
+
+TICKER_X = {"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD",
+            "order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, "active_cost": 0.0}
+NOT_ADMIN = '{"message": "\'admin\' privilege required."}\n'
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tickers
+
+
+@pytest.mark.gen_test
+async def test_ticker_create_read_list_delete(api, admin_token, user_token):
+    reply = await api.post("/v4/ticker", {"symbol": "X", "_csrf_token": "t"}, token=user_token)
+    assert (reply.code, reply.text) == (201, '{"message": "\'ticker\' created successfully."}\n')
+    reply = await api.get("/v4/ticker/X")
+    assert reply.code == 200
+    assert reply.text == ('{"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD", '
+                          '"order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, '
+                          '"active_cost": 0.0}\n')
+    reply = await api.post("/v4/ticker", {"symbol": "X"}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": "'ticker' with that name already exists."})
+    await api.post("/v4/ticker", {"symbol": "BF.A", "active": -1, "active_pos": "3", "active_cost": 1.5},
+                   token=user_token)
+    reply = await api.get("/v4/tickers/0")
+    assert [t["symbol"] for t in reply.json["tickers"]] == ["BF.A", "X"]
+    assert reply.json["tickers"][0]["active_pos"] == 3.0 and reply.json["tickers"][0]["active"] == -1
+    assert [t["symbol"] for t in (await api.get("/v4/tickers/1")).json["tickers"]] == ["BF.A"]
+    assert (await api.get("/v4/ticker/x")).code == 404  # case-sensitive
+    reply = await api.get("/v4/ticker/nope")
+    assert (reply.code, reply.text) == (404, '{"message": "item not found."}\n')
+    reply = await api.delete("/v4/ticker/X", token=user_token)
+    assert (reply.code, reply.text) == (401, NOT_ADMIN)
+    reply = await api.delete("/v4/ticker/X", token=admin_token)
+    assert (reply.code, reply.json) == (200, {"message": "'ticker' deleted successfully."})
+    assert (await api.delete("/v4/ticker/X", token=admin_token)).json == {"message": "item not found."}
+    assert (await api.get("/v4/ticker/BF.A")).json["symbol"] == "BF.A"
+
+
+@pytest.mark.gen_test
+async def test_ticker_put_updates_or_creates(api, user_token):
+    reply = await api.put("/v4/ticker", {"symbol": "X", "xch": "ARCA"}, token=user_token)
+    assert (reply.code, reply.json) == (201, {"message": "'ticker' created successfully."})
+    # omitted descriptive fields reset to defaults; PNL untouched unless update_pnl
+    reply = await api.put("/v4/ticker", {"symbol": "X", "active": 1, "active_pos": 9}, token=user_token)
+    assert (reply.code, reply.json) == (200, {**TICKER_X, "active": 1})
+    reply = await api.put("/v4/ticker", {"symbol": "X", "update_pnl": "false", "active_pos": 9}, token=user_token)
+    assert reply.json["active_pos"] == 0.0  # A.3: "false" is false
+    reply = await api.put("/v4/ticker", {"symbol": "X", "update_pnl": True, "active_pos": 9, "active_pnl": -2},
+                          token=user_token)
+    assert reply.json == {**TICKER_X, "active_pos": 9.0, "active_pnl": -2.0, "active_cost": 0.0}
+
+
+@pytest.mark.gen_test
+async def test_ticker_and_pair_activation_exclude_each_other(api, user_token):
+    await api.post("/v4/pair", {"ticker1": "AA", "ticker2": "BB", "hedge": 1, "contracts": 1, "status": 1},
+                   token=user_token)
+    reply = await api.post("/v4/ticker", {"symbol": "AA", "active": 1}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " ticker is already active in a pair!"})
+    reply = await api.put("/v4/ticker", {"symbol": "BB", "active": 1}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " ticker is already active in a pair!"})
+    assert (await api.post("/v4/ticker", {"symbol": "AA", "active": -1}, token=user_token)).code == 201
+    assert (await api.post("/v4/ticker", {"symbol": "CC", "active": 1}, token=user_token)).code == 201
+    reply = await api.post("/v4/pair", {"ticker1": "CC", "ticker2": "DD", "hedge": 1, "contracts": 1, "status": 1},
+                           token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " one of the tickers is already active!"})
+    reply = await api.post("/v4/pair", {"ticker1": "CC", "ticker2": "DD", "hedge": 1, "contracts": 1, "status": 0},
+                           token=user_token)
+    assert reply.code == 201
+    reply = await api.put("/v4/pair", {"name": "CC-DD", "ticker1": "CC", "ticker2": "DD", "hedge": 1,
+                                       "contracts": 1, "status": 1}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " one of the tickers is already active!"})
+
+
+@pytest.mark.gen_test
+async def test_ticker_writes_need_a_fresh_token(api):
+    stale = make_token("user1", False, fresh=False)
+    for method in ("POST", "PUT"):
+        reply = await api.call(method, "/v4/ticker", {"symbol": "X"}, token=stale)
+        assert (reply.code, reply.json["error"]) == (401, "fresh_token_required")
+        reply = await api.call(method, "/v4/ticker", {"symbol": "X"})
+        assert (reply.code, reply.json["error"]) == (401, "authorization_required")
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/v4/ticker/pnl", "/v4/ticker/updatepnl"])
+async def test_ticker_pnl_push(api, user_token, path):
+    await api.post("/v4/ticker", {"symbol": "X"}, token=user_token)
+    reply = await api.put(path, {"passphrase": "webhook", "symbol": "X", "active_pos": 3})
+    assert reply.code == 200
+    assert reply.json == {**TICKER_X, "active_pos": 3.0, "active_pnl": None, "active_cost": None}
+    reply = await api.put(path, {"passphrase": "webhook", "symbol": "X", "active_pos": "-2", "active_pnl": 1.5,
+                                 "active_cost": 10})
+    assert reply.json == {**TICKER_X, "active_pos": -2.0, "active_pnl": 1.5, "active_cost": 10.0}
+    reply = await api.put(path, {"passphrase": "wrong", "symbol": "X", "active_pos": 1})
+    assert (reply.code, reply.text) == (400, '{"message": "incorrect passphrase."}\n')
+    reply = await api.put(path, {"passphrase": None, "symbol": "X"})
+    assert (reply.code, reply.json) == (400, {"message": {"passphrase": "'passphrase' cannot be empty!"}})
+    reply = await api.put(path, {"passphrase": "webhook"})
+    assert (reply.code, reply.json) == (400, {"message": {"symbol": "'symbol' cannot be empty!"}})
+    reply = await api.put(path, {"passphrase": "webhook", "symbol": "NOPE", "active_pos": 1})
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    assert (await api.get("/v4/ticker/X")).json["active_pos"] == -2.0
+    # passphrase routes need no XSRF token even with a session cookie present
+    reply = await api.put(path, {"passphrase": "webhook", "symbol": "X", "active_pos": 7},
+                          headers={"Cookie": "pairs_session=whatever"})
+    assert reply.code == 200
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pairs
+
+
+PAIR = {"name": "AA-BB", "ticker1": "AA", "ticker2": "BB", "hedge": 1.5, "status": 0, "notes": "n1",
+        "contracts": 10, "act_price": 0.0, "sma": 0.0, "sma_dist": 0.0, "std": 0.0}
+
+
+@pytest.mark.gen_test
+async def test_pair_create_read_update_delete(api, admin_token, user_token, store):
+    reply = await api.post("/v4/pair", {"name": "ignored", "ticker1": "AA", "ticker2": "BB", "hedge": 1.5,
+                                        "contracts": 10, "notes": "n1"}, token=user_token)
+    assert (reply.code, reply.text) == (201, '{"message": "\'pair\' created successfully."}\n')
+    reply = await api.get("/v4/pair/AA-BB")
+    assert reply.text == ('{"name": "AA-BB", "ticker1": "AA", "ticker2": "BB", "hedge": 1.5, "status": 0, '
+                          '"notes": "n1", "contracts": 10, "act_price": 0.0, "sma": 0.0, "sma_dist": 0.0, '
+                          '"std": 0.0}\n')
+    reply = await api.get("/v4/pair/ignored")
+    assert (reply.code, reply.text) == (404, '{"message": "Item not found"}\n')
+    reply = await api.post("/v4/pair", {"ticker1": "AA", "ticker2": "BB", "hedge": 2, "contracts": 1},
+                           token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": "'pair' with that name already exists."})
+    reply = await api.post("/v4/pair", {"ticker1": "A-A", "ticker2": "BB", "hedge": 2, "contracts": 1},
+                           token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": "problematic ticker!"})
+    # the job's computed fields survive a PUT that omits them (A.4)
+    store.write_sync(lambda: Pair.update(act_price=1.25, sma=2.5, sma_dist=1.25, std=0.3333333333333333)
+                     .where(Pair.name == "AA-BB").execute())
+    reply = await api.put("/v4/pair", {"name": "AA-BB", "ticker1": "ZZ", "ticker2": "YY", "hedge": 2,
+                                       "contracts": 5, "status": -1}, token=user_token)
+    assert reply.code == 200
+    assert reply.json == {**PAIR, "hedge": 2.0, "status": -1, "notes": None, "contracts": 5, "act_price": 1.25,
+                          "sma": 2.5, "sma_dist": 1.25, "std": 0.3333333333333333}
+    reply = await api.put("/v4/pair", {"name": "AA-BB", "ticker1": "AA", "ticker2": "BB", "hedge": 2,
+                                       "contracts": 5, "sma": 9, "notes": "x"}, token=user_token)
+    assert reply.json == {**PAIR, "hedge": 2.0, "notes": "x", "contracts": 5, "act_price": 1.25, "sma": 9.0,
+                          "sma_dist": 1.25, "std": 0.3333333333333333}
+    reply = await api.put("/v4/pair", {"name": "NO-PE", "ticker1": "AA", "ticker2": "BB", "hedge": 2,
+                                       "contracts": 5}, token=user_token)
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    reply = await api.put("/v4/pair", {"ticker1": "AA", "ticker2": "BB", "hedge": 2, "contracts": 5},
+                          token=user_token)
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    await api.post("/v4/pair", {"ticker1": "CC", "ticker2": "DD", "hedge": 0.5, "contracts": 2}, token=user_token)
+    assert [p["name"] for p in (await api.get("/v4/pairs/0")).json["pairs"]] == ["CC-DD", "AA-BB"]
+    assert [p["name"] for p in (await api.get("/v4/pairs/1")).json["pairs"]] == ["CC-DD"]
+    assert (await api.delete("/v4/pair/AA-BB", token=user_token)).text == NOT_ADMIN
+    reply = await api.delete("/v4/pair/AA-BB", token=admin_token)
+    assert (reply.code, reply.json) == (200, {"message": "'pair' deleted successfully."})
+    reply = await api.delete("/v4/pair/AA-BB", token=admin_token)
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("body, field", [
+    ({}, "ticker1"),
+    ({"ticker1": "AA"}, "ticker2"),
+    ({"ticker1": "AA", "ticker2": "BB"}, "hedge"),
+    ({"ticker1": "AA", "ticker2": "BB", "hedge": "x"}, "hedge"),
+    ({"ticker1": "AA", "ticker2": "BB", "hedge": 1}, "contracts"),
+    ({"ticker1": "AA", "ticker2": "BB", "hedge": 1, "contracts": 1.5}, "contracts"),
+])
+async def test_pair_required_fields(api, user_token, body, field):
+    for method in ("POST", "PUT"):
+        reply = await api.call(method, "/v4/pair", body, token=user_token)
+        assert (reply.code, reply.json) == (400, {"message": {field: f"'{field}' cannot be empty!"}})
+
+
+@pytest.mark.gen_test
+async def test_pair_hedge_keeps_double_precision(api, user_token):
+    await api.post("/v4/pair", {"ticker1": "AA", "ticker2": "BB", "hedge": 1.2345678901234, "contracts": 1},
+                   token=user_token)
+    assert (await api.get("/v4/pair/AA-BB")).json["hedge"] == 1.2345678901234
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# account PNL
+
+
+PNL_NULLS = {"AvailableFunds": None, "BuyingPower": None, "DailyPnL": -1.0, "GrossPositionValue": None,
+             "MaintMarginReq": None, "NetLiquidation": None, "RealizedPnL": -1.0, "UnrealizedPnL": -1.0}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/v4/pnl", "/v4/regpnl"])
+async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, path):
+    reply = await api.post(path, {"passphrase": "webhook", "AvailableFunds": 1, "NetLiquidation": 2,
+                                  "_csrf_token": "<t>"})
+    assert (reply.code, reply.text) == (201, '{"message": "\'record\' created successfully."}\n')
+    reply = await api.post(path, {"passphrase": "webhook", "timestamp": "2022-05-27T00:24:17.5+02:00",
+                                  "BuyingPower": "7.5"})
+    assert reply.code == 201
+    rows = (await api.get("/v4/pnls/0")).json
+    assert list(rows) == ["pnls", "notoken_limit"] and rows["notoken_limit"] == 5
+    first, second = rows["pnls"][1], rows["pnls"][0]
+    assert list(first) == ["rowid", "timestamp", *PNL_NULLS]
+    assert {k: first[k] for k in PNL_NULLS} == {**PNL_NULLS, "AvailableFunds": 1.0, "NetLiquidation": 2.0}
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert abs(dt.datetime.strptime(first["timestamp"], "%Y-%m-%d %H:%M:%S") - now) < dt.timedelta(minutes=1)
+    assert second["timestamp"] == "2022-05-26 22:24:17" and second["BuyingPower"] == 7.5
+    rowid = first["rowid"]
+    assert (await api.get(f"/v4/pnl/{rowid}")).json == first
+
+    # PUT: full replacement, except that an omitted timestamp keeps the stored one (A.4)
+    reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "AvailableFunds": 5, "_csrf_token": "t"})
+    assert reply.code == 200
+    assert reply.text == ('{"rowid": %d, "timestamp": "%s", "AvailableFunds": 5.0, "BuyingPower": null, '
+                          '"DailyPnL": -1, "GrossPositionValue": null, "MaintMarginReq": null, '
+                          '"NetLiquidation": null, "RealizedPnL": -1, "UnrealizedPnL": -1}\n'
+                          % (rowid, first["timestamp"]))
+    stored = (await api.get(f"/v4/pnl/{rowid}")).json
+    assert stored == {**first, "AvailableFunds": 5.0, "NetLiquidation": None}
+    reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "timestamp": None, "DailyPnL": 3})
+    assert reply.json["timestamp"] == first["timestamp"] and reply.json["DailyPnL"] == 3.0
+    reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "timestamp": "2023-01-02 03:04:05"})
+    assert (await api.get(f"/v4/pnl/{rowid}")).json["timestamp"] == "2023-01-02 03:04:05"
+
+    reply = await api.put(path, {"passphrase": "webhook", "rowid": 99999})
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    reply = await api.put(path, {"passphrase": "webhook"})
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    reply = await api.post(path, {"passphrase": "nope"})
+    assert (reply.code, reply.text) == (401, '{"message": "incorrect passphrase."}\n')
+    reply = await api.put(path, {"passphrase": "nope", "rowid": rowid})
+    assert (reply.code, reply.text) == (401, '{"message": {"passphrase": "incorrect passphrase."}}\n')
+    reply = await api.post(path, {"passphrase": "webhook", "timestamp": "27/05/2022"})
+    assert (reply.code, reply.json) == (400, {"message": {"timestamp": "date format should be %Y-%m-%d %H:%M:%S."}})
+
+    assert (await api.delete(f"/v4/pnl/{rowid}", token=user_token)).text == NOT_ADMIN
+    reply = await api.delete(f"/v4/pnl/{rowid}", token=admin_token)
+    assert (reply.code, reply.json) == (200, {"message": "'pnl' deleted successfully."})
+    for bad in (rowid, "abc", "-1", "99999999999999"):
+        assert (await api.delete(f"/v4/pnl/{bad}", token=admin_token)).json == {"message": "item not found."}
+        assert (await api.get(f"/v4/pnl/{bad}")).code == 404
+
+
+@pytest.mark.gen_test
+async def test_pnl_list_anonymous_cap(api, store, user_token):
+    store.write_sync(lambda: [Account.create(NetLiquidation=i) for i in range(8)])
+    cases = {"0": 5, "00": 5, "3": 3, "5": 5, "7": 5, "100": 5}
+    for text, expected in cases.items():
+        reply = await api.get(f"/v4/pnls/{text}")
+        assert (text, len(reply.json["pnls"])) == (text, expected)
+    assert [r["NetLiquidation"] for r in (await api.get("/v4/pnls/2")).json["pnls"]] == [7.0, 6.0]
+    assert len((await api.get("/v4/pnls/0", token=user_token)).json["pnls"]) == 8
+    assert len((await api.get("/v4/pnls/7", token=user_token)).json["pnls"]) == 7
+    # a header that is not Bearer is anonymous (optional JWT, §3.5)
+    assert len((await api.get("/v4/pnls/0", headers={"Authorization": "Token x"})).json["pnls"]) == 5
+    for bad in ("-1", "abc", "1.5", "%20"):
+        reply = await api.get(f"/v4/pnls/{bad}")
+        assert reply.code == 400, bad
+        assert list(reply.json["message"]) == ["number_of_items"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/v4/tickers/{}", "/v4/pairs/{}"])
+async def test_other_lists_reject_bad_counts(api, path):
+    for bad in ("-1", "abc", "1e3"):
+        reply = await api.get(path.format(bad))
+        assert (reply.code, list(reply.json["message"])) == (400, ["number_of_items"])
+    assert (await api.get(path.format("00"))).code == 200

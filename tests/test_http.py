@@ -1,0 +1,148 @@
+"""What every answer shares: JSON 404/405, CORS preflight, HEAD, security headers, XSRF only for cookie auth."""
+
+from __future__ import annotations
+
+import pytest
+import tornado.web
+
+from pairs import users
+from pairs.store import Ticker
+
+NOT_FOUND_URL = ('{"message": "The requested URL was not found on the server. If you entered the URL manually '
+                 'please check your spelling and try again."}\n')
+NOT_ALLOWED = '{"message": "The method is not allowed for the requested URL."}\n'
+CSRF = '{"message": "CSRF token missing or incorrect."}\n'
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/v4/nothing"), ("POST", "/v4/nothing"), ("GET", "/v4"), ("GET", "/v4/tickers"),
+    ("GET", "/v4/ticker/a/b"), ("DELETE", "/nope"), ("PUT", "/v4/users"),
+])
+async def test_unknown_urls_answer_json_404(api, method, path):
+    reply = await api.call(method, path)
+    assert (reply.code, reply.text) == (404, NOT_FOUND_URL)
+    assert reply.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path", [
+    ("DELETE", "/v4/tickers/0"), ("POST", "/v4/pairs/0"), ("PUT", "/v4/pnls/0"), ("GET", "/v4/login"),
+    ("GET", "/v4/ticker"), ("DELETE", "/v4/pair"), ("GET", "/v4/pnl"), ("POST", "/v4/ticker/pnl"),
+    ("PATCH", "/v4/ticker"), ("GET", "/v4/logout"), ("PUT", "/v4/users/0"), ("POST", "/v4/ticker/X"),
+])
+async def test_known_urls_with_other_methods_answer_json_405(api, admin_token, method, path):
+    reply = await api.call(method, path, token=admin_token)
+    assert (reply.code, reply.text) == (405, NOT_ALLOWED)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/v4/ticker", "/v4/webhook-nope", "/v4/pnls/0", "/v4/login"])
+async def test_cors_preflight(api, path):
+    reply = await api.call("OPTIONS", path, headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    if path == "/v4/webhook-nope":
+        assert reply.code == 404
+        return
+    assert reply.code == 204 and reply.text == ""
+    assert reply.headers["Access-Control-Allow-Origin"] == "https://example.org"
+    assert reply.headers["Access-Control-Allow-Methods"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+    assert reply.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+    assert "Access-Control-Allow-Credentials" not in reply.headers
+
+
+@pytest.mark.gen_test
+async def test_cors_on_ordinary_answers(api):
+    reply = await api.get("/v4/tickers/0", headers={"Origin": "https://a.example"})
+    assert reply.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert reply.headers["Vary"] == "Origin"
+    assert (await api.get("/v4/tickers/0")).headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.gen_test
+async def test_head_on_get_routes(api, store):
+    store.write_sync(lambda: Ticker.create(symbol="X", active=0))
+    get = await api.get("/v4/ticker/X")
+    head = await api.call("HEAD", "/v4/ticker/X")
+    assert (head.code, head.text) == (200, "")
+    assert head.headers["Content-Type"] == "application/json"
+    assert head.headers["Content-Length"] == str(len(get.text.encode()))
+    assert (await api.call("HEAD", "/v4/ticker/nope")).code == 404
+    assert (await api.call("HEAD", "/v4/tickers/0")).code == 200
+    assert (await api.call("HEAD", "/v4/pnls/abc")).code == 400
+    assert (await api.call("HEAD", "/v4/login")).code == 405
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path", [("GET", "/v4/tickers/0"), ("GET", "/v4/nothing"),
+                                          ("POST", "/v4/login"), ("PUT", "/v4/pnl")])
+async def test_security_headers_on_every_answer(api, method, path):
+    reply = await api.call(method, path, {})
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    csp = reply.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "http" not in csp and "nonce" not in csp
+    assert "Strict-Transport-Security" not in reply.headers  # plain HTTP here; HSTS only under HTTPS
+
+
+@pytest.mark.gen_test
+async def test_csrf_token_in_bodies_is_ignored_and_not_needed_with_a_header(api, admin_token):
+    reply = await api.post("/v4/ticker", {"symbol": "X", "_csrf_token": "stale"}, token=admin_token)
+    assert reply.code == 201
+    reply = await api.post("/v4/pnl", {"passphrase": "webhook", "_csrf_token": "stale"})
+    assert reply.code == 201
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the dashboard's session cookie authenticates too, and then XSRF applies
+
+
+def session_cookie(app, store, username: str = "admin") -> str:
+    value = store.write_sync(users.new_session_tx, username, 10)
+    signed = tornado.web.create_signed_value(app.settings["cookie_secret"], "pairs_session", value)
+    return "pairs_session=" + signed.decode()
+
+
+XSRF = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path, body, ok", [
+    ("POST", "/v4/ticker", {"symbol": "X"}, 201),
+    ("PUT", "/v4/ticker", {"symbol": "Y"}, 201),
+    ("POST", "/v4/pair", {"ticker1": "A", "ticker2": "B", "hedge": 1, "contracts": 1}, 201),
+    ("POST", "/v4/user", {"username": "u", "password": "p"}, 201),
+    ("DELETE", "/v4/user/user1", None, 200),
+    ("POST", "/v4/logout", {}, 200),
+])
+async def test_cookie_authenticated_writes_need_the_xsrf_token(app, store, api, method, path, body, ok):
+    cookie = session_cookie(app, store)
+    reply = await api.call(method, path, body, headers={"Cookie": cookie})
+    assert (reply.code, reply.text) == (403, CSRF)
+    reply = await api.call(method, path, body, headers={"Cookie": f"{cookie}; _xsrf={XSRF}",
+                                                        "X-XSRFToken": "f" * 32})
+    assert (reply.code, reply.text) == (403, CSRF)
+    reply = await api.call(method, path, body, headers={"Cookie": f"{cookie}; _xsrf={XSRF}", "X-XSRFToken": XSRF})
+    assert reply.code == ok, reply
+
+
+@pytest.mark.gen_test
+async def test_cookie_identity_follows_the_user_row(app, store, api):
+    headers = {"Cookie": f"{session_cookie(app, store, 'user1')}; _xsrf={XSRF}", "X-XSRFToken": XSRF}
+    reply = await api.get("/v4/users/0", headers=headers)
+    assert (reply.code, reply.json) == (401, {"message": "'admin' privilege required."})
+    assert len((await api.get("/v4/pnls/0", headers=headers)).json["pnls"]) == 0
+    reply = await api.post("/v4/logout", {}, headers=headers)
+    assert reply.code == 200
+    # the session is gone on the server: the same cookie is anonymous now
+    reply = await api.post("/v4/ticker", {"symbol": "Z"}, headers=headers)
+    assert (reply.code, reply.json["error"]) == (401, "authorization_required")
+
+
+@pytest.mark.gen_test
+async def test_a_forged_session_cookie_is_anonymous(api):
+    reply = await api.post("/v4/ticker", {"symbol": "X"},
+                           headers={"Cookie": f"pairs_session=forged; _xsrf={XSRF}", "X-XSRFToken": XSRF})
+    assert (reply.code, reply.json["error"]) == (401, "authorization_required")

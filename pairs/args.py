@@ -69,6 +69,10 @@ def _to_str(value: Any) -> str:
         raise ValueError(f"expected a string, not {type(value).__name__}")
     if "\x00" in text:
         raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no database can store it
+        raise ValueError("must be valid Unicode text") from None
     return text
 
 
@@ -168,12 +172,9 @@ def parse_args(spec: Sequence[Arg], values: Mapping[str, Any]) -> dict[str, Any]
             continue
         value = values[arg.name]
         if isinstance(value, list):
-            if len(value) == 1:
-                value = value[0]
-            elif not value:
-                value = None
-            else:
+            if len(value) != 1:  # an empty list is no value, not a null: the caller sent something odd
                 raise ArgError(arg.name, arg.help or f"expected one value, not a list of {len(value)}")
+            value = value[0]
         if value is None:
             if arg.required:
                 raise ArgError(arg.name, arg.help or messages.MISSING)

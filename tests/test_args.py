@@ -138,3 +138,9 @@ def test_counts_and_anonymous_caps(text, limit, expected):
 def test_bad_counts(text):
     with pytest.raises(ArgError):
         parse_count(text)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "lone \ud800 surrogate", {"a": 1}, [1, 2], []])
+def test_str_rejects(value):
+    with pytest.raises(ArgError):
+        parse_args((Arg("s", "str"),), {"s": value})

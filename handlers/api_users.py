@@ -14,6 +14,7 @@ CREDENTIALS = (
     Arg("password", "str", required=True, help=messages.empty("password")),
 )
 LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh window in minutes"))
+LOGOUT_ARGS = (Arg("refresh_token", "str", description="ours: also revoke this refresh token"),)
 USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
 
 # a real hash to check unknown usernames against, so a login takes as long whether the user exists or not
@@ -71,10 +72,10 @@ class RefreshHandler(BaseHandler):
 class LogoutHandler(BaseHandler):
     async def post(self) -> None:
         who = self.identity()
+        refresh = self.args(LOGOUT_ARGS)["refresh_token"]  # a bad body is a 400 before anything is revoked
         if who.via == "token":
             await self.ctx.store.write(users.revoke_tx, who.claims["jti"], who.claims["exp"])
-            refresh = self.values().get("refresh_token")
-            if isinstance(refresh, str):
+            if refresh is not None:
                 try:
                     claims = auth.decode_token(self.ctx.jwt_secret, refresh, "refresh")
                 except auth.TokenError:

@@ -144,19 +144,32 @@ class BaseHandler(tornado.web.RequestHandler):
             return self.request.headers.get("X-Forwarded-Proto", "http").split(",")[0].strip().lower()
         return "http"
 
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Path segments: invalid UTF-8 or a NUL (which PostgreSQL cannot even compare) is a 400."""
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise message(400, messages.BAD_REQUEST) from None
+        if "\x00" in text:
+            raise message(400, messages.BAD_REQUEST)
+        return text
+
     def values(self) -> dict[str, Any]:
         """Query string < form or JSON body (JSON wins, SPEC §3.1); raises 400 for an unusable body."""
         if not hasattr(self, "_values"):
             merged: dict[str, Any] = {}
-            for key, raw in self.request.query_arguments.items():
-                merged[key] = [v.decode("utf-8", "replace") for v in raw]
             try:
+                # invalid UTF-8 is refused, not replaced: a mangled value must not be stored
+                for key, raw in self.request.query_arguments.items():
+                    merged[key] = [v.decode("utf-8") for v in raw]
                 body = parse_body(self.request.body, self.request.headers.get("Content-Type", ""))
+                if self.request.headers.get("Content-Type", "").startswith("multipart/"):
+                    for key, raw in self.request.body_arguments.items():
+                        merged[key] = [v.decode("utf-8") for v in raw]
+            except UnicodeDecodeError:
+                raise message(400, messages.BAD_REQUEST) from None
             except BodyError as exc:
                 raise message(400, str(exc)) from None
-            if self.request.headers.get("Content-Type", "").startswith("multipart/"):
-                for key, raw in self.request.body_arguments.items():
-                    merged[key] = [v.decode("utf-8", "replace") for v in raw]
             merged.update(body)
             self._values = merged
         return self._values

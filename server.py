@@ -219,6 +219,9 @@ SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    if args.database_url is not None and not args.database_url.strip():  # never fall back silently
+        raise ConfigError("database URL given with --database-url is empty; use sqlite:///path/to/file.db or "
+                          "postgresql://user:password@host:5432/dbname")
     config = args.config
     if config is None and os.path.isfile("config.ini"):
         config = "config.ini"

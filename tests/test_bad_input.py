@@ -14,7 +14,7 @@ import pytest
 
 from pairs import users
 from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
-from tests.conftest import make_token
+from conftest import make_token
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
 

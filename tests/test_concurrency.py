@@ -10,7 +10,7 @@ import pytest
 import tornado.httpclient
 
 from pairs.store import Account, Pair, Ticker, User
-from tests.conftest import Api
+from conftest import Api
 
 WRITERS = 50
 

@@ -18,7 +18,7 @@ import pytest
 
 from pairs import auth
 from pairs.store import Store, User
-from tests.conftest import _free_port, fresh_pg_database, unavailable, wait_until
+from conftest import _free_port, fresh_pg_database, unavailable, wait_until
 
 SERVER = str(Path(__file__).resolve().parent.parent / "server.py")
 

@@ -18,8 +18,8 @@ import peewee
 import tornado.web
 
 from handlers.base import BaseHandler
-from pairs import __version__, jobs
-from pairs.store import DeliveryLog, format_timestamp, utcnow
+from pairs import __version__, jobs, notify
+from pairs.store import format_timestamp, utcnow
 
 access_log = logging.getLogger("pairs.access")
 
@@ -51,11 +51,10 @@ def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
     try:
         db.connect(reuse_if_open=True)
         db.execute_sql("SELECT 1").fetchone()
-        last_delivery = DeliveryLog.select(peewee.fn.MAX(DeliveryLog.received)).scalar()
         body["database"] = {"ok": True, "backend": "sqlite" if isinstance(db, peewee.SqliteDatabase) else
                             "postgresql"}
         body["price_job"] = last_price_job()
-        body["bridge"] = {"last_seen": _plain(last_delivery)}
+        body["bridge"] = {"last_seen": _plain(notify.bridge_last_seen())}
         return 200, body
     except peewee.PeeweeException as exc:
         body["status"] = "unavailable"

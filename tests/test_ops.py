@@ -27,8 +27,13 @@ async def test_healthz_reports_database_jobs_bridge_and_version(api, store):
 
 
 @pytest.mark.gen_test
-async def test_healthz_bridge_time_is_the_latest_delivery(api, store):
+async def test_healthz_bridge_time_is_the_bridges_latest_request(api, store):
     before = utcnow()
+    tradingview = await api.post("/v4/webhook", {"passphrase": "wrong", "ticker": "AAPL", "order_action": "buy",
+                                                 "order_contracts": 1})
+    assert tradingview.code == 401
+    await store.write(lambda: None)
+    assert (await api.get("/healthz")).json["bridge"] == {"last_seen": None}  # TradingView is not the bridge
     reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "AAPL"})
     assert reply.code == 400
     await store.write(lambda: None)  # the delivery row was queued before this write: it is committed now

@@ -18,7 +18,7 @@ import pytest
 from pairs import checks
 from pairs.config import PROJECT_DIR, load_settings
 from pairs.store import DeliveryLog
-from tests.conftest import _free_port, unavailable, wait_until
+from conftest import _free_port, unavailable, wait_until
 
 DEPLOY = PROJECT_DIR / "deploy"
 SITE_NAME = "pairs.example.com"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pairs.config import PROJECT_DIR
-from tests.conftest import JWT_SECRET, _free_port, wait_until
+from conftest import JWT_SECRET, _free_port, wait_until
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")

@@ -11,6 +11,7 @@ import tornado.web
 
 from handlers import api_tickers, api_users, openapi
 from pairs.config import PROJECT_DIR
+from test_browser import Tab, chromium, launch  # noqa: F401 - chromium is a fixture
 
 METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -133,3 +134,27 @@ async def test_docs_page_uses_only_local_files_and_no_inline_script(api):
     assert len(re.findall(r'(?:src|href)="(/static/docs/[^"?]+)', html)) == 2
     script = (Path(PROJECT_DIR) / "static/docs/docs.js").read_text()
     assert "innerHTML" not in script and "eval(" not in script and "http" not in script
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_docs_page_renders_every_operation_in_chromium(chromium, app, http_server, base_url, store):
+    playwright, browser = await launch(chromium)
+    try:
+        tab = Tab(await browser.new_page(), base_url, f"docs-{store.db.__class__.__name__}")
+        await tab.goto("/docs")
+        await tab.page.wait_for_selector("section.op")
+        document = openapi.build_document(app)
+        operations = sum(len(methods) for methods in document["paths"].values())
+        assert await tab.page.locator("section.op").count() == operations
+        assert await tab.page.locator("nav#toc a").count() == operations
+        login = tab.page.locator("section#post_v4_login")
+        await login.locator("header").click()
+        details = login.locator(".details")
+        assert await details.is_visible()
+        body_fields = await details.locator("table").nth(0).locator("td.mono:first-child").all_text_contents()
+        assert [f.replace(" required", "") for f in body_fields] == [a.name for a in api_users.LOGIN_ARGS]
+        await tab.shot("login-operation")
+        assert tab.errors == []  # nothing blocked by the CSP, no failing fetch
+    finally:
+        await browser.close()
+        await playwright.stop()

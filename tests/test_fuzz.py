@@ -54,9 +54,11 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(live_serv
     assert cli, "schemathesis is in requirements-dev.txt; run `make test` to install it"
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(PROJECT_DIR),
            "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "NO_COLOR": "1"}
-    # bounded: a fixed seed, a few examples per operation, and a time budget for the whole run
+    # bounded: a fixed seed, a few examples per operation, and a time budget for the whole run.  One worker:
+    # with two, hypothesis' lambda-source cache (shared by the worker threads) now and then fails an internal
+    # assertion (hypothesis 6.170, seen once in about five runs), which is a fuzzer fault, not the server's.
     run = subprocess.run([cli, "run", f"{base}/v4/openapi.json", "--checks", ",".join(CHECKS),
-                          "--max-examples", "25", "--max-time", "60", "--seed", "20261125", "--workers", "2",
+                          "--max-examples", "25", "--max-time", "60", "--seed", "20261125", "--workers", "1",
                           "--request-timeout", "10", "--phases", "examples,coverage,fuzzing", "--no-shrink",
                           "--suppress-health-check", "all"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)

@@ -86,7 +86,7 @@ class BaseHandler(tornado.web.RequestHandler):
             "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         )
-        if self.request.protocol == "https":
+        if self._scheme() == "https":  # also behind a trusted TLS-terminating proxy
             self.set_header("Strict-Transport-Security", "max-age=31556926; includeSubDomains")
         origin = self.request.headers.get("Origin")
         if self.request.path.startswith("/v4/"):

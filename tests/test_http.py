@@ -6,6 +6,7 @@ import pytest
 import tornado.web
 
 from pairs import users
+from pairs.config import parse_networks
 from pairs.store import Ticker
 
 NOT_FOUND_URL = ('{"message": "The requested URL was not found on the server. If you entered the URL manually '
@@ -146,3 +147,47 @@ async def test_a_forged_session_cookie_is_anonymous(api):
     reply = await api.post("/v4/ticker", {"symbol": "X"},
                            headers={"Cookie": f"pairs_session=forged; _xsrf={XSRF}", "X-XSRFToken": XSRF})
     assert (reply.code, reply.json["error"]) == (401, "authorization_required")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTPS behind a reverse proxy, configurable CORS
+
+
+@pytest.mark.gen_test
+async def test_https_redirect_is_opt_in_and_uses_308(app, api):
+    assert (await api.get("/v4/tickers/0")).code == 200
+    app.ctx.settings.force_https = True
+    reply = await api.post("/v4/pnl", {"passphrase": "webhook"})
+    assert reply.code == 308
+    assert reply.headers["Location"].startswith("https://") and reply.headers["Location"].endswith(
+        "/v4/pnl")
+    # X-Forwarded-Proto counts only from a trusted proxy
+    assert (await api.get("/v4/tickers/0", headers={"X-Forwarded-Proto": "https"})).code == 308
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    reply = await api.get("/v4/tickers/0", headers={"X-Forwarded-Proto": "https"})
+    assert reply.code == 200
+    assert reply.headers["Strict-Transport-Security"] == "max-age=31556926; includeSubDomains"
+
+
+@pytest.mark.gen_test
+async def test_failed_logins_count_per_forwarded_peer_behind_a_trusted_proxy(app, api):
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    for _ in range(5):
+        reply = await api.post("/v4/login", {"username": f"u{_}", "password": "x"},
+                               headers={"X-Forwarded-For": "203.0.113.7"})
+        assert reply.code == 401
+    blocked = await api.post("/v4/login", {"username": "admin", "password": "password"},
+                             headers={"X-Forwarded-For": "203.0.113.7"})
+    assert blocked.code == 429
+    other = await api.post("/v4/login", {"username": "admin", "password": "password"},
+                           headers={"X-Forwarded-For": "198.51.100.1"})
+    assert other.code == 200
+
+
+@pytest.mark.gen_test
+async def test_cors_origins_can_be_restricted(app, api):
+    app.ctx.cors_origins = {"https://trusted.example"}
+    reply = await api.get("/v4/tickers/0", headers={"Origin": "https://trusted.example"})
+    assert reply.headers["Access-Control-Allow-Origin"] == "https://trusted.example"
+    reply = await api.get("/v4/tickers/0", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in reply.headers

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pairs.store import Account, Pair
+from pairs.store import Account, DeliveryLog, Pair
 from conftest import make_token
 
 TICKER_X = {"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD",
@@ -283,3 +283,22 @@ async def test_other_lists_reject_bad_counts(api, path):
         reply = await api.get(path.format(bad))
         assert (reply.code, list(reply.json["message"])) == (400, ["number_of_items"])
     assert (await api.get(path.format("00"))).code == 200
+
+
+@pytest.mark.gen_test
+async def test_passphrase_routes_are_recorded_in_the_delivery_log(api, store):
+    await api.put("/v4/ticker/updatepnl", {"passphrase": "wrong-secret", "symbol": "X"})
+    await api.post("/v4/regpnl", raw=b"passphrase=webhook&NetLiquidation=5",
+                   content_type="application/x-www-form-urlencoded")
+    await api.put("/v4/pnl", raw=b"[1]")
+    await store.write(lambda: None)  # the log is written after the answer; the writer keeps the order
+    rows = [(r.method, r.route, r.status, r.content_type, r.size, r.body, r.peer)
+            for r in DeliveryLog.select().order_by(DeliveryLog.id)]
+    assert rows == [
+        ("PUT", "/v4/ticker/updatepnl", 400, "application/json", 45,
+         '{"passphrase": "***", "symbol": "X"}', "127.0.0.1"),
+        ("POST", "/v4/regpnl", 201, "application/x-www-form-urlencoded", 35,
+         "passphrase=***&NetLiquidation=5", "127.0.0.1"),
+        ("PUT", "/v4/pnl", 400, "application/json", 3, "[1]", "127.0.0.1"),
+    ]
+    assert "wrong-secret" not in str(rows) and "webhook" not in str(rows)

@@ -51,8 +51,9 @@ def prepare_users(settings: Settings, store: Store) -> None:
     if created:
         log.info("created default users: %s", ", ".join(created))
     for name in users.default_password_users(settings):
+        hint = " (or set DB_ADMIN_PASS before the first start)" if name == settings.admin_username else ""
         log.warning("!!! user %r still has the default password: change it now with "
-                    "`python server.py reset-password %s` (or set DB_ADMIN_PASS before the first start)", name, name)
+                    "`python server.py reset-password %s`%s", name, name, hint)
     if settings.webhook_passphrase == "webhook":
         log.warning("!!! the webhook passphrase is the published default 'webhook': set WEBHOOK_PASSPHRASE or "
                     "[SECRET] WEBHOOK_PASSPHRASE in config.ini")

@@ -13,7 +13,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tornado.httpserver
 
@@ -112,7 +113,7 @@ async def serve(settings: Settings) -> None:
     server.stop()
     try:
         await asyncio.wait_for(in_flight.idle.wait(), SHUTDOWN_GRACE_SEC)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%d request(s) still running after %.0f s; closing anyway", in_flight.count, SHUTDOWN_GRACE_SEC)
     for stop_hook in SHUTDOWN_HOOKS:
         stop_hook(app.ctx)

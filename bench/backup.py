@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import handlers.app  # noqa: E402,F401 - registers every model
-from handlers.ops import health_report  # noqa: E402
-from pairs import backup  # noqa: E402
-from pairs.store import Signal, Store  # noqa: E402
+import handlers.app  # noqa: F401 - registers every model
+from handlers.ops import health_report
+from pairs import backup
+from pairs.store import Signal, Store
 
 ROW = {"ticker": "NYSE:KO-0.8*NYSE:PEP", "order_action": "buy", "order_contracts": 10, "order_price": 1.25,
        "order_status": "filled", "ticker_type": "pair", "ticker1": "KO", "ticker2": "PEP", "hedge_param": 0.8,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_process import ServerProcess  # noqa: E402
+from bench.server_process import ServerProcess
 
 PAIRS = (("LNT", "FTS", 1.25), ("KO", "PEP", 0.4), ("EWA", "EWC", 0.9), ("BF A", "BF B", 1.0))
 START = dt.datetime(2025, 11, 1)

@@ -10,9 +10,9 @@ those answers' latencies), then once more from the command line's code path (the
 from __future__ import annotations
 
 import argparse
-import json
 import asyncio
 import datetime as dt
+import json
 import statistics
 import sys
 import tempfile
@@ -27,13 +27,13 @@ import tornado.netutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers.app import make_app  # noqa: E402
-from handlers.maintenance import job_control  # noqa: E402
-from pairs import auth, jobs, market, users  # noqa: E402
-from pairs.config import load_settings  # noqa: E402
-from pairs.store import Pair, Store  # noqa: E402
+from handlers.app import make_app
+from handlers.maintenance import job_control
+from pairs import auth, jobs, market, users
+from pairs.config import load_settings
+from pairs.store import Pair, Store
 
-NOW = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.UTC)
 
 
 def write_prices(folder: Path, symbols: list[str]) -> None:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_process import ServerProcess  # noqa: E402 - after the sys.path line
-from pairs import auth  # noqa: E402
+from bench.server_process import ServerProcess
+from pairs import auth
 
 JWT_SECRET = "bench-" + "s" * 40
 PAIR_WEBHOOK = {"passphrase": "webhook", "ticker": "NYSE:LNT-1.25*NYSE:FTS", "order_action": "buy",

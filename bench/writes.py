@@ -22,7 +22,7 @@ import tornado.httpclient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_process import ServerProcess  # noqa: E402
+from bench.server_process import ServerProcess
 
 
 async def run(url: str, requests: int, clients: int, make) -> tuple[float, list[float], int]:
@@ -57,10 +57,10 @@ def report(name: str, elapsed: float, latencies: list[float], failures: int) -> 
 
 
 async def main_async(args: argparse.Namespace, url: str) -> int:
-    pnl = lambda i: ("POST", "/v4/pnl", {"passphrase": "webhook", "NetLiquidation": i})  # noqa: E731
-    push = lambda i: ("PUT", "/v4/ticker/pnl", {"passphrase": "webhook", "symbol": f"T{i % 20}",  # noqa: E731
+    pnl = lambda i: ("POST", "/v4/pnl", {"passphrase": "webhook", "NetLiquidation": i})
+    push = lambda i: ("PUT", "/v4/ticker/pnl", {"passphrase": "webhook", "symbol": f"T{i % 20}",
                                                 "active_pos": i, "active_pnl": i, "active_cost": i})
-    read = lambda i: ("GET", "/v4/ticker/T1", None)  # noqa: E731
+    read = lambda i: ("GET", "/v4/ticker/T1", None)
     http = tornado.httpclient.AsyncHTTPClient(force_instance=True)
     login = await http.fetch(url + "/v4/login", method="POST",
                              body=json.dumps({"username": "admin", "password": "password"}))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import tornado.web
 
-from handlers import api_pnl, api_pairs, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
+from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import PROJECT_DIR, Settings

@@ -8,13 +8,14 @@ import json
 import logging
 import re
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import tornado.web
 
 from pairs import auth, messages, users
-from pairs.errors import NotFound, Rejected
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
+from pairs.errors import NotFound, Rejected
 from pairs.store import DeliveryLog, PreparedQuery, utcnow
 
 log = logging.getLogger("pairs.http")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tornado.ioloop
 
@@ -28,7 +29,7 @@ class JobControl:
 
     def __init__(self, ctx: Any):
         self.ctx = ctx
-        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # tests set the clock
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # tests set the clock
         self.callback: tornado.ioloop.PeriodicCallback | None = None
         self.scheduler = None
 
@@ -53,15 +54,15 @@ class JobControl:
             return None
         try:
             return await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
-        except Exception:  # noqa: BLE001 - a job failure is logged; the server and the next run go on
+        except Exception:
             log.exception("%s run failed", job)
             return None
 
     async def email(self) -> jobs.RunOutcome | None:
         try:
             return await self.ctx.run(notify.run_email_job, self.ctx.store, self.ctx.settings,
-                                      self.now().astimezone(dt.timezone.utc).replace(tzinfo=None))
-        except Exception:  # noqa: BLE001 - as above
+                                      self.now().astimezone(dt.UTC).replace(tzinfo=None))
+        except Exception:
             log.exception("e-mail check failed")
             return None
 

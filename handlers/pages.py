@@ -68,7 +68,7 @@ class PageHandler(BaseHandler):
     def _session_expires(self) -> int | None:
         session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
         expiry = users.session_expiry(session.decode("utf-8", "replace")) if session else None
-        return int(expiry.replace(tzinfo=dt.timezone.utc).timestamp()) if expiry else None
+        return int(expiry.replace(tzinfo=dt.UTC).timestamp()) if expiry else None
 
     def _common(self, tab: str, reads: bool = True) -> dict[str, Any]:
         """What the header and every template use; ``reads=False`` for error pages: no user, no database."""

@@ -13,7 +13,8 @@ import json
 import math
 import re
 import urllib.parse
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pairs import messages
 
@@ -61,9 +62,7 @@ class BodyError(ValueError):
 def _to_str(value: Any) -> str:
     if isinstance(value, str):
         text = value
-    elif isinstance(value, bool):
-        text = str(value)
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (bool, int, float)):
         text = str(value)
     else:
         raise ValueError(f"expected a string, not {type(value).__name__}")

@@ -7,7 +7,8 @@ import hmac
 import secrets
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import bcrypt
 import jwt

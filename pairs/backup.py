@@ -18,8 +18,9 @@ import datetime as dt
 import os
 import socket
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import peewee
 

@@ -15,8 +15,9 @@ import re
 import tempfile
 import urllib.parse
 import zoneinfo
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import peewee
 
@@ -109,7 +110,7 @@ def writable_dir_problem(path: Path) -> str | None:
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".pairs-check-"):
             pass
     except OSError as exc:
-        where = str(path) if exists else f"{str(existing)} (to create {str(path)})"
+        where = str(path) if exists else f"{existing!s} (to create {path!s})"
         return f"cannot write in {where!r}: {exc.strerror}"
     return None
 

@@ -13,7 +13,8 @@ import logging
 import math
 import statistics
 import zoneinfo
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import peewee
 from peewee import fn
@@ -52,7 +53,7 @@ def display_zone(name: str) -> dt.tzinfo:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         log.warning("unknown display time zone %r; showing UTC", name)
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def local_time(stamp: Any, zone: dt.tzinfo) -> dt.datetime | None:
@@ -60,7 +61,7 @@ def local_time(stamp: Any, zone: dt.tzinfo) -> dt.datetime | None:
     if not isinstance(stamp, dt.datetime):
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
     return stamp.astimezone(zone)
 
 
@@ -76,7 +77,7 @@ def minutes_since(stamp: Any, now: dt.datetime) -> int | None:
     if not isinstance(stamp, dt.datetime):
         return None
     if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
     return round((now - stamp).total_seconds() / 60)
 
 
@@ -96,7 +97,7 @@ def day_window(start: dt.date | None, end: dt.date | None, zone: dt.tzinfo,
 
     A missing or invalid date means today (in the display zone); a reversed range is put in order.
     """
-    today = now.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    today = now.replace(tzinfo=dt.UTC).astimezone(zone).date()
     start = start or today
     end = end or (max(today, start))
     if end < start:
@@ -104,7 +105,7 @@ def day_window(start: dt.date | None, end: dt.date | None, zone: dt.tzinfo,
 
     def utc_midnight(day: dt.date) -> dt.datetime:
         local = dt.datetime.combine(day, dt.time(), tzinfo=zone)
-        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
 
     return start, end, utc_midnight(start), utc_midnight(end + dt.timedelta(days=1))
 
@@ -194,7 +195,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
     status = sig.order_status if isinstance(sig.order_status, str) else ""
     klass = status_class(status)
     local = local_time(sig.timestamp, zone)
-    today = local is not None and local.date() == now.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    today = local is not None and local.date() == now.replace(tzinfo=dt.UTC).astimezone(zone).date()
     elapsed = minutes_since(sig.timestamp, now) if klass in ("st-created", "st-waiting") else None
     tip = " | ".join(t for t in (sig.status_msg, sig.error_msg) if isinstance(t, str) and t)
     return SignalRow(

@@ -15,8 +15,9 @@ import logging
 import sys
 import threading
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import schedule
 from peewee import AutoField, DateTimeField, IntegerField, TextField
@@ -114,7 +115,7 @@ def exchange_zone(settings: Settings) -> zoneinfo.ZoneInfo:
 
 def _exchange_time(now: dt.datetime, settings: Settings) -> dt.datetime:
     if now.tzinfo is None:  # naive means UTC, as everything stored
-        now = now.replace(tzinfo=dt.timezone.utc)
+        now = now.replace(tzinfo=dt.UTC)
     return now.astimezone(exchange_zone(settings))
 
 
@@ -194,7 +195,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
         progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
         try:
             bars = source.fetch(yahoo, interval) if yahoo else {}
-        except Exception as exc:  # noqa: BLE001 - a broken source is "no data"; pairs go stale, the server stays up
+        except Exception as exc:
             log.exception("price source failed for %s bars", interval)
             outcome.message = f"price source failed: {exc}"
             bars = {}
@@ -204,7 +205,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
         fetched[interval] = set(bars)
     store.write_sync(market.prune_intraday_tx)
 
-    today, closed = session_day(now or dt.datetime.now(dt.timezone.utc), settings)
+    today, closed = session_day(now or dt.datetime.now(dt.UTC), settings)
     results: dict[str, tuple[float, stats.PairStats]] = {}
     for number, pair in enumerate(pairs):
         progress(f"pair {pair.name}", len(market.INTERVALS) + number, total)
@@ -219,7 +220,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
             continue
         try:
             results[pair.name] = (pair.hedge, _pair_values(pair, today, closed, settings))
-        except Exception as exc:  # noqa: BLE001 - one pair's bad data must not stop the others (A.4)
+        except Exception as exc:
             log.exception("statistics of %s failed", pair.name)
             outcome.failed[pair.name] = f"statistics failed: {exc}"
     outcome.finished = utcnow()

@@ -18,8 +18,9 @@ import math
 import os
 import re
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from peewee import AutoField, DateTimeField, DoubleField, fn

@@ -17,7 +17,7 @@ import logging
 import smtplib
 import ssl
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from pairs import jobs
 from pairs.config import Settings
@@ -82,7 +82,7 @@ def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, i
         return None
     if get_setting(BRIDGE_WARNED_KEY) == format_timestamp(last_seen):
         return None
-    session_open_utc = bounds[0].astimezone(dt.timezone.utc).replace(tzinfo=None)
+    session_open_utc = bounds[0].astimezone(dt.UTC).replace(tzinfo=None)
     minutes = int((now - max(last_seen, session_open_utc)).total_seconds() // 60)
     return (last_seen, minutes) if minutes >= settings.bridge_silent_min else None
 
@@ -118,7 +118,7 @@ def compose(settings: Settings, signals: list[Signal], silence: tuple[dt.datetim
     message["Subject"] = settings.mail_subject
     message["From"] = settings.mail_sender
     message["To"] = settings.mail_recipient
-    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=dt.timezone.utc))
+    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=dt.UTC))
     message.set_content("\n".join(lines) + "\n")
     return message
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import peewee
 

@@ -17,14 +17,14 @@ import logging
 import queue
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import peewee
 from peewee import (
     SQL,
     AutoField,
-    CharField,
     DatabaseProxy,
     DateTimeField,
     DoubleField,
@@ -54,7 +54,7 @@ class StoreError(ValueError):
 
 def utcnow() -> dt.datetime:
     """Naive UTC, whole seconds: how every timestamp is stored."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -353,11 +353,10 @@ def migrate(db: peewee.Database, models: Iterable[type[BaseModel]] | None = None
                         raise StoreError(f"cannot add NOT NULL column {table}.{field.column_name} without default")
                     migrator.add_column(table, field.column_name, field).run()
                     done.append(f"added column {table}.{field.column_name}")
-                elif isinstance(db, peewee.PostgresqlDatabase) and isinstance(field, DoubleField):
-                    if existing[field.column_name].data_type.lower() == "real":
-                        db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{field.column_name}" '
-                                       "TYPE double precision")
-                        done.append(f"widened {table}.{field.column_name} to double precision")
+                elif (isinstance(db, peewee.PostgresqlDatabase) and isinstance(field, DoubleField)
+                      and existing[field.column_name].data_type.lower() == "real"):
+                    db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{field.column_name}" TYPE double precision')
+                    done.append(f"widened {table}.{field.column_name} to double precision")
             model._schema.create_indexes(safe=True)
     for line in done:
         log.info("migration: %s", line)
@@ -468,7 +467,7 @@ class Writer:
             if not self.db.is_closed():
                 self.db.close()
             self.db.connect(reuse_if_open=True)
-        except Exception:  # noqa: BLE001 - the next batch will report it
+        except Exception:
             log.exception("writer could not reconnect to the database")
 
 

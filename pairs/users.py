@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 from pairs import auth
 from pairs.config import DEFAULT_PASSWORD, Settings
@@ -30,7 +30,7 @@ def is_revoked(jti: str) -> bool:
 
 
 def revoke_tx(jti: str, exp: int) -> None:
-    expires = dt.datetime.fromtimestamp(exp, dt.timezone.utc).replace(tzinfo=None)
+    expires = dt.datetime.fromtimestamp(exp, dt.UTC).replace(tzinfo=None)
     RevokedToken.insert(jti=jti, expires=expires).on_conflict_ignore().execute()
 
 

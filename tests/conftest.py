@@ -192,7 +192,7 @@ class Api:
 
     async def call(self, method: str, path: str, body: Any = None, token: str | None = None,
                    headers: dict[str, str] | None = None, raw: bytes | str | None = None,
-                   content_type: str = "application/json") -> "Reply":
+                   content_type: str = "application/json") -> Reply:
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -208,16 +208,16 @@ class Api:
             allow_nonstandard_methods=True, follow_redirects=False)
         return Reply(response)
 
-    async def get(self, path: str, **kw: Any) -> "Reply":
+    async def get(self, path: str, **kw: Any) -> Reply:
         return await self.call("GET", path, **kw)
 
-    async def post(self, path: str, body: Any = None, **kw: Any) -> "Reply":
+    async def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return await self.call("POST", path, body, **kw)
 
-    async def put(self, path: str, body: Any = None, **kw: Any) -> "Reply":
+    async def put(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return await self.call("PUT", path, body, **kw)
 
-    async def delete(self, path: str, body: Any = None, **kw: Any) -> "Reply":
+    async def delete(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return await self.call("DELETE", path, body, **kw)
 
 
@@ -257,3 +257,17 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         threading.Event().wait(0.05)  # polling another process, not hiding a race
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def chromium(request: pytest.FixtureRequest):
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(request.config, "browser", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        unavailable(request.config, "browser", "the playwright package is not installed")
+    return async_playwright

@@ -6,10 +6,10 @@ import time
 
 import jwt
 import pytest
+from conftest import JWT_SECRET, make_token
 
 from pairs import auth, messages
 from pairs.store import User
-from conftest import JWT_SECRET, make_token
 
 MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
 INVALID_TOKEN = '{"error":"token_invalid","message":"The token is invalid."}\n'

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import make_token
 
 from pairs.store import Account, DeliveryLog, Pair
-from conftest import make_token
 
 TICKER_X = {"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD",
             "order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, "active_cost": 0.0}
@@ -219,7 +219,7 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
     first, second = rows["pnls"][1], rows["pnls"][0]
     assert list(first) == ["rowid", "timestamp", *PNL_NULLS]
     assert {k: first[k] for k in PNL_NULLS} == {**PNL_NULLS, "AvailableFunds": 1.0, "NetLiquidation": 2.0}
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert abs(dt.datetime.strptime(first["timestamp"], "%Y-%m-%d %H:%M:%S") - now) < dt.timedelta(minutes=1)
     assert second["timestamp"] == "2022-05-26 22:24:17" and second["BuyingPower"] == 7.5
     rowid = first["rowid"]
@@ -228,10 +228,9 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
     # PUT: full replacement, except that an omitted timestamp keeps the stored one (A.4)
     reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "AvailableFunds": 5, "_csrf_token": "t"})
     assert reply.code == 200
-    assert reply.text == ('{"rowid": %d, "timestamp": "%s", "AvailableFunds": 5.0, "BuyingPower": null, '
-                          '"DailyPnL": -1, "GrossPositionValue": null, "MaintMarginReq": null, '
-                          '"NetLiquidation": null, "RealizedPnL": -1, "UnrealizedPnL": -1}\n'
-                          % (rowid, first["timestamp"]))
+    assert reply.text == (f'{{"rowid": {rowid}, "timestamp": "{first["timestamp"]}", "AvailableFunds": 5.0, '
+                          '"BuyingPower": null, "DailyPnL": -1, "GrossPositionValue": null, "MaintMarginReq": null, '
+                          '"NetLiquidation": null, "RealizedPnL": -1, "UnrealizedPnL": -1}\n')
     stored = (await api.get(f"/v4/pnl/{rowid}")).json
     assert stored == {**first, "AvailableFunds": 5.0, "NetLiquidation": None}
     reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "timestamp": None, "DailyPnL": 3})

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
+from conftest import make_token
 
 from pairs import users
 from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
-from conftest import make_token
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
 

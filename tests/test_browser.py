@@ -7,27 +7,14 @@ style blocked by the CSP, or a failing fetch, cannot go unnoticed.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
-from conftest import unavailable
+from conftest import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-
-
-@pytest.fixture
-def chromium(request: pytest.FixtureRequest):
-    if not os.access(CHROMIUM, os.X_OK):
-        unavailable(request.config, "browser", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        unavailable(request.config, "browser", "the playwright package is not installed")
-    return async_playwright
 
 
 class Tab:

@@ -8,9 +8,9 @@ import collections
 
 import pytest
 import tornado.httpclient
+from conftest import Api
 
 from pairs.store import Account, Pair, Ticker, User
-from conftest import Api
 
 WRITERS = 50
 

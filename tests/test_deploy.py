@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import _free_port, unavailable, wait_until
 
 from pairs import checks
 from pairs.config import PROJECT_DIR, load_settings
 from pairs.store import DeliveryLog
-from conftest import _free_port, unavailable, wait_until
 
 DEPLOY = PROJECT_DIR / "deploy"
 SITE_NAME = "pairs.example.com"

@@ -14,11 +14,11 @@ import urllib.parse
 import jwt
 import peewee
 import pytest
+from conftest import JWT_SECRET, fresh_pg_database, unavailable
 
 from pairs import auth, users
 from pairs.config import load_settings
 from pairs.store import Store
-from conftest import JWT_SECRET, fresh_pg_database, unavailable
 
 SQLITE_SCHEMA = """
 CREATE TABLE signals (

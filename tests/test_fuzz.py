@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import JWT_SECRET, _free_port, wait_until
 
 from pairs.config import PROJECT_DIR
-from conftest import JWT_SECRET, _free_port, wait_until
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")

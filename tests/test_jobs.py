@@ -18,8 +18,8 @@ from tests.signal_fixtures import newest_signal, webhook
 from tests.test_stats import computed_stats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"
-TUESDAY_3PM_NEW_YORK = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.timezone.utc)
-SATURDAY = dt.datetime(2026, 11, 28, 17, 0, tzinfo=dt.timezone.utc)
+TUESDAY_3PM_NEW_YORK = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.UTC)
+SATURDAY = dt.datetime(2026, 11, 28, 17, 0, tzinfo=dt.UTC)
 
 PAIRS = [  # name, ticker1, ticker2, hedge, status
     ("KO-PEP", "KO", "PEP", 0.36, 1),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import tornado.web
+from test_browser import Tab, launch
 
 from handlers import api_tickers, api_users, openapi
 from pairs.config import PROJECT_DIR
-from test_browser import Tab, chromium, launch  # noqa: F401 - chromium is a fixture
 
 METHODS = ("get", "post", "put", "delete", "patch")
 

@@ -126,7 +126,7 @@ async def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_the_
     page = await browser.get("/dashboard")
     assert 'id="countdown" data-expires="' in page.text and "admin" in page.text
     expires = int(re.search(r'data-expires="(\d+)"', page.text).group(1))
-    assert 29 * 60 <= expires - dt.datetime.now(dt.timezone.utc).timestamp() <= 31 * 60
+    assert 29 * 60 <= expires - dt.datetime.now(dt.UTC).timestamp() <= 31 * 60
 
     session = browser.cookies["pairs_session"]
     out = await browser.form("/logout", {"_xsrf": browser.cookies["_xsrf"]})

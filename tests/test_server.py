@@ -15,10 +15,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import _free_port, fresh_pg_database, unavailable, wait_until
 
 from pairs import auth
 from pairs.store import Store, User
-from conftest import _free_port, fresh_pg_database, unavailable, wait_until
 
 SERVER = str(Path(__file__).resolve().parent.parent / "server.py")
 

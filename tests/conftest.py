@@ -74,7 +74,8 @@ class ThrowawayPostgres:
             shutil.chown(self.dir, "postgres", "postgres")
 
     def _run(self, *cmd: str) -> None:
-        full = ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else list(cmd)
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+        full = [runuser, "-u", "postgres", "--", *cmd] if self.as_postgres else list(cmd)
         subprocess.run(full, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
     def start(self) -> str:

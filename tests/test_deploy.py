@@ -71,21 +71,24 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
 
 
 @dataclasses.dataclass
-class Nginx:
+class Proxy:
+    """A reverse proxy started from one of the deploy/ files, with its state in a test folder."""
     binary: str
     folder: Path
     https_port: int
     http_port: int
 
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+
+class Nginx(Proxy):
     @property
     def config(self) -> Path:
         return self.folder / "nginx.conf"
 
     def command(self, *extra: str) -> list[str]:
         return [self.binary, "-p", str(self.folder), "-c", str(self.config), *extra]
-
-    def environment(self) -> dict[str, str]:
-        return dict(os.environ)
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -171,7 +174,7 @@ def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-def prepare_proxy(name: str, request: pytest.FixtureRequest, folder: Path, pairs_port: int) -> Nginx | Caddy:
+def prepare_proxy(name: str, request: pytest.FixtureRequest, folder: Path, pairs_port: int) -> Proxy:
     return {"nginx": prepare_nginx, "caddy": prepare_caddy}[name](request, folder, pairs_port)
 
 
@@ -232,13 +235,7 @@ def _listening(port: int) -> bool:
 # Caddy and the examples
 
 
-@dataclasses.dataclass
-class Caddy:
-    binary: str
-    folder: Path
-    https_port: int
-    http_port: int
-
+class Caddy(Proxy):
     @property
     def config(self) -> Path:
         return self.folder / "Caddyfile"

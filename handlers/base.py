@@ -182,14 +182,16 @@ class BaseHandler(tornado.web.RequestHandler):
             raise field_error(exc.field, exc.message) from None
 
     def count(self, text: str, anonymous_limit: int | None = None, field: str = "number_of_items") -> int:
-        """A list's size from its path segment: 0 = all, the anonymous cap applied when not logged in."""
+        """A list's size from its path segment: 0 = all, the anonymous cap applied when not logged in.
+
+        A bad token is answered (401) before a bad count (400): the JWT check comes first (SPEC §3.3).
+        """
+        anonymous = anonymous_limit is not None and self.identity(required=False) is None
         try:
             number = parse_count(text, field)
         except ArgError as exc:
             raise field_error(exc.field, exc.message) from None
-        if anonymous_limit is not None and self.identity(required=False) is None:
-            return capped(number, anonymous_limit)
-        return number
+        return capped(number, anonymous_limit) if anonymous else number
 
     # ----------------------------------------------------------------------------------------------- identity
     def identity(self, required: bool = True, fresh: bool = False, admin: bool = False,

@@ -9,6 +9,7 @@ import pytest
 from conftest import JWT_SECRET, make_token
 
 from pairs import auth, messages
+from pairs.config import parse_networks
 from pairs.store import User
 
 MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
@@ -294,3 +295,119 @@ async def test_user_list_count_must_be_a_whole_number(api, admin_token):
     for bad in ("-1", "abc", "1.5"):
         reply = await api.get(f"/v4/users/{bad}", token=admin_token)
         assert reply.code == 400 and list(reply.json["message"]) == ["number_of_users"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# conformance audit: rules of §3.3, §3.5, §4 and A.5 not pinned above
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("expire", [0, -5])
+async def test_login_accepts_zero_or_negative_expire_and_the_token_is_never_fresh(api, expire):
+    reply = await api.post("/v4/login", {"username": "admin", "password": "password", "expire": expire,
+                                         "_csrf_token": "<t>"})
+    assert (reply.code, reply.json["expire"]) == (200, expire)
+    access = reply.json["access_token"]
+    assert claims(access)["fresh"] <= time.time()
+    reply = await api.post("/v4/ticker", {"symbol": "X"}, token=access)
+    assert (reply.code, reply.text) == (401, NOT_FRESH)
+    assert (await api.get("/v4/pnls/0", token=access)).code == 200  # good enough where freshness is not asked
+
+
+@pytest.mark.gen_test
+async def test_expire_given_as_text_is_answered_as_a_number(api):
+    reply = await api.post("/v4/login", {"username": "admin", "password": "password", "expire": "30"})
+    assert reply.text.endswith(', "expire": 30}\n')
+
+
+@pytest.mark.gen_test
+async def test_failed_logins_are_limited_per_username_across_peers(app, api):
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    for n in range(5):  # five different peers guess the admin's password
+        reply = await api.post("/v4/login", {"username": "admin", "password": "guess"},
+                               headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        assert reply.code == 401
+    blocked = await api.post("/v4/login", {"username": "admin", "password": "password"},
+                             headers={"X-Forwarded-For": "198.51.100.9"})
+    assert blocked.code == 429
+    assert blocked.json == {"message": messages.TOO_MANY_LOGINS.format(seconds=int(blocked.headers["Retry-After"]))}
+    other_user = await api.post("/v4/login", {"username": "user1", "password": "password"},
+                                headers={"X-Forwarded-For": "198.51.100.9"})
+    assert other_user.code == 200
+
+
+@pytest.mark.gen_test
+async def test_a_successful_login_clears_the_username_count(app, api):
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    for n in range(4):
+        assert (await api.post("/v4/login", {"username": "admin", "password": "x"},
+                               headers={"X-Forwarded-For": f"203.0.113.{n}"})).code == 401
+    assert (await api.post("/v4/login", {"username": "admin", "password": "password"},
+                           headers={"X-Forwarded-For": "203.0.113.50"})).code == 200
+    for n in range(4):
+        assert (await api.post("/v4/login", {"username": "admin", "password": "x"},
+                               headers={"X-Forwarded-For": f"203.0.113.{10 + n}"})).code == 401
+    assert (await api.post("/v4/login", {"username": "admin", "password": "password"},
+                           headers={"X-Forwarded-For": "203.0.113.60"})).code == 200
+
+
+@pytest.mark.gen_test
+async def test_refresh_and_logout_need_their_token(api):
+    for path in ("/v4/refresh", "/v4/logout"):
+        reply = await api.post(path, {})
+        assert (reply.code, reply.text) == (401, MISSING_TOKEN)
+
+
+@pytest.mark.gen_test
+async def test_logout_ignores_the_original_access_token_cookie(api):
+    """§10.2.4: an ``access_token`` cookie without a session row made the original answer 500."""
+    tokens = (await login(api)).json
+    reply = await api.post("/v4/logout", {}, token=tokens["access_token"],
+                           headers={"Cookie": "access_token=" + tokens["access_token"]})
+    assert (reply.code, reply.text) == (200, '{"message": "Successfully logged out"}\n')
+    reply = await api.post("/v4/logout", {}, token=tokens["access_token"])  # logged out already
+    assert (reply.code, reply.text) == (401, REVOKED_TOKEN)
+
+
+@pytest.mark.gen_test
+async def test_optional_jwt_lists_refuse_a_bad_token_before_reading_the_count(api):
+    """§3.5: a present but invalid Bearer token is a 401 where the token is optional; §3.3: before the count."""
+    expired = auth.make_token(JWT_SECRET, "admin", "access", True, True, now=time.time() - 1000)
+    refresh = make_token(kind="refresh")
+    for path in ("/v4/pnls/0", "/v4/pnls/abc", "/v4/pnls/-1"):
+        assert (await api.get(path, token="abc.def.ghi")).text == INVALID_TOKEN, path
+        assert (await api.get(path, token=expired)).text == EXPIRED_TOKEN, path
+        assert (await api.get(path, token=refresh)).text == INVALID_TOKEN, path
+
+
+@pytest.mark.gen_test
+async def test_freshness_is_checked_before_admin(api):
+    """The original's fresh-JWT decorator runs before the handler's admin check (§3.3 steps 3 and 4)."""
+    stale_user = make_token("user1", is_admin=False, fresh=False)
+    for method, path in (("GET", "/v4/users/0"), ("DELETE", "/v4/user/user1"), ("DELETE", "/v4/ticker/X"),
+                         ("DELETE", "/v4/pair/A-B"), ("DELETE", "/v4/pnl/1")):
+        reply = await api.call(method, path, token=stale_user)
+        assert (reply.code, reply.text) == (401, NOT_FRESH), path
+
+
+@pytest.mark.gen_test
+async def test_put_user_keeps_the_admin_flag_when_it_is_not_named(api, admin_token):
+    reply = await api.put("/v4/user", {"username": "admin", "password": "new-admin-pw"}, token=admin_token)
+    assert (reply.code, reply.text) == (200, '{"username": "admin"}\n')
+    tokens = (await login(api, "admin", "new-admin-pw")).json
+    assert claims(tokens["access_token"])["is_admin"] is True
+    assert (await login(api, "admin", "password")).code == 401
+    # a second admin may be demoted; the last one may not
+    await api.post("/v4/user", {"username": "deputy", "password": "pw", "is_admin": True}, token=admin_token)
+    reply = await api.put("/v4/user", {"username": "deputy", "password": "pw", "is_admin": "no"}, token=admin_token)
+    assert reply.code == 200
+    assert claims((await login(api, "deputy", "pw")).json["access_token"])["is_admin"] is False
+
+
+@pytest.mark.gen_test
+async def test_users_list_is_newest_first_and_needs_no_anonymous_cap(api, admin_token):
+    for n in range(6):
+        await api.post("/v4/user", {"username": f"u{n}", "password": "pw"}, token=admin_token)
+    names = [u["username"] for u in (await api.get("/v4/users/0", token=admin_token)).json["users"]]
+    assert names == ["u5", "u4", "u3", "u2", "u1", "u0", "user1", "admin"]
+    assert len((await api.get("/v4/users/00", token=admin_token)).json["users"]) == 8

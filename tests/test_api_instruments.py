@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from conftest import make_token
 
-from pairs.store import Account, DeliveryLog, Pair
+from pairs.store import Account, DeliveryLog, Pair, Ticker
 
 TICKER_X = {"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD",
             "order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, "active_cost": 0.0}
@@ -301,3 +301,196 @@ async def test_passphrase_routes_are_recorded_in_the_delivery_log(api, store):
         ("PUT", "/v4/pnl", 400, "application/json", 3, "[1]", "127.0.0.1"),
     ]
     assert "wrong-secret" not in str(rows) and "webhook" not in str(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# conformance audit: processing order (§3.3), parsing (§3.1 with A.3), precedence of the §5.6/§5.8 checks
+
+
+MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
+NOT_FRESH = '{"error":"fresh_token_required","message":"The token is not fresh."}\n'
+BAD_JSON = '{"message": "The browser (or proxy) sent a request that this server could not understand."}\n'
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("method, path", [("POST", "/v4/ticker"), ("PUT", "/v4/ticker"), ("POST", "/v4/pair"),
+                                          ("PUT", "/v4/pair")])
+async def test_token_is_checked_before_the_body(api, method, path):
+    for raw in ("not json", "{", "[1, 2]", '{"symbol": null, "ticker1": null}'):
+        reply = await api.call(method, path, raw=raw)
+        assert (reply.code, reply.text) == (401, MISSING_TOKEN), raw
+        reply = await api.call(method, path, raw=raw, token=make_token("user1", False, fresh=False))
+        assert (reply.code, reply.text) == (401, NOT_FRESH), raw
+    reply = await api.call(method, path, raw="{", token=make_token("user1", False))
+    assert (reply.code, reply.text) == (400, BAD_JSON)
+    reply = await api.call(method, path, raw="[1, 2]", token=make_token("user1", False))
+    assert (reply.code, reply.json) == (400, {"message": "the request body must be a JSON object."})
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind, path", [("ticker", "/v4/ticker/X"), ("pair", "/v4/pair/AA-BB"), ("pnl", "/v4/pnl/1")])
+async def test_deletes_need_a_fresh_admin_token(api, store, kind, path):
+    store.write_sync(lambda: (Ticker.create(symbol="X"), Pair.create(name="AA-BB", ticker1="AA", ticker2="BB",
+                                                                        hedge=1, contracts=1),
+                              Account.create(NetLiquidation=1)))
+    cases = [(None, MISSING_TOKEN), (make_token("admin", fresh=False), NOT_FRESH),
+             (make_token("user1", False), NOT_ADMIN), (make_token("admin", fresh=False, kind="refresh"),
+                                                       '{"error":"token_invalid","message":"The token is invalid."}\n')]
+    for token, text in cases:
+        reply = await api.delete(path, token=token)
+        assert (reply.code, reply.text) == (401, text)
+    assert (Ticker.select().count(), Pair.select().count(), Account.select().count()) == (1, 1, 1)
+    reply = await api.delete(path, token=make_token("admin"))
+    assert (reply.code, reply.text) == (200, f'{{"message": "\'{kind}\' deleted successfully."}}\n')
+
+
+@pytest.mark.gen_test
+async def test_passphrase_routes_read_the_body_first_then_the_passphrase(api, store):
+    store.write_sync(lambda: (Ticker.create(symbol="X", active_pos=0.0), Account.create(NetLiquidation=1)))
+    # a bad field wins over a wrong passphrase (§3.3 step 4)
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "X", "active_pos": "abc"})
+    assert (reply.code, reply.text) == (400, '{"message": {"active_pos": "could not convert string to float: \'abc\'"}}\n')
+    reply = await api.post("/v4/pnl", {"passphrase": "wrong", "timestamp": "yesterday"})
+    assert (reply.code, reply.json) == (400, {"message": {"timestamp": "date format should be %Y-%m-%d %H:%M:%S."}})
+    # a wrong passphrase wins over an unknown row
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "NOPE"})
+    assert (reply.code, reply.text) == (400, '{"message": "incorrect passphrase."}\n')
+    reply = await api.put("/v4/pnl", {"passphrase": "wrong", "rowid": 99999})
+    assert (reply.code, reply.text) == (401, '{"message": {"passphrase": "incorrect passphrase."}}\n')
+    # the passphrase is compared as sent: not trimmed, not case-folded (§9)
+    for given in (" webhook", "webhook ", "WEBHOOK", "webhook\n"):
+        reply = await api.post("/v4/pnl", {"passphrase": given})
+        assert (reply.code, reply.text) == (401, '{"message": "incorrect passphrase."}\n'), given
+    assert Account.select().count() == 1
+    assert Ticker.get(Ticker.symbol == "X").active_pos == 0.0
+
+
+@pytest.mark.gen_test
+async def test_bridge_spellings_on_the_ticker_and_account_pnl_routes(api, store):
+    """A.1.2/A.3: text/plain with a trailing newline, one-element lists, integral floats and digit strings."""
+    store.write_sync(lambda: Ticker.create(symbol="X"))
+    raw = '{"passphrase": ["webhook"], "symbol": ["X"], "active_pos": "5.0", "active_pnl": [-1], "active_cost": 2}\n'
+    reply = await api.put("/v4/ticker/updatepnl", raw=raw, content_type="text/plain")
+    assert reply.code == 200
+    assert list(reply.json)[-3:] == ["active_pos", "active_pnl", "active_cost"]
+    assert (reply.json["symbol"], *list(reply.json.values())[-3:]) == ("X", 5.0, -1.0, 2.0)
+    reply = await api.call("POST", "/v4/regpnl", raw='{"passphrase": "webhook", "NetLiquidation": 100}\n',
+                           content_type="text/plain")
+    assert reply.code == 201
+    rowid = Account.get().rowid
+    for given in (float(rowid), str(rowid), f"{rowid}.0", [rowid]):
+        reply = await api.put("/v4/regpnl", {"passphrase": "webhook", "rowid": given, "NetLiquidation": 7})
+        assert (reply.code, reply.json["rowid"], reply.json["NetLiquidation"]) == (200, rowid, 7.0), given
+
+
+@pytest.mark.gen_test
+async def test_arguments_without_help_answer_the_conversion_text(api, user_token):
+    cases = [
+        ("POST", "/v4/ticker", {"symbol": "X", "active": "abc"}, "active", "invalid literal for int() with base 10: 'abc'"),
+        ("POST", "/v4/ticker", {"symbol": "X", "active_pos": "abc"}, "active_pos",
+         "could not convert string to float: 'abc'"),
+        ("POST", "/v4/pair", {"ticker1": "A", "ticker2": "B", "hedge": 1, "contracts": 1, "status": "x"}, "status",
+         "invalid literal for int() with base 10: 'x'"),
+        ("POST", "/v4/pnl", {"passphrase": "webhook", "AvailableFunds": "abc"}, "AvailableFunds",
+         "could not convert string to float: 'abc'"),
+        ("PUT", "/v4/pnl", {"passphrase": "webhook", "rowid": "abc"}, "rowid",
+         "invalid literal for int() with base 10: 'abc'"),
+        ("PUT", "/v4/ticker/pnl", {"passphrase": "webhook"}, "symbol", "'symbol' cannot be empty!"),
+    ]
+    for method, path, body, field, text in cases:
+        reply = await api.call(method, path, body, token=user_token)
+        assert (reply.code, reply.json) == (400, {"message": {field: text}}), (path, body)
+
+
+@pytest.mark.gen_test
+async def test_only_the_first_failing_argument_is_reported(api, user_token):
+    reply = await api.post("/v4/ticker", {"active": "abc", "active_pos": "x"}, token=user_token)
+    assert reply.json == {"message": {"symbol": "'symbol' cannot be empty!"}}
+    reply = await api.post("/v4/ticker", {"symbol": "X", "active_pnl": "x", "active": "abc"}, token=user_token)
+    assert reply.json == {"message": {"active": "invalid literal for int() with base 10: 'abc'"}}
+    reply = await api.post("/v4/pnl", {"passphrase": None, "rowid": "x"})
+    assert reply.json == {"message": {"passphrase": "'passphrase' cannot be empty!"}}
+
+
+@pytest.mark.gen_test
+async def test_json_wins_over_the_query_string_and_strings_are_not_trimmed(api, user_token):
+    reply = await api.post("/v4/ticker?symbol=FROMQUERY&xch=ARCA", {"symbol": " X "}, token=user_token)
+    assert reply.code == 201
+    assert (await api.get("/v4/ticker/FROMQUERY")).code == 404
+    stored = (await api.get("/v4/ticker/%20X%20")).json
+    assert (stored["symbol"], stored["xch"]) == (" X ", "ARCA")  # the query string fills what JSON leaves out
+    assert (await api.get("/v4/ticker/X")).code == 404
+
+
+@pytest.mark.gen_test
+async def test_bool_texts_for_update_pnl(api, user_token):
+    """A.3 (§10.3.1 fixed): booleans are JSON booleans, 1/0 and true/false/1/0/yes/no in any case."""
+    await api.post("/v4/ticker", {"symbol": "X"}, token=user_token)
+    expected = 0.0
+    for n, (text, updated) in enumerate((("YES", True), ("No", False), ("1", True), ("0", False), (1, True),
+                                         ("False", False), ("TRUE", True), (0, False)), start=1):
+        reply = await api.put("/v4/ticker", {"symbol": "X", "update_pnl": text, "active_pos": n}, token=user_token)
+        expected = float(n) if updated else expected
+        assert (reply.code, reply.json["active_pos"]) == (200, expected), text
+
+
+@pytest.mark.gen_test
+async def test_ticker_and_pair_lists_are_not_capped_for_anonymous_callers(api, store):
+    store.write_sync(lambda: [(Ticker.create(symbol=f"T{n}"), Pair.create(name=f"T{n}-U", ticker1=f"T{n}",
+                                                                           ticker2="U", hedge=1, contracts=1))
+                              for n in range(7)])
+    tickers = (await api.get("/v4/tickers/0")).json["tickers"]
+    assert [t["symbol"] for t in tickers] == [f"T{n}" for n in range(6, -1, -1)]
+    assert len((await api.get("/v4/pairs/0")).json["pairs"]) == 7
+    assert len((await api.get("/v4/pairs/6")).json["pairs"]) == 6
+    assert list((await api.get("/v4/pairs/0")).json) == ["pairs"] and list((await api.get("/v4/tickers/0")).json) == [
+        "tickers"]
+
+
+@pytest.mark.gen_test
+async def test_which_ticker_and_pair_rule_wins(api, user_token):
+    """§5.6/§5.8: the order of the checks decides the message when several apply."""
+    await api.post("/v4/ticker", {"symbol": "ON", "active": 1}, token=user_token)
+    await api.post("/v4/pair", {"ticker1": "P1", "ticker2": "P2", "hedge": 1, "contracts": 1, "status": 1},
+                   token=user_token)
+    await api.post("/v4/ticker", {"symbol": "P1", "active": 0}, token=user_token)
+    # ticker POST: an existing symbol wins over "active in a pair"
+    reply = await api.post("/v4/ticker", {"symbol": "P1", "active": 1}, token=user_token)
+    assert reply.json == {"message": "'ticker' with that name already exists."}
+    # pair POST: the active check (1) wins over the dash (2) and over an existing name (4); the dash over the name
+    reply = await api.post("/v4/pair", {"ticker1": "ON", "ticker2": "Z-Z", "hedge": 1, "contracts": 1, "status": 1},
+                           token=user_token)
+    assert reply.json == {"message": " one of the tickers is already active!"}
+    await api.post("/v4/pair", {"ticker1": "ON", "ticker2": "Q", "hedge": 1, "contracts": 1}, token=user_token)
+    reply = await api.post("/v4/pair", {"ticker1": "ON", "ticker2": "Q", "hedge": 1, "contracts": 1, "status": 1},
+                           token=user_token)
+    assert reply.json == {"message": " one of the tickers is already active!"}
+    reply = await api.post("/v4/pair", {"ticker1": "A-", "ticker2": "B", "hedge": 1, "contracts": 1},
+                           token=user_token)
+    assert reply.json == {"message": "problematic ticker!"}
+    # pair PUT: the active check uses the body's tickers and comes before the lookup
+    reply = await api.put("/v4/pair", {"name": "NO-PE", "ticker1": "ON", "ticker2": "Q", "hedge": 1, "contracts": 1,
+                                       "status": 1}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " one of the tickers is already active!"})
+    # watchlist values (-1) take part in neither check
+    assert (await api.put("/v4/ticker", {"symbol": "P2", "active": -1}, token=user_token)).code == 201
+    reply = await api.put("/v4/pair", {"name": "ON-Q", "ticker1": "ON", "ticker2": "Q", "hedge": 1, "contracts": 1,
+                                       "status": -1}, token=user_token)
+    assert (reply.code, reply.json["status"]) == (200, -1)
+
+
+@pytest.mark.gen_test
+async def test_pnl_and_ticker_pnl_need_no_xsrf_token_with_a_session_cookie(app, api, store):
+    from test_http import session_cookie  # a real dashboard session: XSRF would apply to a cookie-authenticated write
+
+    store.write_sync(lambda: Ticker.create(symbol="X"))
+    headers = {"Cookie": session_cookie(app, store)}
+    for method, path in (("POST", "/v4/pnl"), ("POST", "/v4/regpnl")):
+        reply = await api.call(method, path, {"passphrase": "webhook", "NetLiquidation": 1}, headers=headers)
+        assert reply.code == 201, path
+    rowid = Account.select().first().rowid
+    for path in ("/v4/pnl", "/v4/regpnl"):
+        reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid}, headers=headers)
+        assert reply.code == 200, path
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "X"}, headers=headers)
+    assert reply.code == 200

@@ -191,3 +191,29 @@ async def test_cors_origins_can_be_restricted(app, api):
     assert reply.headers["Access-Control-Allow-Origin"] == "https://trusted.example"
     reply = await api.get("/v4/tickers/0", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# which error wins (§3.3): XSRF, then the HTTPS redirect, then the token, then admin, then the body
+
+
+@pytest.mark.gen_test
+async def test_the_xsrf_check_comes_before_token_admin_and_body(app, store, api):
+    cookie = session_cookie(app, store, "user1")  # not an admin; XSRF applies because the cookie authenticates
+    for method, path, raw in (("POST", "/v4/user", "not json"), ("DELETE", "/v4/user/admin", None),
+                              ("POST", "/v4/ticker", "[1]"), ("PUT", "/v4/pair", "{")):
+        reply = await api.call(method, path, raw=raw, headers={"Cookie": cookie})
+        assert (reply.code, reply.text) == (403, CSRF), path
+    app.ctx.settings.force_https = True
+    reply = await api.call("POST", "/v4/user", raw="not json", headers={"Cookie": cookie})
+    assert (reply.code, reply.text) == (403, CSRF)
+
+
+@pytest.mark.gen_test
+async def test_the_https_redirect_comes_before_the_token(app, api):
+    app.ctx.settings.force_https = True
+    for method, path in (("POST", "/v4/ticker"), ("GET", "/v4/users/0"), ("PUT", "/v4/ticker/pnl"),
+                         ("POST", "/v4/login")):
+        reply = await api.call(method, path, raw="not json")
+        assert reply.code == 308, path
+        assert reply.headers["Location"].startswith("https://") and reply.headers["Location"].endswith(path)

@@ -106,6 +106,10 @@ def test_tokens_and_revocations_survive_a_restart(tmp_path, servers, server_db):
         args = ("--database-url", server_db)
     first = ServerProcess(tmp_path, *args, env=env)
     servers.append(first)
+    # A.5: default users on the empty table, and a loud warning while their default password is in use
+    assert first.logged("created default users: admin, user1")
+    for name in ("admin", "user1"):
+        assert first.logged(f"WARNING pairs: !!! user '{name}' still has the default password"), first.lines
     status, kept = first.request("POST", "/v4/login", {"username": "admin", "password": "password", "expire": 30})
     assert status == 200
     status, gone = first.request("POST", "/v4/login", {"username": "admin", "password": "password"})
@@ -116,6 +120,8 @@ def test_tokens_and_revocations_survive_a_restart(tmp_path, servers, server_db):
 
     second = ServerProcess(tmp_path, *args, env=env)
     servers.append(second)
+    assert second.logged("!!! user 'admin' still has the default password")  # at every start
+    assert not second.logged("created default users")
     assert second.request("POST", "/v4/ticker", {"symbol": "AFTER"}, token=kept["access_token"]) == (
         201, {"message": "'ticker' created successfully."})
     assert second.request("POST", "/v4/refresh", token=kept["refresh_token"])[0] == 200

@@ -406,6 +406,8 @@ async def test_put_user_keeps_the_admin_flag_when_it_is_not_named(api, admin_tok
 
 @pytest.mark.gen_test
 async def test_users_list_is_newest_first_and_needs_no_anonymous_cap(api, admin_token):
+    reply = await api.get("/v4/users/0", token=admin_token)  # Appendix C, on a fresh database
+    assert (reply.code, reply.text) == (200, '{"users": [{"username": "user1"}, {"username": "admin"}]}\n')
     for n in range(6):
         await api.post("/v4/user", {"username": f"u{n}", "password": "pw"}, token=admin_token)
     names = [u["username"] for u in (await api.get("/v4/users/0", token=admin_token)).json["users"]]

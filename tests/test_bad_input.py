@@ -28,6 +28,13 @@ BAD_BY_TYPE = {
     "datetime": ['"27/05/2022"', '"2022-13-01 00:00:00"', "1653611057", '"2022-05-27 25:00:00"', '"\\u0000"'],
 }
 # whole-body breakage: (raw body, content type)
+# bodies without the required fields: every write route below has at least one
+EMPTY_BODIES = [
+    (b"", "application/json"),
+    (b"  \r\n ", "text/plain"),
+    (b"", "application/x-www-form-urlencoded"),
+    (b"{}", "application/json"),
+]
 BROKEN_BODIES = [
     (b"[1, 2]", "application/json"),
     (b"[]", "application/json"),
@@ -161,7 +168,7 @@ async def test_bad_bodies_change_nothing(api, store, route):
                 named = message == {"password": "'password' cannot be longer than 72 bytes."}
             if reply.code != 400 or not named:
                 problems.append((field, raw[:40], ctype, reply.code, reply.text[:120]))
-    for raw, ctype in BROKEN_BODIES:
+    for raw, ctype in (*EMPTY_BODIES, *BROKEN_BODIES):
         reply = await api.call(method, path, raw=raw, token=token, content_type=ctype)
         expected = 413 if len(raw) > 64 * 1024 else 400
         if reply.code != expected or not isinstance((reply.json or {}).get("message"), (str, dict)):

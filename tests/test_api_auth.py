@@ -413,3 +413,30 @@ async def test_users_list_is_newest_first_and_needs_no_anonymous_cap(api, admin_
     names = [u["username"] for u in (await api.get("/v4/users/0", token=admin_token)).json["users"]]
     assert names == ["u5", "u4", "u3", "u2", "u1", "u0", "user1", "admin"]
     assert len((await api.get("/v4/users/00", token=admin_token)).json["users"]) == 8
+
+
+@pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize("slow, method, path, body, status", [
+    ("check_password", "POST", "/v4/login", {"username": "admin", "password": "password"}, 200),
+    ("hash_password", "POST", "/v4/user", {"username": "newbie", "password": "pw"}, 201),
+    ("hash_password", "PUT", "/v4/user", {"username": "user1", "password": "pw2"}, 200),
+])
+async def test_bcrypt_runs_off_the_ioloop(api, admin_token, monkeypatch, slow, method, path, body, status):
+    """A.5: while bcrypt works on one request, the server answers others (bcrypt waits here until it did)."""
+    import asyncio
+    import threading
+
+    release, waited = threading.Event(), []
+    original = getattr(auth, slow)
+
+    def held(*args):
+        waited.append(release.wait(20))  # True only when the test released it, not on time-out
+        return original(*args)
+
+    monkeypatch.setattr(auth, slow, held)
+    slow_call = asyncio.ensure_future(api.call(method, path, body, token=admin_token))
+    other = await api.get("/v4/tickers/0")  # answered while bcrypt is still held
+    assert other.code == 200 and not slow_call.done()
+    release.set()
+    assert (await slow_call).code == status
+    assert waited == [True]

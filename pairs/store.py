@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -539,11 +540,23 @@ def format_timestamp(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+@functools.cache
+def _float_columns(model: type[Model]) -> frozenset[str]:
+    return frozenset(name for name, field in model._meta.fields.items() if isinstance(field, peewee.FloatField))
+
+
 def row_json(row: Model, keys: Iterable[str]) -> dict[str, Any]:
+    """A row as the original shows it: a float column is a JSON float (``0.0``) even when the value in memory is
+    a parser default such as the integer ``0`` (the original answered from the row reloaded after the commit)."""
+    floats = _float_columns(type(row))
     out: dict[str, Any] = {}
     for key in keys:
         value = getattr(row, key)
-        out[key] = format_timestamp(value) if key == "timestamp" else value
+        if key == "timestamp":
+            value = format_timestamp(value)
+        elif type(value) is int and key in floats:
+            value = float(value)
+        out[key] = value
     return out
 
 

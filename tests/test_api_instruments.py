@@ -61,6 +61,17 @@ async def test_ticker_put_updates_or_creates(api, user_token):
 
 
 @pytest.mark.gen_test
+async def test_ticker_put_answers_float_columns_as_floats(api, user_token):
+    """update_pnl with omitted PNL fields stores the defaults; the answer shows them as GET does (0.0, not 0)."""
+    await api.post("/v4/ticker", {"symbol": "X", "active_pos": 5}, token=user_token)
+    reply = await api.put("/v4/ticker", {"symbol": "X", "update_pnl": True}, token=user_token)
+    expected = ('{"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD", '
+                '"order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, "active_cost": 0.0}\n')
+    assert (reply.code, reply.text) == (200, expected)
+    assert (await api.get("/v4/ticker/X")).text == expected
+
+
+@pytest.mark.gen_test
 async def test_ticker_and_pair_activation_exclude_each_other(api, user_token):
     await api.post("/v4/pair", {"ticker1": "AA", "ticker2": "BB", "hedge": 1, "contracts": 1, "status": 1},
                    token=user_token)

@@ -440,3 +440,17 @@ async def test_bcrypt_runs_off_the_ioloop(api, admin_token, monkeypatch, slow, m
     release.set()
     assert (await slow_call).code == status
     assert waited == [True]
+
+
+@pytest.mark.gen_test
+async def test_logout_revokes_only_the_callers_own_refresh_token(api):
+    admin = (await login(api)).json
+    user = (await login(api, "user1")).json
+    reply = await api.post("/v4/logout", {"refresh_token": admin["refresh_token"]}, token=user["access_token"])
+    assert reply.code == 200
+    assert (await api.post("/v4/refresh", token=admin["refresh_token"])).code == 200
+    reply = await api.post("/v4/logout", {"refresh_token": user["access_token"]}, token=admin["access_token"])
+    assert reply.code == 200  # an access token named as the refresh token is ignored, the caller's is revoked
+    assert (await api.get("/v4/pnls/0", token=user["access_token"])).text == REVOKED_TOKEN
+    assert (await api.get("/v4/pnls/0", token=admin["access_token"])).text == REVOKED_TOKEN
+    assert (await api.post("/v4/refresh", token=user["refresh_token"])).code == 200

@@ -131,6 +131,9 @@ _DATETIME = re.compile(
 )
 
 
+NULL_TIMESTAMP = "None"  # how a NULL timestamp is emitted (store.format_timestamp), as the original did
+
+
 def parse_timestamp(value: Any) -> dt.datetime:
     """``YYYY-MM-DD HH:MM:SS`` with optional fraction, ``T`` and ``Z``/``±HH:MM`` -> naive UTC, whole seconds."""
     if not isinstance(value, str):
@@ -154,7 +157,15 @@ def parse_timestamp(value: Any) -> dt.datetime:
     return stamp
 
 
-CONVERTERS = {"str": _to_str, "int": _to_int, "float": _to_float, "bool": _to_bool, "datetime": parse_timestamp}
+def _to_timestamp(value: Any) -> dt.datetime | None:
+    """A timestamp argument; the text ``None`` is null: it is what a NULL timestamp reads as in our answers, and the
+    bridge echoes every field back as it received it (A.1.2), so that echo must not be refused."""
+    if value == NULL_TIMESTAMP:
+        return None
+    return parse_timestamp(value)
+
+
+CONVERTERS = {"str": _to_str, "int": _to_int, "float": _to_float, "bool": _to_bool, "datetime": _to_timestamp}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,6 +194,8 @@ def parse_args(spec: Sequence[Arg], values: Mapping[str, Any]) -> dict[str, Any]
             converted = CONVERTERS[arg.type](value)
         except ValueError as exc:
             raise ArgError(arg.name, arg.help or str(exc)) from None
+        if converted is None and arg.required:
+            raise ArgError(arg.name, arg.help or messages.MISSING)
         if arg.max_length is not None and isinstance(converted, str) and len(converted) > arg.max_length:
             raise ArgError(arg.name, f"'{arg.name}' cannot be longer than {arg.max_length} characters.")
         out[arg.name] = converted

@@ -5,7 +5,18 @@ import datetime as dt
 import pytest
 
 from pairs import messages
-from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count, parse_timestamp
+from pairs.args import (
+    NULL_TIMESTAMP,
+    Arg,
+    ArgError,
+    BodyError,
+    capped,
+    parse_args,
+    parse_body,
+    parse_count,
+    parse_timestamp,
+)
+from pairs.store import format_timestamp
 
 INT = (Arg("n", "int"),)
 FLOAT = (Arg("x", "float"),)
@@ -99,6 +110,19 @@ def test_strings_numbers_become_text_and_length_is_capped():
 ])
 def test_timestamps_become_naive_utc(text, expected):
     assert parse_timestamp(text) == expected
+
+
+def test_the_text_none_is_a_null_timestamp():
+    """A NULL timestamp is emitted as "None" (as the original did); the bridge echoes it back (A.1.2)."""
+    assert format_timestamp(None) == NULL_TIMESTAMP == "None"
+    spec = (Arg("timestamp", "datetime", help=messages.DATE_HELP),)
+    assert parse_args(spec, {"timestamp": "None"}) == {"timestamp": None}
+    required = (Arg("timestamp", "datetime", required=True, help=messages.DATE_HELP),)
+    with pytest.raises(ArgError, match="date format should be"):
+        parse_args(required, {"timestamp": "None"})
+    for other in ("none", "NULL", "null", ""):
+        with pytest.raises(ArgError, match="date format should be"):
+            parse_args(spec, {"timestamp": other})
 
 
 @pytest.mark.parametrize("text", ["2022-05-27", "27/05/2022 00:00:00", "2022-13-01 00:00:00", "x", 5])

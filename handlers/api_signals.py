@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 import tornado.ioloop
 
-from handlers.base import BaseHandler, _in_networks, message
+from handlers.base import ApiError, BaseHandler, _in_networks, message
 from pairs import delivery, messages, signals
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
@@ -133,10 +133,12 @@ class OrderHandler(SignalItemHandler):
 
 
 def _list(rows: Callable[[], list]) -> list[dict[str, Any]]:
+    """A database fault is the original's 500 and text, plus an empty ``signals``: the bridge reads that key of
+    every waiting-list answer it gets, and a KeyError there ends its polling for good (A.1.2)."""
     try:
         return rows()
     except peewee.PeeweeException:
-        raise message(500, messages.GET_FAILED) from None
+        raise ApiError(500, {"message": messages.GET_FAILED, "signals": []}) from None
 
 
 class SignalListHandler(BaseHandler):

@@ -366,14 +366,18 @@ async def test_database_faults_answer_the_original_messages(api, store, setup_a,
             (api.post("/v4/webhook", webhook("A")), "an error occurred inserting the item."),
             (api.put("/v4/webhook", webhook("A", rowid=1)), "an error occurred updating the item."),
             (api.put("/v4/signal/order", order("A", 100, 1, 1)), "an error occurred updating the item."),
-            (api.get("/v4/signals/0"), "an error occurred while getting the item(s)."),
-            (api.get("/v4/signals/status/waiting/0"), "an error occurred while getting the item(s)."),
-            (api.get("/v4/signals/ticker/A/0"), "an error occurred while getting the item(s)."),
             (api.get("/v4/signal/1"), "an error occurred while getting the item(s)."),
             (api.delete("/v4/signal/1", token=admin_token), "an error occurred deleting the item."),
         ):
             reply = await call
             assert (reply.code, reply.json) == (500, {"message": text})
+        # the lists: the same, plus an empty "signals" (the bridge reads that key of every waiting-list answer,
+        # and a KeyError ends its polling for good, A.1.2)
+        for path in ("/v4/signals/0", "/v4/signals/status/waiting/0", "/v4/signals/ticker/A/0"):
+            reply = await api.get(path)
+            assert (reply.code, reply.json) == (500, {"message": "an error occurred while getting the item(s).",
+                                                      "signals": []}), path
+            assert list(reply.json) == ["message", "signals"]
     finally:
         store.write_sync(lambda: store.db.execute_sql("ALTER TABLE signals_gone RENAME TO signals"))
     assert (await api.get("/v4/signal/1")).code == 200

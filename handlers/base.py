@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -303,8 +304,17 @@ class BaseHandler(tornado.web.RequestHandler):
             self.request.headers["Content-Type"][:200],
             "size": len(self.request.body),
             "status": self.get_status(),
-            "body": redact(self.request.body),
+            "body": redact(self.request.body, self._passphrases()),
         }
+
+    def _passphrases(self) -> list[str]:
+        """The configured passphrase and the one(s) this request carried, as parsed: what the log must not show."""
+        found = [self.ctx.settings.webhook_passphrase]
+        given = getattr(self, "_values", {}).get("passphrase")
+        for value in given if isinstance(given, list) else [given]:
+            if isinstance(value, str):
+                found.append(value)
+        return [text for text in found if text]
 
 
 _DELIVERY_COLUMNS = ("received", "peer", "method", "route", "content_type", "size", "status", "body")
@@ -318,11 +328,22 @@ def _record_delivery(row: dict[str, Any]) -> None:
 
 
 _PASSPHRASE_JSON = re.compile(r'("passphrase"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
-_PASSPHRASE_FORM = re.compile(r"(^|&)(passphrase=)[^&]*")
 
 
-def redact(raw: bytes, limit: int = 64 * 1024) -> str:
-    """The body as text with the passphrase's value replaced by ``***`` (JSON, form or anything else)."""
+def _redact_form_field(field: str) -> str:
+    key, sep, _ = field.partition("=")
+    if sep and urllib.parse.unquote_plus(key) == "passphrase":  # also ``pass%70hrase=...``
+        return key + "=***"
+    return field
+
+
+def redact(raw: bytes, secrets: Sequence[str] = (), limit: int = 64 * 1024) -> str:
+    """The body as text with the passphrase's value replaced by ``***``.
+
+    A JSON object is redacted by its key.  Anything else (a form, multipart, broken JSON) by the ``passphrase``
+    key where one can be seen, and then every occurrence of ``secrets`` (the configured passphrase and the values
+    the request carried) is replaced, since e.g. a multipart part names its field on a line of its own.
+    """
     text = raw[:limit].decode("utf-8", "replace")
     try:
         body = json.loads(text)
@@ -333,7 +354,10 @@ def redact(raw: bytes, limit: int = 64 * 1024) -> str:
             body["passphrase"] = "***"
         return json.dumps(body)
     text = _PASSPHRASE_JSON.sub(r'\1"***"', text)
-    return _PASSPHRASE_FORM.sub(r"\1\2***", text)
+    text = "&".join(_redact_form_field(field) for field in text.split("&"))
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _in_networks(address: str, networks: Sequence[Any]) -> bool:

@@ -250,3 +250,35 @@ async def test_oversize_bodies_are_413_and_logged(api, app, instruments) -> None
         ("POST", "/v4/webhook", 413), ("PUT", "/v4/signal/updateorder", 413), ("PUT", "/v4/webhook", 404)]
     assert rows[0].size > 64 * 1024 and rows[0].content_type == "application/json"
     assert all("webhook\"" not in r.body for r in rows)
+
+
+def multipart(boundary: str, **fields: str) -> str:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in fields.items()]
+    return "".join(parts) + f"--{boundary}--\r\n"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_delivery_log_redacts_the_passphrase_of_every_body_the_webhook_accepts(api, app, instruments) -> None:
+    """A.2: multipart and percent-encoded forms are accepted (§3.1) - their passphrase must not reach the log."""
+    fields = {"ticker": "LNT", "order_action": "buy", "order_contracts": "1"}
+    sent = [
+        (multipart("XyZ", passphrase="webhook", **fields), "multipart/form-data; boundary=XyZ", 200),
+        (multipart("XyZ", passphrase="s3cret-guess", **fields), "multipart/form-data; boundary=XyZ", 401),
+        ("pass%70hrase=webhook&ticker=LNT&order_action=buy&order_contracts=1",
+         "application/x-www-form-urlencoded", 200),
+        ("pass%70hrase=web%68ook&ticker=LNT&order_action=buy&order_contracts=1",
+         "application/x-www-form-urlencoded", 200),
+        ("passphrase=s3cret+guess&ticker=LNT", "application/x-www-form-urlencoded", 400),
+    ]
+    for raw, content_type, status in sent:
+        assert (await api.call("POST", "/v4/webhook", raw=raw, content_type=content_type)).code == status, raw
+    await app.ctx.store.write(lambda: None)  # the log rows are queued before this: the writer is FIFO
+    bodies = [r.body for r in DeliveryLog.select().order_by(DeliveryLog.id)]
+    assert bodies[0] == multipart("XyZ", passphrase="***", **fields)
+    assert bodies[1] == multipart("XyZ", passphrase="***", **fields)
+    assert bodies[2] == "pass%70hrase=***&ticker=LNT&order_action=buy&order_contracts=1"
+    assert bodies[3] == "pass%70hrase=***&ticker=LNT&order_action=buy&order_contracts=1"
+    assert bodies[4] == "passphrase=***&ticker=LNT"
+    for body in bodies:
+        assert "webhook" not in body and "s3cret" not in body and "web%68ook" not in body

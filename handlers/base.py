@@ -139,6 +139,13 @@ class BaseHandler(tornado.web.RequestHandler):
             raise message(413, messages.BODY_TOO_LARGE.format(limit=limit))
         return None
 
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Every cookie (the session's and Tornado's ``_xsrf``) is Secure under HTTPS, also behind a trusted
+        TLS-terminating proxy (A.5)."""
+        if self._scheme() == "https":
+            kwargs["secure"] = True
+        super().set_cookie(name, value, *args, **kwargs)
+
     def _scheme(self) -> str:
         if self.request.protocol == "https":
             return "https"

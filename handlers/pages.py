@@ -150,7 +150,7 @@ class LoginPageHandler(PageHandler):
         session = await self.ctx.store.write(users.new_session_tx, username, expire)
         expires = utcnow() + dt.timedelta(minutes=expire)
         self.set_signed_cookie(SESSION_COOKIE, session, expires_days=None, expires=expires, httponly=True,
-                               samesite="Lax", secure=self._scheme() == "https")
+                               samesite="Lax")  # Secure under HTTPS: BaseHandler.set_cookie
         self.redirect(next_url)
 
 

@@ -402,16 +402,23 @@ async def test_list_pages_newest_first_by_time(api, store):
 
 
 @pytest.mark.gen_test
-async def test_session_cookie_is_secure_behind_a_trusted_https_proxy(api, app, store):
+async def test_session_and_xsrf_cookies_are_secure_behind_a_trusted_https_proxy(api, app, store):
     from pairs.config import parse_networks
 
+    plain = Browser(api)
+    await plain.get("/login")
+    xsrf = next(h for h in plain.set_cookie_headers if h.startswith("_xsrf="))
+    assert "Secure" not in xsrf and "SameSite=Lax" in xsrf  # plain HTTP: a Secure cookie would never come back
+
     app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
-    browser = Browser(api)
-    await browser.get("/login")
+    https = {"X-Forwarded-Proto": "https"}
+    form = await api.get("/login", headers=https)
+    xsrf = next(h for h in form.headers.get_list("Set-Cookie") if h.startswith("_xsrf="))
+    assert "Secure" in xsrf and "SameSite=Lax" in xsrf
+    token = xsrf.split(";", 1)[0].split("=", 1)[1]
     reply = await api.call("POST", "/login", raw=urllib.parse.urlencode(
-        {"username": "admin", "password": "password", "_xsrf": browser.cookies["_xsrf"]}),
-        content_type="application/x-www-form-urlencoded",
-        headers={**browser._headers(), "X-Forwarded-Proto": "https"})
+        {"username": "admin", "password": "password", "_xsrf": token}),
+        content_type="application/x-www-form-urlencoded", headers={"Cookie": f"_xsrf={token}", **https})
     cookie = next(h for h in reply.headers.get_list("Set-Cookie") if h.startswith("pairs_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -2,8 +2,9 @@
 
 ``start_jobs`` / ``stop_jobs`` are the server's start-up and shut-down hooks: a Tornado PeriodicCallback ticks the
 ``schedule`` definitions of pairs/jobs.py every second, and each due job is handed to the executor, so neither a
-download nor an SMTP conversation ever holds up the IOLoop.  ``GET /sma`` and ``GET /update_watchlist`` run the
-price job for a logged-in user (a Bearer token or the dashboard's session cookie), then redirect as the original.
+download nor an SMTP conversation ever holds up the IOLoop.  ``/sma`` and ``/update_watchlist`` run the price job
+for a logged-in user, then redirect as the original: ``GET`` with a Bearer token, ``POST`` from the dashboard (its
+session cookie plus the XSRF token).
 """
 
 from __future__ import annotations
@@ -102,22 +103,39 @@ def stop_jobs(ctx: Any) -> None:
     job_control(ctx).stop()
 
 
-class SmaHandler(BaseHandler):
-    """``GET /sma``: the active pairs' price run now (inside the session), then the positions page."""
+class RunNowHandler(BaseHandler):
+    """A price run now for a logged-in user, then a page (SPEC §7.9 with A.5).
+
+    ``GET`` is the original's route, kept for scripts and bookmarks that send a Bearer token.  A GET carries no
+    XSRF token, so one authenticated only by the dashboard's session cookie (which SameSite=Lax still sends on a
+    link from another site) shows the page without running anything; the page's button POSTs with the token.
+    """
+
+    job = jobs.PRICES
+    gate = True
+    page = "/positions"
 
     async def get(self) -> None:
-        self.identity()
-        await job_control(self.ctx).prices(jobs.PRICES, gate=True)
-        self.redirect("/positions")
+        if self.identity().via == "token":
+            await job_control(self.ctx).prices(self.job, gate=self.gate)
+        self.redirect(self.page)
+
+    async def post(self) -> None:
+        self.identity()  # with the session cookie, BaseHandler.check_xsrf_cookie has checked the token
+        await job_control(self.ctx).prices(self.job, gate=self.gate)
+        self.redirect(self.page)
 
 
-class UpdateWatchlistHandler(BaseHandler):
-    """``GET /update_watchlist``: the watchlist pairs' price run now (no gate), then the watchlist page."""
+class SmaHandler(RunNowHandler):
+    """``/sma``: the active pairs' price run now (inside the session), then the positions page."""
 
-    async def get(self) -> None:
-        self.identity()
-        await job_control(self.ctx).prices(jobs.WATCHLIST, gate=False)
-        self.redirect("/watchlist")
+
+class UpdateWatchlistHandler(RunNowHandler):
+    """``/update_watchlist``: the watchlist pairs' price run now (no gate), then the watchlist page."""
+
+    job = jobs.WATCHLIST
+    gate = False
+    page = "/watchlist"
 
 
 ROUTES = [

@@ -270,7 +270,19 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         await tab.goto("/watchlist")
         assert await page.locator("figure.chart svg").count() == 0
         assert await page.locator("figure.chart .chart-empty").text_content() == "no stored prices yet"
+        assert (await page.locator("#last-run").text_content()).strip() == "Last Price Update: never"
         await tab.shot("watchlist")
+
+        # "Update Now" posts (with the XSRF token) and the watchlist run fetches and stores the pair's prices
+        app.ctx.extras["price_source"] = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
+        async with page.expect_navigation():
+            await page.click("#update-now")
+        assert page.url.endswith("/watchlist")
+        assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
+        assert await page.locator("figure.chart svg polyline.spread").count() == 1
+        assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "
+                                  "#watchlist td.num.z2").count() == 1
+        await tab.shot("watchlist-updated")
         assert tab.errors == []
     finally:
         await browser.close()

@@ -12,7 +12,7 @@ import pytest
 
 import server
 from handlers.maintenance import job_control
-from pairs import jobs, market
+from pairs import jobs, market, messages
 from pairs.store import Pair, Store, pair_json
 from tests.signal_fixtures import newest_signal, webhook
 from tests.test_stats import computed_stats
@@ -313,7 +313,7 @@ def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_update_now_button_works_with_the_dashboard_session_cookie(app, api):
+async def test_update_now_button_posts_with_the_session_cookie_and_the_xsrf_token(app, api):
     from tests.test_pages import Browser
 
     await app.ctx.store.write(add_pairs_tx)
@@ -321,7 +321,22 @@ async def test_update_now_button_works_with_the_dashboard_session_cookie(app, ap
     job_control(app.ctx).now = lambda: TUESDAY_3PM_NEW_YORK
     browser = Browser(api)
     assert (await browser.login("user1")).code == 302
-    assert 'href="/update_watchlist"' in (await browser.get("/watchlist")).text
-    reply = await browser.get("/update_watchlist")
+    page = (await browser.get("/watchlist")).text
+    assert '<form method="post" action="/update_watchlist"' in page and 'name="_xsrf"' in page
+
+    # a link from anywhere (SameSite=Lax sends the cookie on it) or a forged form runs nothing
+    for path in ("/update_watchlist", "/sma"):
+        reply = await browser.get(path)
+        assert reply.code == 302 and reply.headers["Location"] == ("/watchlist" if "watch" in path else "/positions")
+        forged = await browser.call("POST", path, xsrf=False)
+        assert forged.code == 403 and forged.json == {"message": messages.CSRF_FAILED}
+    assert jobs.last_runs(5) == [] and pair("EWA-EWC").sma == 0
+
+    reply = await browser.form("/update_watchlist", {"_xsrf": browser.cookies["_xsrf"]})
     assert reply.code == 302 and reply.headers["Location"] == "/watchlist"
     assert pair("EWA-EWC").sma != 0 and pair("EWA-EWC").stale == 0
+    reply = await browser.form("/sma", {"_xsrf": browser.cookies["_xsrf"]})
+    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert [r["job"] for r in jobs.last_runs(5)] == ["prices", "watchlist"]
+    anonymous = await api.call("POST", "/update_watchlist")
+    assert anonymous.code == 401 and anonymous.json["error"] == "authorization_required"

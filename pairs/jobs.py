@@ -62,10 +62,31 @@ class RunOutcome:
     message: str = ""
 
 
-def record_run_tx(outcome: RunOutcome) -> int:
-    return JobRun.insert(job=outcome.job, started=outcome.started, finished=outcome.finished, pairs=outcome.pairs,
-                         updated=outcome.updated, failed=json.dumps(outcome.failed) if outcome.failed else None,
-                         message=outcome.message or None).execute()
+RUNS_KEPT = 500  # per job: weeks of price runs every 20 minutes of the session; job_runs stays small
+
+
+def record_run_tx(outcome: RunOutcome, keep: int = RUNS_KEPT) -> int:
+    """Store one run and drop that job's runs beyond the newest ``keep``."""
+    row_id = JobRun.insert(job=outcome.job, started=outcome.started, finished=outcome.finished,
+                           pairs=outcome.pairs, updated=outcome.updated,
+                           failed=json.dumps(outcome.failed) if outcome.failed else None,
+                           message=outcome.message or None).execute()
+    oldest_kept = (JobRun.select(JobRun.id).where(JobRun.job == outcome.job).order_by(JobRun.id.desc())
+                   .offset(keep - 1).limit(1).scalar())
+    if oldest_kept is not None:
+        JobRun.delete().where((JobRun.job == outcome.job) & (JobRun.id < oldest_kept)).execute()
+    return row_id
+
+
+def _failures(text: str | None) -> dict[str, str]:
+    """The stored ``failed`` column as {what: why}; text that is not a JSON object is shown as it is."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {"?": text}
 
 
 def last_runs(limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
@@ -74,8 +95,8 @@ def last_runs(limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
     if job:
         query = query.where(JobRun.job == job)
     return [{"job": run.job, "started": run.started, "finished": run.finished, "pairs": run.pairs,
-             "updated": run.updated, "failed": json.loads(run.failed) if run.failed else {},
-             "message": run.message or ""} for run in query.limit(limit)]
+             "updated": run.updated, "failed": _failures(run.failed), "message": run.message or ""}
+            for run in query.limit(limit)]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -192,6 +192,27 @@ class BlockingSource(WithoutSymbols):
         return super().fetch(symbols, interval)
 
 
+def test_job_runs_keep_the_newest_runs_of_each_job(store):
+    start = dt.datetime(2026, 11, 24, 15, 0)
+
+    def outcome(job: str, minute: int) -> jobs.RunOutcome:
+        return jobs.RunOutcome(job=job, started=start + dt.timedelta(minutes=minute), pairs=minute)
+
+    for minute in range(7):
+        store.write_sync(jobs.record_run_tx, outcome(jobs.PRICES, minute), 3)
+    store.write_sync(jobs.record_run_tx, outcome(jobs.WATCHLIST, 0), 3)
+    store.write_sync(jobs.record_run_tx, outcome(jobs.EMAIL, 1), 3)
+    assert [r["pairs"] for r in jobs.last_runs(20, jobs.PRICES)] == [6, 5, 4]
+    assert [r["job"] for r in jobs.last_runs(20)] == ["prices", "prices", "prices", "email", "watchlist"]
+    assert jobs.RUNS_KEPT == 500
+
+
+def test_job_runs_show_a_failed_column_that_is_not_json_as_text(store):
+    store.write_sync(lambda: jobs.JobRun.insert(job="prices", started=dt.datetime(2026, 11, 20), pairs=1,
+                                                updated=0, failed="failed-0").execute())
+    assert jobs.last_runs(1)[0]["failed"] == {"?": "failed-0"}
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, admin_token):
     await app.ctx.store.write(add_pairs_tx)

@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from pairs import messages
+from pairs import dashboard, messages
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
 
 
@@ -378,6 +378,37 @@ async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
     assert re.search(r'Last Price Update: [\d-]+ [\d:]+ \(4 min ago\), <span class="warn" '
                      r'title="X-Y: no prices for X">1 failed</span>', page)
     assert page.count('class="stale"') == 1
+
+
+@pytest.mark.gen_test
+async def test_positions_show_each_runs_time_pairs_and_failures(api, app, store):
+    from pairs import jobs
+
+    now = utcnow().replace(microsecond=0)
+    store.write_sync(jobs.record_run_tx, jobs.RunOutcome(
+        job=jobs.PRICES, started=now - dt.timedelta(minutes=12), finished=now - dt.timedelta(minutes=11), pairs=3,
+        updated=2, failed={"EWA-ZZZ": "no prices for ZZZ"}))
+    store.write_sync(jobs.record_run_tx, jobs.RunOutcome(
+        job=jobs.EMAIL, started=now - dt.timedelta(minutes=2), finished=now - dt.timedelta(minutes=2), pairs=1,
+        failed={"smtp": "ConnectionRefusedError: [Errno 111] Connection refused"}, message="not sent"))
+    anonymous = (await api.get("/positions")).text
+    assert re.search(r'Last SMA Update: [\d-]+ [\d:]+ \(11 min ago\), <span class="warn" '
+                     r'title="EWA-ZZZ: no prices for ZZZ">1 failed</span>', anonymous)
+    assert 'id="runs"' not in anonymous
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/positions")).text
+    table = page.split('id="runs"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</tr>", table, re.DOTALL)
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", "<td>" + row) for row in rows]
+    zone = dashboard.display_zone(app.ctx.settings.display_timezone)
+    assert cells == [
+        ["email", dashboard.format_local(now - dt.timedelta(minutes=2), zone),
+         dashboard.format_local(now - dt.timedelta(minutes=2), zone), "1", "0",
+         "smtp: ConnectionRefusedError: [Errno 111] Connection refused", "not sent"],
+        ["prices", dashboard.format_local(now - dt.timedelta(minutes=12), zone),
+         dashboard.format_local(now - dt.timedelta(minutes=11), zone), "3", "2", "EWA-ZZZ: no prices for ZZZ", ""],
+    ]
 
 
 @pytest.mark.gen_test

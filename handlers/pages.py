@@ -15,7 +15,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import dashboard, jobs, messages, notify, users
+from pairs import dashboard, jobs, market, messages, notify, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import format_timestamp, utcnow
 
@@ -250,10 +250,30 @@ class SetupHandler(PageHandler):
         values["pair"] = next((p for p in values["pairs"] if p.name == name), None) if name else None
         symbol = self.get_query_argument("ticker", "")
         values["ticker"] = next((t for t in values["tickers"] if t.symbol == symbol), None) if symbol else None
+        ticker = values["ticker"]
+        values["yahoo_rule"] = market.yahoo_symbol(ticker.symbol, ticker.sectype) if ticker else ""
+        values["yahoo_used"] = market.yahoo_symbol(ticker.symbol, ticker.sectype, ticker.yahoo_symbol) if ticker else ""
         values["statuses"] = SIGNAL_STATUSES
         values["status_class"] = dashboard.status_class
         values["utc_timestamp"] = format_timestamp
         self.page("setup.html", "/setup", title="RESTful API TEST PAGE", **values)
+
+
+class YahooSymbolHandler(PageHandler):
+    """The setup page's override of a ticker's Yahoo spelling (what the price job fetches; "" = the rule)."""
+
+    async def post(self) -> None:
+        if self.require_login() is None:
+            return
+        symbol = self.get_body_argument("symbol", "")
+        override = market.yahoo_override(self.get_body_argument("yahoo_symbol", ""))
+        if override is None:
+            notice = messages.BAD_YAHOO_SYMBOL
+        elif await self.ctx.store.write(jobs.set_yahoo_symbol_tx, symbol, override):
+            notice = f"Yahoo symbol of {symbol}: {override or 'the rule'}"
+        else:
+            notice = messages.NOT_FOUND
+        self.redirect("/setup?" + urllib.parse.urlencode({"tab": "tickers", "ticker": symbol, "msg": notice}))
 
 
 class DeliveryLogHandler(PageHandler):
@@ -286,5 +306,6 @@ ROUTES = [
     (r"/positions", PositionsHandler),
     (r"/watchlist", WatchlistHandler),
     (r"/setup", SetupHandler),
+    (r"/setup/yahoo-symbol", YahooSymbolHandler),
     (r"/deliveries", DeliveryLogHandler),
 ]

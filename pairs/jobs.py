@@ -22,7 +22,7 @@ from typing import Any
 import schedule
 from peewee import AutoField, DateTimeField, IntegerField, TextField
 
-from pairs import market, stats
+from pairs import market, messages, stats
 from pairs.config import ConfigError, Settings
 from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, register_model, utcnow
 
@@ -352,9 +352,13 @@ def set_yahoo_symbol_tx(symbol: str, yahoo: str | None) -> bool:
 
 
 def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
+    override = market.yahoo_override(args.yahoo) if args.yahoo is not None else None
+    if args.yahoo is not None and override is None:
+        print(f"{args.yahoo!r}: {messages.BAD_YAHOO_SYMBOL}", file=sys.stderr)
+        return 2
     store = _open_store(settings)
     try:
-        if args.yahoo is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, args.yahoo.strip()):
+        if override is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, override):
             print(f"no ticker {args.symbol!r}", file=sys.stderr)
             return 1
         print(f"{args.symbol} -> {market.yahoo_symbols([args.symbol])[args.symbol]}")

@@ -89,6 +89,19 @@ def yahoo_symbol(symbol: str, sectype: str | None = None, override: str | None =
     return re.sub(r"[ .]+", "-", text)
 
 
+YAHOO_OVERRIDE_MAX = 40  # the column's width
+_YAHOO_OVERRIDE = re.compile(r"[A-Z0-9.\-=^&]+")
+
+
+def yahoo_override(text: str) -> str | None:
+    """A ticker's ``yahoo_symbol`` override as typed -> as stored (upper case; "" means back to the rule), or None
+    when it cannot be a Yahoo symbol (letters, digits and ``. - = ^ &``, at most 40)."""
+    value = text.strip().upper()
+    if not value:
+        return ""
+    return value if len(value) <= YAHOO_OVERRIDE_MAX and _YAHOO_OVERRIDE.fullmatch(value) else None
+
+
 def yahoo_symbols(symbols: Iterable[str]) -> dict[str, str]:
     """Leg symbol -> Yahoo symbol, using each ticker's sectype and ``yahoo_symbol`` override when it is known."""
     wanted = sorted(set(symbols))

@@ -171,6 +171,14 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await tab.build_and_send("#update-ticker", "PUT")
         assert await tab.notice() == "Updated FTS | Code: 200"
         assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(".dot").get_attribute("class")
+        # FTS trades in Toronto: the price job must ask Yahoo for FTS.TO, which no spelling rule can know
+        assert await page.locator("#yahoo-used").text_content() == "FTS"
+        await page.fill("#yahoo-symbol input[name=yahoo_symbol]", "fts.to")
+        async with page.expect_navigation():
+            await page.click("#yahoo-symbol button[type=submit]")
+        assert await tab.notice() == "Yahoo symbol of FTS: FTS.TO"
+        assert await page.locator("#yahoo-used").text_content() == "FTS.TO"
+        await tab.shot("7-ticker")
         await tab.goto("/setup?tab=pairs&pair=LNT-FTS")
         async with page.expect_navigation():
             await page.locator("#update-pair button.danger").click()

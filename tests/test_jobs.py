@@ -331,6 +331,10 @@ def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
     assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
     assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI B.TO"]) == 2
+    assert "a Yahoo symbol has letters" in capsys.readouterr().err
+    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    assert capsys.readouterr().out == "RCI B -> RCI-B\n"
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -32,6 +32,14 @@ def test_yahoo_symbol(symbol, sectype, override, expected):
     assert market.yahoo_symbol(symbol, sectype, override) == expected
 
 
+@pytest.mark.parametrize("typed, stored", [
+    ("rci-b.to", "RCI-B.TO"), ("  ^GSPC ", "^GSPC"), ("USDCAD=X", "USDCAD=X"), ("M&M.NS", "M&M.NS"), ("", ""),
+    ("   ", ""), ("BF B", None), ("<b>", None), ("A" * 41, None), ("A" * 40, "A" * 40), ("KO\n", "KO"),
+])
+def test_yahoo_override(typed, stored):
+    assert market.yahoo_override(typed) == stored
+
+
 def test_csv_source_reads_daily_dates_and_intraday_utc():
     source = market.CsvFolderSource(FIXTURES)
     daily = source.fetch({"KO": "KO", "BF B": "BF-B", "NOPE": "NOPE"}, market.DAILY)

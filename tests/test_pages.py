@@ -311,6 +311,39 @@ async def test_setup_needs_login_and_prefills_a_quick_trade(api, store):
 
 
 @pytest.mark.gen_test
+async def test_setup_sets_a_tickers_yahoo_symbol_with_the_xsrf_token(api, store):
+    store.write_sync(lambda: Ticker.insert(symbol="RCI B", sectype="STK", active=0).execute())
+    browser = Browser(api)
+    anonymous = await browser.form("/setup/yahoo-symbol", {"symbol": "RCI B", "yahoo_symbol": "X",
+                                                           "_xsrf": browser.cookies.get("_xsrf", "")})
+    assert anonymous.code == 403  # no _xsrf cookie yet: nothing is even read
+    await browser.get("/login")
+    anonymous = await browser.form("/setup/yahoo-symbol", {"symbol": "RCI B", "yahoo_symbol": "X",
+                                                           "_xsrf": browser.cookies["_xsrf"]})
+    assert anonymous.code == 302 and anonymous.headers["Location"].startswith("/login?")
+    await browser.login()
+    page = (await browser.get("/setup?tab=tickers&ticker=RCI+B")).text
+    assert 'name="yahoo_symbol" value="" placeholder="RCI-B"' in page and '<b id="yahoo-used">RCI-B</b>' in page
+
+    def yahoo() -> str | None:
+        return Ticker.get(Ticker.symbol == "RCI B").yahoo_symbol
+
+    forged = await browser.form("/setup/yahoo-symbol", {"symbol": "RCI B", "yahoo_symbol": "EVIL"})
+    assert forged.code == 403 and yahoo() is None
+    for typed, stored, notice in (("rci-b.to", "RCI-B.TO", "Yahoo symbol of RCI B: RCI-B.TO"),
+                                  ("RCI B.TO", "RCI-B.TO", messages.BAD_YAHOO_SYMBOL),
+                                  ("", None, "Yahoo symbol of RCI B: the rule")):
+        reply = await browser.form("/setup/yahoo-symbol", {"symbol": "RCI B", "yahoo_symbol": typed,
+                                                           "_xsrf": browser.cookies["_xsrf"]})
+        assert reply.code == 302 and yahoo() == stored, typed
+        assert reply.headers["Location"] == "/setup?" + urllib.parse.urlencode(
+            {"tab": "tickers", "ticker": "RCI B", "msg": notice})
+    missing = await browser.form("/setup/yahoo-symbol", {"symbol": "NOPE", "yahoo_symbol": "X",
+                                                         "_xsrf": browser.cookies["_xsrf"]})
+    assert urllib.parse.parse_qs(missing.headers["Location"].split("?", 1)[1])["msg"] == [messages.NOT_FOUND]
+
+
+@pytest.mark.gen_test
 async def test_delivery_log_page_filters_and_bridge_last_seen(api, store):
     now = utcnow()
     rows = [

@@ -293,7 +293,13 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register_commands(sub: Any) -> None:
-    p = sub.add_parser("refresh-prices", help="fetch prices and compute pair statistics now (no session gate)")
+    p = sub.add_parser(
+        "refresh-prices", help="fetch prices and compute pair statistics now (no session gate)",
+        description="Fetch prices from [SMA] PRICE_SOURCE and compute the statistics of the active pairs (or the "
+                    "watchlist pairs) now, ignoring the exchange-session gate, with a progress bar on stderr. "
+                    "Prints the pairs considered, updated and stale (each with the reason); the run is recorded "
+                    "for the dashboard.",
+        epilog="exit status with --once: 0 when every pair was updated, 1 when some are stale.")
     _connection_options(p)
     p.add_argument("--watchlist", action="store_true", help="the watchlist pairs instead of the active ones")
     p.add_argument("--once", action="store_true", help="one pass, then exit (default: a pass every "

@@ -314,6 +314,27 @@ def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert code == 1  # a pair is stale
     assert out == "prices: 3 pairs, 2 updated, 1 stale\n  EWA-ZZZ: no prices for ZZZ\n"
+    store.open()  # the runs are recorded for the dashboard like the server's
+    try:
+        runs = [{k: r[k] for k in ("job", "pairs", "updated", "failed")} for r in jobs.last_runs(5)]
+        assert runs == [{"job": "prices", "pairs": 3, "updated": 2, "failed": {"EWA-ZZZ": "no prices for ZZZ"}},
+                        {"job": "watchlist", "pairs": 1, "updated": 1, "failed": {}}]
+        assert all(r["finished"] >= r["started"] for r in jobs.last_runs(5))
+    finally:
+        store.close()
+
+
+def test_refresh_prices_help_names_the_options_of_the_issue(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        server.main(["refresh-prices", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: server.py refresh-prices [-h] [--config PATH] [--database-url URL] [--watchlist] "
+                           "[--once]")
+    for words in ("ignoring the exchange-session gate", "progress bar", "--watchlist the watchlist pairs",
+                  "--once one pass, then exit", "--config PATH as for the server", "--database-url URL as for the "
+                  "server", "1 when some are stale"):
+        assert words in text, words
 
 
 def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):

@@ -56,6 +56,24 @@ def test_hedge_check(pos1, pos2, hedge, expected):
     assert dashboard.hedge_check(pos1, pos2, hedge) == expected
 
 
+@pytest.mark.parametrize("distance, expected", [
+    (None, ""), (0.0, "z0"), (0.99, "z0"), (1.0, "z1"), (1.49, "z1"), (1.5, "z15"), (1.99, "z15"), (2.0, "z2"),
+    (7.5, "z2"),
+])
+def test_std_distance_colour(distance, expected):  # SPEC §7.6: >=2 red, >=1.5 orange, >=1 yellow, else blue
+    assert dashboard.std_class(distance) == expected
+
+
+@pytest.mark.parametrize("act_price, sma, side", [(1.0, 2.0, "buy"), (2.0, 2.0, "sell"), (3.0, 2.0, "sell")])
+def test_flat_pair_offers_buy_below_the_sma_else_sell(act_price, sma, side):
+    pair = Pair(name="A-B", ticker1="A", ticker2="B", hedge=1.5, status=-1, contracts=30, act_price=act_price,
+                sma=sma, sma_dist=round(sma - act_price, 4), std=0.5)
+    view = dashboard.pair_view(pair, {})
+    assert view.actions == [(side, {"tradeaction": side, "tradepair": "A-B", "tradecontracts": "30",
+                                    "tradeprice": act_price})]
+    assert view.flat and view.label == "A-1.5*B" and view.dist_sma == 30 * abs(sma - act_price)
+
+
 def test_signal_row_slip_money_elapsed_today_and_nulls():
     now = dt.datetime(2026, 11, 25, 12, 0, 0)
     sig = Signal(rowid=7, timestamp=now - dt.timedelta(seconds=150), ticker="A-B", order_action="buy",

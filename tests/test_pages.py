@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
 from pairs import dashboard, messages
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 class Browser:
@@ -93,6 +96,11 @@ async def test_pages_carry_the_security_headers_and_no_inline_script(api, store)
         assert "Referrer-Policy" in reply.headers
         assert re.search(r"<script>|<script [^>]*>[^<]", reply.text) is None, "inline script on " + path
         assert " style=" not in reply.text and "<style" not in reply.text, "inline style on " + path
+        assert re.search(r'(src|href)="(https?:)?//', reply.text) is None, "a resource from elsewhere on " + path
+    for script in STATIC.glob("*.js"):
+        text = script.read_text()
+        assert "localStorage" not in text and "sessionStorage" not in text, script.name
+        assert re.search(r"https?://(?!www\.w3\.org/2000/svg)", text) is None, script.name  # only SVG's namespace
 
 
 @pytest.mark.gen_test
@@ -135,6 +143,16 @@ async def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_the_
     # the old cookie is dead on the server too, not only forgotten by the browser
     replay = await api.get("/setup", headers={"Cookie": f"pairs_session={session}"})
     assert replay.code == 302 and replay.headers["Location"].startswith("/login?")
+
+
+@pytest.mark.gen_test
+async def test_login_form_offers_the_expire_choices_with_one_week_preselected(api, store):
+    page = (await api.get("/login")).text
+    options = re.findall(r'<option value="(\d+)"( selected)?>([^<]+)</option>', page)
+    assert [(label, int(value)) for value, _, label in options] == [
+        ("1m", 1), ("3m", 3), ("5m", 5), ("10m", 10), ("20m", 20), ("30m", 30), ("1h", 60), ("2h", 120),
+        ("4h", 240), ("8h", 480), ("12h", 720), ("1d", 1440), ("2d", 2880), ("1w", 10080)]
+    assert [label for _, selected, label in options if selected] == ["1w"]
 
 
 @pytest.mark.gen_test
@@ -200,6 +218,10 @@ async def test_status_colours_elapsed_minutes_slip_and_today(api, store):
     assert '<td class="num">0.02 | $2.0</td>' in page
     assert 'class="status st-error" title="insufficient funds">critical err</td>' in page
     assert page.count('class="time today"') == 2  # the row of 400 days ago is not "today" (the year counts)
+    legend = page.split('<p class="legend">', 1)[1].split("</p>", 1)[0]
+    for klass, label in (("st-waiting", "waiting"), ("st-canceled", "canceled"), ("st-error", "error"),
+                         ("st-created", "created"), ("st-filled", "filled")):
+        assert f'<span class="{klass}">{label}</span>' in legend
 
 
 @pytest.mark.gen_test
@@ -242,6 +264,21 @@ async def test_list_filters_by_pair_and_days_with_average_slips(api, store):
 
 
 @pytest.mark.gen_test
+async def test_list_by_ticker_shows_only_that_tickers_single_signals(api, store):
+    add_signals(store, 2, ticker="LNT", ticker_type="single", ticker1="LNT", ticker2=None, hedge_param=None,
+                order_price=12345.678, slip=0.1)
+    add_signals(store, 1)  # the pair LNT-FTS: not a single LNT signal
+    add_signals(store, 1, ticker="FTS", ticker_type="single", ticker1="FTS", ticker2=None)
+    browser = Browser(api)
+    await browser.login()
+    page = (await browser.get("/list?tradetype=ticker&ticker_webhook=LNT")).text
+    assert rows_of(page, "signals") == 2
+    assert re.findall(r'<td class="ticker">([^<]*)</td>', page) == ["LNT", "LNT"]
+    assert page.count('<td class="num">12,345.68</td>') == 2  # the list shows prices with 2 decimals
+    assert 'id="slip-all">0.10000<' in page and 'value="ticker" checked' in page
+
+
+@pytest.mark.gen_test
 async def test_list_caps_anonymous_rows(api, store):
     add_signals(store, 8)
     anonymous = (await api.get("/list?ticker_webhook=LNT-FTS")).text
@@ -276,6 +313,9 @@ async def test_positions_show_legs_sums_distance_and_hedge_check(api, store):
     assert '<td class="check ">ok</td>' in row
     assert "tradeaction=close&amp;tradepair=LNT-FTS&amp;tradecontracts=100&amp;tradeprice=10.3" in row
     assert 'id="account"' in page and "C$100,000" in page and "-C$12" in page and "C$200" in page
+    assert "Last PNL Update: (0 min ago)" in page
+    account = page.split('id="account"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["C$200", "C$100,200"]  # ΣDistanceSMA, Ceiling
     assert "AAA" in page.split('id="singles"', 1)[1]
     assert "no stored prices yet" in page
 

@@ -125,6 +125,10 @@ class RunNowHandler(BaseHandler):
         await job_control(self.ctx).prices(self.job, gate=self.gate)
         self.redirect(self.page)
 
+    async def head(self) -> None:  # a HEAD never runs anything
+        self.identity()
+        self.redirect(self.page)
+
 
 class SmaHandler(RunNowHandler):
     """``/sma``: the active pairs' price run now (inside the session), then the positions page."""

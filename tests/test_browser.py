@@ -39,7 +39,9 @@ class Tab:
 
     async def shot(self, step: str) -> None:
         OUTPUT.mkdir(exist_ok=True)
-        await self.page.screenshot(path=str(OUTPUT / f"{self.name}-{step}.png"), full_page=True)
+        path = OUTPUT / f"{self.name}-{step}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        assert path.read_bytes().startswith(b"\x89PNG"), path
 
     async def notice(self) -> str:
         return (await self.page.locator("#notice").text_content() or "").strip()

@@ -248,6 +248,9 @@ async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, a
         assert reply.code == 401 and reply.json["error"] == "authorization_required", reply
     assert jobs.last_runs(5) == []
 
+    reply = await api.call("HEAD", "/update_watchlist", token=user_token)
+    assert reply.code == 302 and jobs.last_runs(5) == []  # HEAD is safe
+
     control.now = lambda: SATURDAY  # /sma keeps the session gate: nothing runs
     reply = await api.get("/sma", token=user_token)
     assert reply.code == 302 and reply.headers["Location"] == "/positions"
@@ -369,6 +372,9 @@ async def test_update_now_button_posts_with_the_session_cookie_and_the_xsrf_toke
     assert (await browser.login("user1")).code == 302
     page = (await browser.get("/watchlist")).text
     assert '<form method="post" action="/update_watchlist"' in page and 'name="_xsrf"' in page
+
+    assert '<form method="post" action="/sma"' in (await browser.get("/positions")).text
+    assert 'action="/sma"' not in (await api.get("/positions")).text
 
     # a link from anywhere (SameSite=Lax sends the cookie on it) or a forged form runs nothing
     for path in ("/update_watchlist", "/sma"):

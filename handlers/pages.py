@@ -104,6 +104,12 @@ def error_text(exc: ApiError) -> str:
     return body if isinstance(body, str) else json.dumps(body)
 
 
+def _own_connection(store: Any, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in an executor thread with a connection of its own (as the jobs read)."""
+    with store.db.connection_context():
+        return fn(*args)
+
+
 def page_url(path: str, query: dict[str, Any], **changes: Any) -> str:
     """``path`` with the query of this page, some values changed (None drops a key)."""
     merged = {**query, **changes}
@@ -175,7 +181,7 @@ class DashboardHandler(PageHandler):
 
 
 class ListHandler(PageHandler):
-    def get(self) -> None:
+    async def get(self) -> None:
         user = self.current_user
         tradetype = "ticker" if self.get_query_argument("tradetype", "pair") == "ticker" else "pair"
         selected = self.get_query_argument("ticker_webhook", "").strip()
@@ -191,8 +197,11 @@ class ListHandler(PageHandler):
             result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
             rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
             older = result.older if user else None
-            slips = {k: dashboard.slip_average_text(v)
-                     for k, v in dashboard.average_slips(selected, since, until).items()}
+            # AVG over the whole window reads every signal of the pair in it (a year of one pair of 1,000,000
+            # signals: ~0.6 s on SQLite): off the IOLoop, so webhooks are answered meanwhile
+            averages = await self.ctx.run(_own_connection, self.ctx.store, dashboard.average_slips, selected,
+                                          since, until)
+            slips = {k: dashboard.slip_average_text(v) for k, v in averages.items()}
         options = ([(p.name, p.status) for p in dashboard.pair_names()] if tradetype == "pair"
                    else [(t.symbol, t.active) for t in dashboard.ticker_symbols()])
         query = {"tradetype": tradetype, "ticker_webhook": selected, "start_date": start.isoformat(),

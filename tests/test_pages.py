@@ -278,6 +278,35 @@ async def test_list_by_ticker_shows_only_that_tickers_single_signals(api, store)
     assert 'id="slip-all">0.10000<' in page and 'value="ticker" checked' in page
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_webhooks_are_answered_while_the_list_page_averages_a_long_window(api, store, monkeypatch):
+    import asyncio
+    import threading
+
+    from pairs import dashboard
+
+    averaging, release = threading.Event(), threading.Event()
+    real = dashboard.average_slips
+
+    def slow_average(*args):
+        averaging.set()
+        if not release.wait(20):
+            raise AssertionError("the test never released the average")
+        return real(*args)
+
+    monkeypatch.setattr(dashboard, "average_slips", slow_average)
+    add_signals(store, 1, slip=0.5)
+    page = asyncio.ensure_future(api.get("/list?ticker_webhook=LNT-FTS"))
+    try:
+        assert await asyncio.get_running_loop().run_in_executor(None, averaging.wait, 10)
+        reply = await api.post("/v4/webhook", {"passphrase": "webhook", "ticker": "LNT", "order_action": "buy",
+                                               "order_contracts": 1, "order_price": 1.0})
+        assert reply.code in (200, 201) and not page.done()
+    finally:
+        release.set()
+    assert 'id="slip-all">0.50000<' in (await page).text
+
+
 @pytest.mark.gen_test
 async def test_list_caps_anonymous_rows(api, store):
     add_signals(store, 8)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import BaseHandler, message
+from handlers.base import BaseHandler
 from pairs import instruments, messages
 from pairs.args import Arg
 from pairs.store import Account, account_json
@@ -31,8 +31,9 @@ class PnlHandler(BaseHandler):
         body = self.args(PNL_ARGS)
         self.check_passphrase(body["passphrase"], nested=True)
         row = await self.ctx.store.write(instruments.replace_account_tx, body)
-        # the original answers with the request's values (defaults as the integer -1), rowid as given
-        answer = {"rowid": body["rowid"], "timestamp": account_json(row)["timestamp"]}
+        # the original answers with the request's values (defaults as the integer -1), rowid as given (the newest
+        # record's when none was given)
+        answer = {"rowid": body["rowid"] or row.rowid, "timestamp": account_json(row)["timestamp"]}
         answer.update({k: body[k] for k in instruments.ACCOUNT_VALUES})
         self.send(answer)
 
@@ -45,10 +46,16 @@ class PnlListHandler(BaseHandler):
 
 class PnlItemHandler(BaseHandler):
     def get(self, rowid: str) -> None:
+        """The record, plus ``signals``: the newest record as a one-element list (or none), which is what the v4.0
+        route ``/v4/pnl/1`` answered and what the pairs-ibkr bridge still reads there (A.1.2); without the key its
+        loop of fill, position and account updates stops with a KeyError."""
         row = instruments.find_account(rowid)
+        newest = instruments.newest_account()
+        bridge = {"signals": [account_json(newest)] if newest else []}
         if row is None:
-            raise message(404, messages.NOT_FOUND)
-        self.send(account_json(row))
+            self.send({"message": messages.NOT_FOUND, **bridge}, 404)
+            return
+        self.send({**account_json(row), **bridge})
 
     async def delete(self, rowid: str) -> None:
         self.identity(fresh=True, admin=True)

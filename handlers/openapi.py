@@ -122,7 +122,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("PUT", "/v4/pnl", "Replace an account PNL snapshot", "pnl", PASSPHRASE, api_pnl.PNL_ARGS,
        {200: "AccountEcho"}, (404,), aliases=("/v4/regpnl",)),
     Op("GET", "/v4/pnls/{number_of_items}", "Latest account PNL snapshots", "pnl", OPTIONAL, ok={200: "PnlList"}),
-    Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot", "pnl", NONE, ok={200: "Account"}),
+    Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot (and the newest one in signals)", "pnl", NONE,
+       ok={200: "AccountItem"}),
     Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
     # operations
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
@@ -195,7 +196,12 @@ def components() -> dict[str, Any]:
         return schema
 
     account_echo = row_schema(Account, ACCOUNT_KEYS)
-    account_echo["description"] = "the request's values as given; rowid as sent"
+    account_echo["description"] = "the request's values as given; rowid as sent (the newest record's for 0)"
+    account_item = row_schema(Account, ACCOUNT_KEYS)
+    account_item["required"].append("signals")
+    account_item["properties"]["signals"] = {
+        "type": "array", "maxItems": 1, "items": {"$ref": "#/components/schemas/Account"},
+        "description": "the newest record (the v4.0 list route's answer, read by the pairs-ibkr bridge)"}
     return {
         "Message": message,
         "TokenError": {"type": "object", "required": ["error", "message"],
@@ -219,6 +225,7 @@ def components() -> dict[str, Any]:
         "PairList": listing("pairs", "Pair"),
         "Account": row_schema(Account, ACCOUNT_KEYS),
         "AccountEcho": account_echo,
+        "AccountItem": account_item,
         "PnlList": listing("pnls", "Account", with_limit=True),
         "Health": {"type": "object", "required": ["status", "version", "time", "database", "price_job", "bridge"],
                    "properties": {

@@ -144,14 +144,22 @@ def find_account(rowid: Any) -> Account | None:
     return None if number is None else Account.get_or_none(Account.rowid == number)
 
 
+def newest_account() -> Account | None:
+    return Account.select().order_by(Account.rowid.desc()).first()
+
+
 def create_account_tx(values: dict[str, Any]) -> Account:
     return Account.create(timestamp=values.get("timestamp") or utcnow(),
                           **{k: values[k] for k in ACCOUNT_VALUES})
 
 
 def replace_account_tx(values: dict[str, Any]) -> Account:
-    """PUT /v4/pnl: every column from the body; an omitted or null timestamp keeps the stored one (A.4)."""
-    row = find_account(values["rowid"])
+    """PUT /v4/pnl: every column from the body; an omitted or null timestamp keeps the stored one (A.4).
+
+    rowid 0 (or omitted), which no row has, means the newest record: the pairs-ibkr bridge updates "the most recent
+    account PNL record" that way, with no rowid in its body.
+    """
+    row = newest_account() if values["rowid"] == 0 else find_account(values["rowid"])
     if row is None:
         raise NotFound()
     for key in ACCOUNT_VALUES:

@@ -234,7 +234,8 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
     assert abs(dt.datetime.strptime(first["timestamp"], "%Y-%m-%d %H:%M:%S") - now) < dt.timedelta(minutes=1)
     assert second["timestamp"] == "2022-05-26 22:24:17" and second["BuyingPower"] == 7.5
     rowid = first["rowid"]
-    assert (await api.get(f"/v4/pnl/{rowid}")).json == first
+    # the record, then the newest record in "signals" (what the bridge reads there: test_bridge_account_pnl_loop)
+    assert (await api.get(f"/v4/pnl/{rowid}")).json == {**first, "signals": [second]}
 
     # PUT: full replacement, except that an omitted timestamp keeps the stored one (A.4)
     reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "AvailableFunds": 5, "_csrf_token": "t"})
@@ -243,7 +244,7 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
                           '"BuyingPower": null, "DailyPnL": -1, "GrossPositionValue": null, "MaintMarginReq": null, '
                           '"NetLiquidation": null, "RealizedPnL": -1, "UnrealizedPnL": -1}\n')
     stored = (await api.get(f"/v4/pnl/{rowid}")).json
-    assert stored == {**first, "AvailableFunds": 5.0, "NetLiquidation": None}
+    assert stored == {**first, "AvailableFunds": 5.0, "NetLiquidation": None, "signals": [second]}
     reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "timestamp": None, "DailyPnL": 3})
     assert reply.json["timestamp"] == first["timestamp"] and reply.json["DailyPnL"] == 3.0
     reply = await api.put(path, {"passphrase": "webhook", "rowid": rowid, "timestamp": "2023-01-02 03:04:05"})
@@ -251,7 +252,7 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
 
     reply = await api.put(path, {"passphrase": "webhook", "rowid": 99999})
     assert (reply.code, reply.json) == (404, {"message": "item not found."})
-    reply = await api.put(path, {"passphrase": "webhook"})
+    reply = await api.put(path, {"passphrase": "webhook", "rowid": -1})
     assert (reply.code, reply.json) == (404, {"message": "item not found."})
     reply = await api.post(path, {"passphrase": "nope"})
     assert (reply.code, reply.text) == (401, '{"message": "incorrect passphrase."}\n')
@@ -265,7 +266,44 @@ async def test_pnl_post_list_put_delete(api, admin_token, user_token, store, pat
     assert (reply.code, reply.json) == (200, {"message": "'pnl' deleted successfully."})
     for bad in (rowid, "abc", "-1", "99999999999999"):
         assert (await api.delete(f"/v4/pnl/{bad}", token=admin_token)).json == {"message": "item not found."}
-        assert (await api.get(f"/v4/pnl/{bad}")).code == 404
+        reply = await api.get(f"/v4/pnl/{bad}")
+        assert (reply.code, reply.json) == (404, {"message": "item not found.", "signals": [second]})
+
+
+BRIDGE_ACCOUNT = {"AvailableFunds": 91234.0, "BuyingPower": 364936.0, "GrossPositionValue": 20110.0,
+                  "MaintMarginReq": 4523.0, "NetLiquidation": 101250.0}
+
+
+@pytest.mark.gen_test
+async def test_bridge_account_pnl_loop(api, store):
+    """pairs-ibkr's acc_summary.py, request for request: post_acc_pnl POSTs a snapshot to /v4/regpnl (expects 201);
+    update_acc_pnl GETs /v4/pnl/1, reads ``json()["signals"]`` (a KeyError there ends its loop of fill, position and
+    account updates for good), and when the list is not empty PUTs the new values to /v4/regpnl with no rowid
+    (expects 200) -- meaning the most recent record."""
+    # before the first snapshot: no record, and still a list to read
+    reply = await api.get("/v4/pnl/1")
+    assert (reply.code, reply.json) == (404, {"message": "item not found.", "signals": []})
+
+    reply = await api.post("/v4/regpnl", {"passphrase": "webhook", **BRIDGE_ACCOUNT})
+    assert reply.code == 201
+    reply = await api.post("/v4/regpnl", {"passphrase": "webhook", **BRIDGE_ACCOUNT, "DailyPnL": 150.5,
+                                          "RealizedPnL": 0.0, "UnrealizedPnL": 1320.4})
+    assert reply.code == 201
+    newest = (await api.get("/v4/pnls/1")).json["pnls"][0]
+
+    reply = await api.get("/v4/pnl/1")
+    assert reply.code == 200
+    assert reply.json["signals"] == [newest]
+    assert reply.json["rowid"] == 1 and reply.json["DailyPnL"] == -1.0  # the record of the path, as in v4.1
+
+    update = {**BRIDGE_ACCOUNT, "NetLiquidation": 101777.0, "DailyPnL": 677.5, "RealizedPnL": 12.0,
+              "UnrealizedPnL": 1800.1}
+    reply = await api.put("/v4/regpnl", {"passphrase": "webhook", **update})
+    assert reply.code == 200
+    assert reply.json == {"rowid": newest["rowid"], "timestamp": newest["timestamp"], **update}
+    assert (await api.get(f"/v4/pnl/{newest['rowid']}")).json == {
+        **newest, **update, "signals": [{**newest, **update}]}
+    assert (await api.get("/v4/pnl/1")).json["NetLiquidation"] == 101250.0  # the older record is untouched
 
 
 @pytest.mark.gen_test

@@ -3,9 +3,9 @@
 Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical err`` and that is older than
 ``[EMAIL] MAIL_WARN_AFTER_MIN`` minutes is reported once: one message names all of them, and each gets the original's
 ``(warned)`` marker appended to its ``error_msg`` after the message was accepted by the SMTP server.  The bridge is
-"silent" when, during the extended exchange session, it has written nothing (fills, positions, account PNL, signal
-echoes: its passphrase routes in the delivery log) for ``BRIDGE_SILENT_MIN`` minutes; that is reported once per
-silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its executor.
+"silent" when, during the extended exchange session, it has neither polled the waiting list nor written anything
+(fills, positions, account PNL, signal echoes: its passphrase routes in the delivery log) for ``BRIDGE_SILENT_MIN``
+minutes; that is reported once per silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its executor.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ BRIDGE_WRITES = (
     ("POST", "/v4/regpnl"), ("PUT", "/v4/webhook"),
 )
 BRIDGE_WARNED_KEY = "bridge_silence_warned"  # settings row: the bridge's last-seen time we already warned about
+BRIDGE_POLL_KEY = "bridge_polled_at"  # settings row: the bridge's latest poll of the waiting list (naive UTC)
+BRIDGE_POLL_RESOLUTION = dt.timedelta(minutes=1)  # a poll every 10 s is written at most once a minute
+BRIDGE_POLL_STATUSES = ("waiting", "rerouted")  # GET /v4/signals/status/<these>/0, anonymous: the bridge's polls
 
 _running = threading.Lock()
 
@@ -59,13 +62,21 @@ def mark_warned_tx(rowids: list[int]) -> int:
 
 
 def bridge_last_seen() -> dt.datetime | None:
-    """When the broker bridge last wrote to us (naive UTC), from the delivery log; None if it never did."""
+    """When the broker bridge last polled or wrote to us (naive UTC); None if it never did."""
     condition = None
     for method, path in BRIDGE_WRITES:
         one = (DeliveryLog.method == method) & (DeliveryLog.route == path)
         condition = one if condition is None else condition | one
     row = DeliveryLog.select(DeliveryLog.received).where(condition).order_by(DeliveryLog.received.desc()).first()
-    return row.received if row else None
+    polled = get_setting(BRIDGE_POLL_KEY)
+    seen = [t for t in (row.received if row else None,
+                        dt.datetime.strptime(polled, "%Y-%m-%d %H:%M:%S") if polled else None) if t is not None]
+    return max(seen) if seen else None
+
+
+def remember_bridge_poll_tx(when: dt.datetime) -> None:
+    Setting.insert(key=BRIDGE_POLL_KEY, value=format_timestamp(when)).on_conflict(
+        conflict_target=[Setting.key], preserve=[Setting.value]).execute()
 
 
 def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, int] | None:

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from handlers import ops
-from pairs import __version__, jobs
-from pairs.store import utcnow
+from pairs import __version__, jobs, notify
+from pairs.store import get_setting, utcnow
 
 
 @pytest.mark.gen_test
@@ -39,6 +39,34 @@ async def test_healthz_bridge_time_is_the_bridges_latest_request(api, store):
     await store.write(lambda: None)  # the delivery row was queued before this write: it is committed now
     last_seen = (await api.get("/healthz")).json["bridge"]["last_seen"]
     assert last_seen is not None and last_seen >= before.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.gen_test
+async def test_the_bridges_anonymous_poll_of_the_waiting_list_is_its_heartbeat(api, store, user_token):
+    # a logged-in reader of the list, or of another status, is not the bridge
+    for path, token in (("/v4/signals/status/waiting/0", user_token), ("/v4/signals/status/filled/0", None)):
+        reply = await api.get(path, token=token)
+        assert reply.code == 200 and reply.json == {"signals": []}
+    await store.write(lambda: None)
+    assert (await api.get("/healthz")).json["bridge"] == {"last_seen": None}
+
+    before = utcnow()
+    reply = await api.get("/v4/signals/status/waiting/0")  # what pairs-ibkr sends every 10 s
+    assert (reply.code, reply.json) == (200, {"signals": []})
+    await store.write(lambda: None)  # the poll's row was queued as the answer went out: it is committed now
+    polled = get_setting(notify.BRIDGE_POLL_KEY)
+    assert polled is not None and polled >= before.strftime("%Y-%m-%d %H:%M:%S")
+    assert (await api.get("/healthz")).json["bridge"] == {"last_seen": polled}
+
+    # the next polls of the same minute are not written again; a later write of the bridge moves the time on
+    store.write_sync(notify.remember_bridge_poll_tx, dt.datetime(2026, 1, 2, 3, 4, 5))
+    assert (await api.get("/v4/signals/status/rerouted/0")).code == 200
+    await store.write(lambda: None)
+    assert get_setting(notify.BRIDGE_POLL_KEY) == "2026-01-02 03:04:05"
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "NONE"})
+    assert reply.code == 404
+    await store.write(lambda: None)
+    assert (await api.get("/healthz")).json["bridge"]["last_seen"] >= polled
 
 
 @pytest.mark.gen_test

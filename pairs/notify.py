@@ -5,7 +5,8 @@ Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical 
 ``(warned)`` marker appended to its ``error_msg`` after the message was accepted by the SMTP server.  The bridge is
 "silent" when, during the extended exchange session, it has neither polled the waiting list nor written anything
 (fills, positions, account PNL, signal echoes: its passphrase routes in the delivery log) for ``BRIDGE_SILENT_MIN``
-minutes; that is reported once per silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its executor.
+minutes; that is reported once per silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its
+executor.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import threading
 from collections.abc import Callable
 
 from pairs import jobs
+from pairs.args import parse_timestamp
 from pairs.config import Settings
-from pairs.store import DeliveryLog, Setting, Signal, Store, format_timestamp, get_setting, utcnow
+from pairs.store import DeliveryLog, Signal, Store, format_timestamp, get_setting, set_setting_tx, utcnow
 
 log = logging.getLogger("pairs.notify")
 
@@ -68,15 +70,15 @@ def bridge_last_seen() -> dt.datetime | None:
         one = (DeliveryLog.method == method) & (DeliveryLog.route == path)
         condition = one if condition is None else condition | one
     row = DeliveryLog.select(DeliveryLog.received).where(condition).order_by(DeliveryLog.received.desc()).first()
+    seen = [row.received] if row else []
     polled = get_setting(BRIDGE_POLL_KEY)
-    seen = [t for t in (row.received if row else None,
-                        dt.datetime.strptime(polled, "%Y-%m-%d %H:%M:%S") if polled else None) if t is not None]
-    return max(seen) if seen else None
+    if polled:
+        seen.append(parse_timestamp(polled))
+    return max(seen, default=None)
 
 
 def remember_bridge_poll_tx(when: dt.datetime) -> None:
-    Setting.insert(key=BRIDGE_POLL_KEY, value=format_timestamp(when)).on_conflict(
-        conflict_target=[Setting.key], preserve=[Setting.value]).execute()
+    set_setting_tx(BRIDGE_POLL_KEY, format_timestamp(when))
 
 
 def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, int] | None:
@@ -99,9 +101,7 @@ def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, i
 
 
 def remember_bridge_warning_tx(last_seen: dt.datetime) -> None:
-    value = format_timestamp(last_seen)
-    Setting.insert(key=BRIDGE_WARNED_KEY, value=value).on_conflict(
-        conflict_target=[Setting.key], preserve=[Setting.value]).execute()
+    set_setting_tx(BRIDGE_WARNED_KEY, format_timestamp(last_seen))
 
 
 def signal_line(row: Signal) -> str:

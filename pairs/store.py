@@ -517,6 +517,10 @@ def get_setting(key: str) -> str | None:
     return row.value if row else None
 
 
+def set_setting_tx(key: str, value: str) -> None:
+    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key], preserve=[Setting.value]).execute()
+
+
 def ensure_setting(key: str, make: Callable[[], str]) -> str:
     """The stored value of ``key``; created from ``make()`` the first time (call from the writer or at start)."""
     value = get_setting(key)

@@ -286,6 +286,17 @@ def test_caddy_and_nginx_sites_cap_the_body_where_pairs_does():
     assert load_settings(None, environ={}).body_limit == 64 * 1024
 
 
+def test_caddys_content_length_matcher_is_exactly_over_the_limit():
+    """The live test sends 65536 and 65537 bytes; the pattern (RE2, which Python's re reads alike here) must hold for
+    every other length too: a length of 100000 or 70000 answered by pairs would be a 413 without the proxy's JSON."""
+    caddy = (DEPLOY / "caddy/Caddyfile").read_text()
+    (pattern,) = re.findall(r"^\s*@too_large header_regexp Content-Length (\S+)$", caddy, re.MULTILINE)
+    limit = load_settings(None, environ={}).body_limit
+    too_large = re.compile(pattern)
+    lengths = [*range(200_001), 999_999, 1_000_000, 10**12]
+    assert [n for n in lengths if bool(too_large.search(str(n))) != (n > limit)] == []
+
+
 def env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
 

@@ -283,6 +283,9 @@ async def test_bridge_account_pnl_loop(api, store):
     # before the first snapshot: no record, and still a list to read
     reply = await api.get("/v4/pnl/1")
     assert (reply.code, reply.json) == (404, {"message": "item not found.", "signals": []})
+    reply = await api.put("/v4/regpnl", {"passphrase": "webhook", **BRIDGE_ACCOUNT})  # no newest record to replace
+    assert (reply.code, reply.json) == (404, {"message": "item not found."})
+    assert Account.select().count() == 0
 
     reply = await api.post("/v4/regpnl", {"passphrase": "webhook", **BRIDGE_ACCOUNT})
     assert reply.code == 201

@@ -250,6 +250,7 @@ async def test_oversize_bodies_are_413_and_logged(api, app, instruments) -> None
         ("POST", "/v4/webhook", 413), ("PUT", "/v4/signal/updateorder", 413), ("PUT", "/v4/webhook", 404)]
     assert rows[0].size > 64 * 1024 and rows[0].content_type == "application/json"
     assert all("webhook\"" not in r.body for r in rows)
+    assert all('"passphrase": "***"' in r.body for r in rows)
 
 
 def multipart(boundary: str, **fields: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
+import threading
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from pairs import dashboard, messages
+from pairs import dashboard, jobs, market, messages
+from pairs.config import parse_networks
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -280,11 +283,6 @@ async def test_list_by_ticker_shows_only_that_tickers_single_signals(api, store)
 
 @pytest.mark.gen_test(timeout=30)
 async def test_webhooks_are_answered_while_the_list_page_averages_a_long_window(api, store, monkeypatch):
-    import asyncio
-    import threading
-
-    from pairs import dashboard
-
     averaging, release = threading.Event(), threading.Event()
     real = dashboard.average_slips
 
@@ -453,8 +451,6 @@ async def test_page_errors_are_html(api, store):
 
 @pytest.mark.gen_test
 async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
-    from pairs import jobs, market
-
     now = utcnow()
     bars = [{"symbol": s, "interval": market.DAILY, "time": dt.datetime(2026, 1, 1) + dt.timedelta(days=i),
              "close": c + (i % 5)} for i in range(25) for s, c in (("KO", 60.0), ("PEP", 150.0))]
@@ -484,8 +480,6 @@ async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
 
 @pytest.mark.gen_test
 async def test_positions_show_each_runs_time_pairs_and_failures(api, app, store):
-    from pairs import jobs
-
     now = utcnow().replace(microsecond=0)
     store.write_sync(jobs.record_run_tx, jobs.RunOutcome(
         job=jobs.PRICES, started=now - dt.timedelta(minutes=12), finished=now - dt.timedelta(minutes=11), pairs=3,
@@ -536,8 +530,6 @@ async def test_list_pages_newest_first_by_time(api, store):
 
 @pytest.mark.gen_test
 async def test_session_and_xsrf_cookies_are_secure_behind_a_trusted_https_proxy(api, app, store):
-    from pairs.config import parse_networks
-
     plain = Browser(api)
     await plain.get("/login")
     xsrf = next(h for h in plain.set_cookie_headers if h.startswith("_xsrf="))
@@ -569,8 +561,6 @@ async def test_times_are_shown_in_the_configured_zone(api, app, store):
 
 @pytest.mark.gen_test
 async def test_a_database_failure_is_an_html_500_page(api, app, store, monkeypatch):
-    from pairs import dashboard
-
     def broken(*args):
         raise RuntimeError("database went away")
 

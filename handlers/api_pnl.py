@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import BaseHandler
+from handlers.base import ApiError, BaseHandler
 from pairs import instruments, messages
 from pairs.args import Arg
 from pairs.store import Account, account_json
@@ -53,8 +53,7 @@ class PnlItemHandler(BaseHandler):
         newest = instruments.newest_account()
         bridge = {"signals": [account_json(newest)] if newest else []}
         if row is None:
-            self.send({"message": messages.NOT_FOUND, **bridge}, 404)
-            return
+            raise ApiError(404, {"message": messages.NOT_FOUND, **bridge})
         self.send({**account_json(row), **bridge})
 
     async def delete(self, rowid: str) -> None:

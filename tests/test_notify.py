@@ -217,3 +217,18 @@ def test_bridge_silence_rule(store, settings, now, last_seen_min_ago, silent_min
 
 def test_no_bridge_ever_seen_is_not_watched(store, settings):
     assert notify.bridge_silence(NOW, settings) is None
+
+
+def test_the_bridges_poll_of_the_waiting_list_counts_as_seen(store, settings):
+    """A bridge that only polls (no fills, no positions) is alive; the later of its poll and its writes counts."""
+    settings.bridge_silent_min = 15
+    store.write_sync(notify.remember_bridge_poll_tx, NOW - dt.timedelta(minutes=20))  # polls only: watched too
+    assert notify.bridge_last_seen() == NOW - dt.timedelta(minutes=20)
+    assert notify.bridge_silence(NOW, settings) == (NOW - dt.timedelta(minutes=20), 20)
+    store.write_sync(add_delivery_tx, NOW - dt.timedelta(minutes=60), "PUT", "/v4/pnl")  # an older write
+    assert notify.bridge_silence(NOW, settings) == (NOW - dt.timedelta(minutes=20), 20)
+    store.write_sync(notify.remember_bridge_poll_tx, NOW - dt.timedelta(minutes=1))
+    assert notify.bridge_last_seen() == NOW - dt.timedelta(minutes=1)
+    assert notify.bridge_silence(NOW, settings) is None
+    store.write_sync(add_delivery_tx, NOW, "PUT", "/v4/signal/order")  # a write after the poll
+    assert notify.bridge_last_seen() == NOW

@@ -55,7 +55,7 @@ class JobControl:
             return None
         try:
             return await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
-        except Exception:
+        except Exception:  # a job failure is logged; the server and the next run go on
             log.exception("%s run failed", job)
             return None
 
@@ -63,7 +63,7 @@ class JobControl:
         try:
             return await self.ctx.run(notify.run_email_job, self.ctx.store, self.ctx.settings,
                                       self.now().astimezone(dt.UTC).replace(tzinfo=None))
-        except Exception:
+        except Exception:  # as above
             log.exception("e-mail check failed")
             return None
 

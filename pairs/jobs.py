@@ -216,7 +216,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
         progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
         try:
             bars = source.fetch(yahoo, interval) if yahoo else {}
-        except Exception as exc:
+        except Exception as exc:  # a broken source is "no data": pairs go stale, the server stays up
             log.exception("price source failed for %s bars", interval)
             outcome.message = f"price source failed: {exc}"
             bars = {}
@@ -241,7 +241,7 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
             continue
         try:
             results[pair.name] = (pair.hedge, _pair_values(pair, today, closed, settings))
-        except Exception as exc:
+        except Exception as exc:  # one pair's bad data must not stop the others (A.4)
             log.exception("statistics of %s failed", pair.name)
             outcome.failed[pair.name] = f"statistics failed: {exc}"
     outcome.finished = utcnow()

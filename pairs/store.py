@@ -468,7 +468,7 @@ class Writer:
             if not self.db.is_closed():
                 self.db.close()
             self.db.connect(reuse_if_open=True)
-        except Exception:
+        except Exception:  # the next batch will report it
             log.exception("writer could not reconnect to the database")
 
 

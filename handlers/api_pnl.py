@@ -31,9 +31,9 @@ class PnlHandler(BaseHandler):
         body = self.args(PNL_ARGS)
         self.check_passphrase(body["passphrase"], nested=True)
         row = await self.ctx.store.write(instruments.replace_account_tx, body)
-        # the original answers with the request's values (defaults as the integer -1), rowid as given (the newest
-        # record's when none was given)
-        answer = {"rowid": body["rowid"] or row.rowid, "timestamp": account_json(row)["timestamp"]}
+        # the original answers with the request's values (defaults as the integer -1) and rowid as given, which is
+        # the replaced row's (the newest record's when none was given: replace_account_tx)
+        answer = {"rowid": row.rowid, "timestamp": account_json(row)["timestamp"]}
         answer.update({k: body[k] for k in instruments.ACCOUNT_VALUES})
         self.send(answer)
 

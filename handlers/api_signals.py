@@ -11,7 +11,7 @@ import peewee
 import tornado.ioloop
 
 from handlers.base import ApiError, BaseHandler, _in_networks, message
-from pairs import delivery, messages, notify, signals
+from pairs import delivery, messages, signals
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -148,25 +148,9 @@ class SignalListHandler(BaseHandler):
 
 
 class SignalStatusListHandler(BaseHandler):
-    async def get(self, status: str, number: str) -> None:
+    def get(self, status: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
         self.send({"signals": _list(lambda: signals.signals_with_status(status, limit))})
-        if status in notify.BRIDGE_POLL_STATUSES and self.identity(required=False) is None:
-            await self._remember_bridge_poll()
-
-    async def _remember_bridge_poll(self) -> None:
-        """The anonymous poll of the waiting list is the bridge's heartbeat (A.1.2): "bridge last seen" on the
-        dashboard and in /healthz, and the silent-bridge alarm. Kept at most once a minute; the answer is sent."""
-        now = utcnow()
-        recorded = self.ctx.extras.get(notify.BRIDGE_POLL_KEY)
-        if recorded is not None and now - recorded < notify.BRIDGE_POLL_RESOLUTION:
-            return
-        self.ctx.extras[notify.BRIDGE_POLL_KEY] = now
-        try:
-            await self.ctx.store.write(notify.remember_bridge_poll_tx, now)
-        except peewee.PeeweeException:
-            log.warning("could not record the bridge's poll (the database refused a write); it is tried again "
-                        "in a minute", exc_info=True)
 
 
 class SignalTickerListHandler(BaseHandler):

@@ -14,7 +14,7 @@ from typing import Any
 
 import tornado.web
 
-from pairs import auth, messages, users
+from pairs import auth, bridge, messages, users
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
 from pairs.errors import NotFound, Rejected
 from pairs.store import DeliveryLog, PreparedQuery, utcnow
@@ -300,6 +300,19 @@ class BaseHandler(tornado.web.RequestHandler):
             counter.finished()
         if self.passphrase_route:
             self.ctx.store.writer.submit(_record_delivery, self._delivery_row())
+        anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
+        if bridge.is_bridge_request(self.request.method, self.request.path, anonymous):
+            self._remember_bridge()
+
+    def _remember_bridge(self) -> None:
+        """"Bridge last seen" (dashboard header, /healthz, the silent-bridge alarm): every write of the bridge, its
+        10-second poll at most once a minute. Queued like the delivery row, after the answer went out."""
+        now = utcnow()
+        last = self.ctx.extras.get(bridge.SEEN_KEY)
+        if self.request.method == "GET" and last is not None and now - last < bridge.POLL_RESOLUTION:
+            return
+        self.ctx.extras[bridge.SEEN_KEY] = now
+        self.ctx.store.writer.submit(bridge.remember_tx, now)
 
     def _delivery_row(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ import peewee
 import tornado.web
 
 from handlers.base import BaseHandler
-from pairs import __version__, jobs, notify
+from pairs import __version__, bridge, jobs
 from pairs.store import format_timestamp, utcnow
 
 access_log = logging.getLogger("pairs.access")
@@ -54,7 +54,7 @@ def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
         body["database"] = {"ok": True, "backend": "sqlite" if isinstance(db, peewee.SqliteDatabase) else
                             "postgresql"}
         body["price_job"] = last_price_job()
-        body["bridge"] = {"last_seen": _plain(notify.bridge_last_seen())}
+        body["bridge"] = {"last_seen": _plain(bridge.last_seen())}
         return 200, body
     except peewee.PeeweeException as exc:
         body["status"] = "unavailable"

@@ -15,7 +15,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import dashboard, jobs, market, messages, notify, users
+from pairs import bridge, dashboard, jobs, market, messages, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import format_timestamp, utcnow
 
@@ -74,7 +74,7 @@ class PageHandler(BaseHandler):
         """What the header and every template use; ``reads=False`` for error pages: no user, no database."""
         now = utcnow()
         user = self.current_user if reads else None
-        seen = notify.bridge_last_seen() if reads else None
+        seen = bridge.last_seen() if reads else None
         return {
             "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,

@@ -4,7 +4,7 @@ Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical 
 ``[EMAIL] MAIL_WARN_AFTER_MIN`` minutes is reported once: one message names all of them, and each gets the original's
 ``(warned)`` marker appended to its ``error_msg`` after the message was accepted by the SMTP server.  The bridge is
 "silent" when, during the extended exchange session, it has neither polled the waiting list nor written anything
-(fills, positions, account PNL, signal echoes: its passphrase routes in the delivery log) for ``BRIDGE_SILENT_MIN``
+(fills, positions, account PNL, signal echoes; ``pairs.bridge`` keeps the time) for ``BRIDGE_SILENT_MIN``
 minutes; that is reported once per silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its
 executor.
 """
@@ -20,26 +20,16 @@ import ssl
 import threading
 from collections.abc import Callable
 
-from pairs import jobs
-from pairs.args import parse_timestamp
+from pairs import bridge, jobs
 from pairs.config import Settings
-from pairs.store import DeliveryLog, Signal, Store, format_timestamp, get_setting, set_setting_tx, utcnow
+from pairs.store import Signal, Store, format_timestamp, get_setting, set_setting_tx, utcnow
 
 log = logging.getLogger("pairs.notify")
 
 PROBLEM_STATUSES = ("waiting", "rerouted", "error", "critical err")
 WARNED = "(warned)"
 BODY_MAX_SIGNALS = 50
-# (method, path) of the requests only the broker bridge makes (SPEC A.1.2), old route names included
-BRIDGE_WRITES = (
-    ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"), ("PUT", "/v4/ticker/pnl"),
-    ("PUT", "/v4/ticker/updatepnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/pnl"), ("PUT", "/v4/regpnl"),
-    ("POST", "/v4/regpnl"), ("PUT", "/v4/webhook"),
-)
 BRIDGE_WARNED_KEY = "bridge_silence_warned"  # settings row: the bridge's last-seen time we already warned about
-BRIDGE_POLL_KEY = "bridge_polled_at"  # settings row: the bridge's latest poll of the waiting list (naive UTC)
-BRIDGE_POLL_RESOLUTION = dt.timedelta(minutes=1)  # a poll every 10 s is written at most once a minute
-BRIDGE_POLL_STATUSES = ("waiting", "rerouted")  # GET /v4/signals/status/<these>/0, anonymous: the bridge's polls
 
 _running = threading.Lock()
 
@@ -63,24 +53,6 @@ def mark_warned_tx(rowids: list[int]) -> int:
     return marked
 
 
-def bridge_last_seen() -> dt.datetime | None:
-    """When the broker bridge last polled or wrote to us (naive UTC); None if it never did."""
-    condition = None
-    for method, path in BRIDGE_WRITES:
-        one = (DeliveryLog.method == method) & (DeliveryLog.route == path)
-        condition = one if condition is None else condition | one
-    row = DeliveryLog.select(DeliveryLog.received).where(condition).order_by(DeliveryLog.received.desc()).first()
-    seen = [row.received] if row else []
-    polled = get_setting(BRIDGE_POLL_KEY)
-    if polled:
-        seen.append(parse_timestamp(polled))
-    return max(seen, default=None)
-
-
-def remember_bridge_poll_tx(when: dt.datetime) -> None:
-    set_setting_tx(BRIDGE_POLL_KEY, format_timestamp(when))
-
-
 def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, int] | None:
     """(last seen, minutes of silence) when the bridge deserves a warning now, else None.
 
@@ -89,7 +61,7 @@ def bridge_silence(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, i
     """
     if settings.bridge_silent_min <= 0:
         return None
-    last_seen = bridge_last_seen()
+    last_seen = bridge.last_seen()
     bounds = jobs.session_bounds(now, settings)
     if last_seen is None or bounds is None or not jobs.in_session(now, settings):
         return None

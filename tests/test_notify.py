@@ -13,8 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from pairs import jobs, notify
-from pairs.store import DeliveryLog, Signal
+from pairs import bridge, jobs, notify
+from pairs.store import Signal
 
 NOW = dt.datetime(2026, 11, 24, 17, 0)  # naive UTC: Tuesday 12:00 in New York, inside the session
 
@@ -174,18 +174,13 @@ def test_untrusted_certificate_or_no_server_sends_nothing_and_marks_nothing(stor
     assert [r["message"] for r in jobs.last_runs(5, job="email")] == ["not sent", "not sent"]
 
 
-def add_delivery_tx(when: dt.datetime, method: str, route: str) -> None:
-    DeliveryLog.create(received=when, peer="127.0.0.1", method=method, route=route, size=10, status=200)
-
-
 def test_silent_bridge_is_warned_about_once_during_the_session(store, settings, smtp_ssl, certificate):
     controller, inbox = smtp_ssl
     mail_settings(settings, controller.port, tls=False, ssl_=True)
     send = tls_sender(certificate)
-    store.write_sync(add_delivery_tx, NOW - dt.timedelta(minutes=20), "PUT", "/v4/ticker/pnl")
-    store.write_sync(add_delivery_tx, NOW - dt.timedelta(minutes=1), "POST", "/v4/webhook")  # TradingView: no
+    store.write_sync(bridge.remember_tx, NOW - dt.timedelta(minutes=20))
 
-    assert notify.bridge_last_seen() == NOW - dt.timedelta(minutes=20)
+    assert bridge.last_seen() == NOW - dt.timedelta(minutes=20)
     outcome = notify.run_email_job(store, settings, NOW, send=send)
     assert outcome.message == "sent to trader@example.org: 0 signal(s), bridge silent 20 min"
     body = text(inbox.messages[0][2])
@@ -193,7 +188,7 @@ def test_silent_bridge_is_warned_about_once_during_the_session(store, settings, 
     assert notify.run_email_job(store, settings, NOW + dt.timedelta(minutes=5), send=send) is None
 
     # it comes back, then goes quiet again: a new warning
-    store.write_sync(add_delivery_tx, NOW + dt.timedelta(minutes=6), "PUT", "/v4/signal/updateorder")
+    store.write_sync(bridge.remember_tx, NOW + dt.timedelta(minutes=6))
     assert notify.run_email_job(store, settings, NOW + dt.timedelta(minutes=10), send=send) is None
     assert notify.run_email_job(store, settings, NOW + dt.timedelta(minutes=25), send=send).updated == 1
     assert len(inbox.messages) == 2
@@ -211,7 +206,7 @@ def test_silent_bridge_is_warned_about_once_during_the_session(store, settings, 
 ])
 def test_bridge_silence_rule(store, settings, now, last_seen_min_ago, silent_min, warned):
     settings.bridge_silent_min = silent_min
-    store.write_sync(add_delivery_tx, now - dt.timedelta(minutes=last_seen_min_ago), "PUT", "/v4/pnl")
+    store.write_sync(bridge.remember_tx, now - dt.timedelta(minutes=last_seen_min_ago))
     assert (notify.bridge_silence(now, settings) is not None) is warned
 
 
@@ -219,16 +214,16 @@ def test_no_bridge_ever_seen_is_not_watched(store, settings):
     assert notify.bridge_silence(NOW, settings) is None
 
 
-def test_the_bridges_poll_of_the_waiting_list_counts_as_seen(store, settings):
-    """A bridge that only polls (no fills, no positions) is alive; the later of its poll and its writes counts."""
-    settings.bridge_silent_min = 15
-    store.write_sync(notify.remember_bridge_poll_tx, NOW - dt.timedelta(minutes=20))  # polls only: watched too
-    assert notify.bridge_last_seen() == NOW - dt.timedelta(minutes=20)
-    assert notify.bridge_silence(NOW, settings) == (NOW - dt.timedelta(minutes=20), 20)
-    store.write_sync(add_delivery_tx, NOW - dt.timedelta(minutes=60), "PUT", "/v4/pnl")  # an older write
-    assert notify.bridge_silence(NOW, settings) == (NOW - dt.timedelta(minutes=20), 20)
-    store.write_sync(notify.remember_bridge_poll_tx, NOW - dt.timedelta(minutes=1))
-    assert notify.bridge_last_seen() == NOW - dt.timedelta(minutes=1)
-    assert notify.bridge_silence(NOW, settings) is None
-    store.write_sync(add_delivery_tx, NOW, "PUT", "/v4/signal/order")  # a write after the poll
-    assert notify.bridge_last_seen() == NOW
+@pytest.mark.parametrize("method, path, anonymous, bridge_request", [
+    ("GET", "/v4/signals/status/waiting/0", True, True),  # its poll, every 10 s
+    ("GET", "/v4/signals/status/rerouted/0", True, True),
+    ("GET", "/v4/signals/status/waiting/0", False, False),  # a logged-in reader
+    ("GET", "/v4/signals/status/filled/0", True, False),
+    ("GET", "/v4/signals/0", True, False),
+    ("PUT", "/v4/signal/order", True, True), ("PUT", "/v4/signal/updateorder", True, True),
+    ("PUT", "/v4/ticker/updatepnl", True, True), ("POST", "/v4/regpnl", True, True), ("PUT", "/v4/pnl", True, True),
+    ("PUT", "/v4/webhook", True, True), ("PUT", "/v4/webhook", False, False),  # the dashboard's signal editor
+    ("POST", "/v4/webhook", True, False),  # TradingView
+])
+def test_which_requests_are_the_bridges(method, path, anonymous, bridge_request):
+    assert bridge.is_bridge_request(method, path, anonymous) is bridge_request

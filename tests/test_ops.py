@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from handlers import ops
-from pairs import __version__, jobs, notify
+from pairs import __version__, bridge, jobs
 from pairs.store import get_setting, utcnow
 
 
@@ -54,15 +54,15 @@ async def test_the_bridges_anonymous_poll_of_the_waiting_list_is_its_heartbeat(a
     reply = await api.get("/v4/signals/status/waiting/0")  # what pairs-ibkr sends every 10 s
     assert (reply.code, reply.json) == (200, {"signals": []})
     await store.write(lambda: None)  # the poll's row was queued as the answer went out: it is committed now
-    polled = get_setting(notify.BRIDGE_POLL_KEY)
+    polled = get_setting(bridge.SEEN_KEY)
     assert polled is not None and polled >= before.strftime("%Y-%m-%d %H:%M:%S")
     assert (await api.get("/healthz")).json["bridge"] == {"last_seen": polled}
 
     # the next polls of the same minute are not written again; a later write of the bridge moves the time on
-    store.write_sync(notify.remember_bridge_poll_tx, dt.datetime(2026, 1, 2, 3, 4, 5))
+    store.write_sync(bridge.remember_tx, dt.datetime(2026, 1, 2, 3, 4, 5))
     assert (await api.get("/v4/signals/status/rerouted/0")).code == 200
     await store.write(lambda: None)
-    assert get_setting(notify.BRIDGE_POLL_KEY) == "2026-01-02 03:04:05"
+    assert get_setting(bridge.SEEN_KEY) == "2026-01-02 03:04:05"
     reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "NONE"})
     assert reply.code == 404
     await store.write(lambda: None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pairs import dashboard, jobs, market, messages
+from pairs import bridge, dashboard, jobs, market, messages
 from pairs.config import parse_networks
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
 
@@ -422,6 +422,7 @@ async def test_delivery_log_page_filters_and_bridge_last_seen(api, store):
          "content_type": "application/json", "size": 10, "status": 401, "body": "{}"},
     ]
     store.write_sync(lambda: DeliveryLog.insert_many(rows).execute())
+    store.write_sync(bridge.remember_tx, rows[1]["received"])  # what the server keeps for the bridge's PUT
     assert (await api.get("/deliveries")).code == 302
     header = (await api.get("/dashboard")).text
     assert re.search(r"bridge last seen: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(3 min ago\)", header)

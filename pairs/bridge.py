@@ -1,0 +1,42 @@
+"""The broker bridge (pairs-ibkr, SPEC A.1.2): which requests are its own, and when it was last seen.
+
+"Last seen" feeds the dashboard's header, ``/healthz`` and the silent-bridge alarm of ``pairs.notify``; it is one
+settings row, so reading it costs one lookup whatever the size of the delivery log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pairs.args import parse_timestamp
+from pairs.store import format_timestamp, get_setting, set_setting_tx
+
+# (method, path) of the requests only the bridge makes, old route names included
+WRITES = (
+    ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"), ("PUT", "/v4/ticker/pnl"),
+    ("PUT", "/v4/ticker/updatepnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/pnl"), ("PUT", "/v4/regpnl"),
+    ("POST", "/v4/regpnl"), ("PUT", "/v4/webhook"),
+)
+POLLS = ("/v4/signals/status/waiting/", "/v4/signals/status/rerouted/")  # GET, every 10 s
+POLL_RESOLUTION = dt.timedelta(minutes=1)  # a poll is written at most once a minute
+SEEN_KEY = "bridge_last_seen"  # settings row: when the bridge last polled or wrote (naive UTC)
+
+
+def is_bridge_request(method: str, path: str, anonymous: bool) -> bool:
+    """Its writes and its poll of the waiting (or rerouted) list; never a request that carries a token or the
+    dashboard's cookie (the signal editor's PUT is a person, not the bridge)."""
+    if not anonymous:
+        return False
+    if method == "GET":
+        return path.startswith(POLLS)
+    return (method, path) in WRITES
+
+
+def last_seen() -> dt.datetime | None:
+    """When the bridge last polled or wrote to us (naive UTC); None if it never did."""
+    seen = get_setting(SEEN_KEY)
+    return parse_timestamp(seen) if seen else None
+
+
+def remember_tx(when: dt.datetime) -> None:
+    set_setting_tx(SEEN_KEY, format_timestamp(when))

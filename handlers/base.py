@@ -328,13 +328,19 @@ class BaseHandler(tornado.web.RequestHandler):
         }
 
     def _passphrases(self) -> list[str]:
-        """The configured passphrase and the one(s) this request carried, as parsed: what the log must not show."""
+        """The configured passphrase and the one(s) this request carried, as parsed: what the log must not show.
+
+        A carried value shorter than ``_MIN_SECRET`` is not a secret worth hiding (nor the configured one misspelt),
+        and replacing every ``e`` of a body would make its log row unreadable."""
         found = [self.ctx.settings.webhook_passphrase]
         given = getattr(self, "_values", {}).get("passphrase")
         for value in given if isinstance(given, list) else [given]:
-            if isinstance(value, str):
+            if isinstance(value, str) and len(value) >= _MIN_SECRET:
                 found.append(value)
         return [text for text in found if text]
+
+
+_MIN_SECRET = 4
 
 
 _DELIVERY_COLUMNS = ("received", "peer", "method", "route", "content_type", "size", "status", "body")
@@ -348,6 +354,8 @@ def _record_delivery(row: dict[str, Any]) -> None:
 
 
 _PASSPHRASE_JSON = re.compile(r'("passphrase"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
+# a multipart part named passphrase: its header lines, the blank line, then the value up to the line's end
+_PASSPHRASE_PART = re.compile(r'(name="?passphrase"?[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)[^\r\n]*')
 
 
 def _redact_form_field(field: str) -> str:
@@ -374,6 +382,7 @@ def redact(raw: bytes, secrets: Sequence[str] = (), limit: int = 64 * 1024) -> s
             body["passphrase"] = "***"
         return json.dumps(body)
     text = _PASSPHRASE_JSON.sub(r'\1"***"', text)
+    text = _PASSPHRASE_PART.sub(r"\1***", text)
     text = "&".join(_redact_form_field(field) for field in text.split("&"))
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")

@@ -104,12 +104,6 @@ def error_text(exc: ApiError) -> str:
     return body if isinstance(body, str) else json.dumps(body)
 
 
-def _own_connection(store: Any, fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in an executor thread with a connection of its own (as the jobs read)."""
-    with store.db.connection_context():
-        return fn(*args)
-
-
 def page_url(path: str, query: dict[str, Any], **changes: Any) -> str:
     """``path`` with the query of this page, some values changed (None drops a key)."""
     merged = {**query, **changes}
@@ -199,7 +193,7 @@ class ListHandler(PageHandler):
             older = result.older if user else None
             # AVG over the whole window reads every signal of the pair in it (a year of one pair of 1,000,000
             # signals: ~0.6 s on SQLite): off the IOLoop, so webhooks are answered meanwhile
-            averages = await self.ctx.run(_own_connection, self.ctx.store, dashboard.average_slips, selected,
+            averages = await self.ctx.run(self.ctx.store.read_in_thread, dashboard.average_slips, selected,
                                           since, until)
             slips = {k: dashboard.slip_average_text(v) for k, v in averages.items()}
         options = ([(p.name, p.status) for p in dashboard.pair_names()] if tradetype == "pair"

@@ -197,8 +197,7 @@ def run_price_job(store: Store, source: market.PriceSource, settings: Settings, 
     if not lock.acquire(blocking=False):
         return None
     try:
-        with store.db.connection_context():
-            return _price_run(store, source, settings, job, now, progress or (lambda *_: None))
+        return store.read_in_thread(_price_run, store, source, settings, job, now, progress or (lambda *_: None))
     finally:
         lock.release()
 

@@ -136,8 +136,7 @@ def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = No
     if not _running.acquire(blocking=False):
         return None
     try:
-        with store.db.connection_context():
-            return _check(store, settings, now or utcnow(), send or send_mail)
+        return store.read_in_thread(_check, store, settings, now or utcnow(), send or send_mail)
     finally:
         _running.release()
 

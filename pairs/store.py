@@ -502,6 +502,12 @@ class Store:
         """The same from a thread that is not the IOLoop (jobs, command-line tools)."""
         return self.writer.submit(fn, *args).result()
 
+    def read_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` with a connection of this thread's own, opened and closed around it: for reads in an
+        executor thread (jobs, slow page queries), which must not keep a connection per idle thread."""
+        with self.db.connection_context():
+            return fn(*args)
+
     def close(self) -> None:
         self.writer.stop()
         if not self.db.is_closed():

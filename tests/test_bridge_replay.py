@@ -27,7 +27,7 @@ It reads only the status codes of its writes.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -253,4 +253,4 @@ async def test_both_legs_reported_at_the_same_moment(api, instruments) -> None:
             assert await stored(api, rowid) == settled[rowid]
     assert await bridge.poll() == []
     assert len((await api.get("/v4/signals/status/filled/0")).json["signals"]) == 5  # anonymous cap
-    assert dt.datetime.strptime(settled[first]["timestamp"], "%Y-%m-%d %H:%M:%S")  # emitted format (A.3)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", settled[first]["timestamp"])  # emitted format (A.3)

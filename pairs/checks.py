@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ DEFAULT_PASSPHRASE = "webhook"
 EXAMPLE_SECRET_PREFIX = "change-me"  # the placeholders of deploy/pairs.env.example
 EXAMPLE_MAIL_VALUES = {"smtp.example.com", "sender@example.com", "recipient@example.com"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +226,11 @@ def check_server(settings: Settings) -> Iterator[Finding]:
                        "site in deploy/.")
     if settings.log_level.upper() not in LOG_LEVELS:
         yield _error(f"the log level {settings.log_level!r} is unknown; use one of {', '.join(LOG_LEVELS)}")
+    if settings.event_loop not in EVENT_LOOPS:
+        yield _error(f"[SERVER] EVENT_LOOP {settings.event_loop!r} is unknown; use one of {', '.join(EVENT_LOOPS)}")
+    elif settings.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        yield _error("[SERVER] EVENT_LOOP is uvloop but uvloop is not installed: `pip install -r requirements.txt` "
+                     "in the server's virtual environment, or set EVENT_LOOP = auto")
     if not 4 <= settings.bcrypt_rounds <= 31:
         yield _error(f"[SERVER] BCRYPT_ROUNDS {settings.bcrypt_rounds} is outside bcrypt's range 4-31")
     elif settings.bcrypt_rounds < 10:

@@ -59,6 +59,7 @@ class Settings:
     mail_subject: str = "Server Problem"
     mail_body: str = "waiting orders-possible server problem"
     mail_warn_after_min: int = 2
+    mail_lookback_hours: int = 72  # ours: older problem signals are history, not news (an imported database); 0 = all
     bridge_silent_min: int = 15  # ours: warn when the broker bridge wrote nothing this long in session; 0 = off
     mail_timeout_sec: int = 30  # ours
     # [SERVER] (ours)
@@ -78,6 +79,7 @@ class Settings:
     login_window_sec: int = 300
     display_timezone: str = "US/Pacific"
     log_level: str = "INFO"
+    event_loop: str = "auto"  # uvloop when installed (faster answers under load), else asyncio's own
 
     @property
     def sqlite_default_url(self) -> str:
@@ -125,6 +127,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("EMAIL", "MAIL_SUBJECT"): "mail_subject",
     ("EMAIL", "MAIL_BODY"): "mail_body",
     ("EMAIL", "MAIL_WARN_AFTER_MIN"): "mail_warn_after_min",
+    ("EMAIL", "MAIL_LOOKBACK_HOURS"): "mail_lookback_hours",
     ("EMAIL", "BRIDGE_SILENT_MIN"): "bridge_silent_min",
     ("EMAIL", "MAIL_TIMEOUT_SEC"): "mail_timeout_sec",
     ("SERVER", "HOST"): "host",
@@ -142,6 +145,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "LOGIN_WINDOW_SEC"): "login_window_sec",
     ("SERVER", "DISPLAY_TIMEZONE"): "display_timezone",
     ("SERVER", "LOG_LEVEL"): "log_level",
+    ("SERVER", "EVENT_LOOP"): "event_loop",
 }
 
 # environment variable -> Settings field
@@ -157,6 +161,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "PAIRS_BCRYPT_ROUNDS": "bcrypt_rounds",
     "PAIRS_LOG_LEVEL": "log_level",
     "PAIRS_PRICE_SOURCE": "price_source",
+    "PAIRS_EVENT_LOOP": "event_loop",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

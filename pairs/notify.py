@@ -34,13 +34,15 @@ BRIDGE_WARNED_KEY = "bridge_silence_warned"  # settings row: the bridge's last-s
 _running = threading.Lock()
 
 
-def problem_signals(now: dt.datetime, warn_after_min: int) -> list[Signal]:
-    """Problematic signals older than the threshold and not yet warned about, oldest first."""
-    cutoff = now - dt.timedelta(minutes=warn_after_min)
-    return list(Signal.select()
-                .where(Signal.order_status.in_(PROBLEM_STATUSES) & (Signal.timestamp <= cutoff) &
-                       (Signal.error_msg.is_null() | ~Signal.error_msg.contains(WARNED)))
-                .order_by(Signal.rowid))
+def problem_signals(now: dt.datetime, warn_after_min: int, lookback_hours: int = 0) -> list[Signal]:
+    """Problematic signals older than the threshold, at most ``lookback_hours`` old (0: any age), and not yet warned
+    about, oldest first. The look-back keeps the first check on an imported database from mailing (and marking)
+    years of old waiting and error rows."""
+    condition = (Signal.order_status.in_(PROBLEM_STATUSES) & (Signal.timestamp <= now - dt.timedelta(
+        minutes=warn_after_min)) & (Signal.error_msg.is_null() | ~Signal.error_msg.contains(WARNED)))
+    if lookback_hours > 0:
+        condition &= Signal.timestamp >= now - dt.timedelta(hours=lookback_hours)
+    return list(Signal.select().where(condition).order_by(Signal.rowid))
 
 
 def mark_warned_tx(rowids: list[int]) -> int:
@@ -142,7 +144,7 @@ def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = No
 
 
 def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> jobs.RunOutcome | None:
-    signals = problem_signals(now, settings.mail_warn_after_min)
+    signals = problem_signals(now, settings.mail_warn_after_min, settings.mail_lookback_hours)
     silence = bridge_silence(now, settings)
     if not signals and not silence:
         return None

@@ -130,11 +130,13 @@ def test_trusted_proxies(tmp_path):
 
 def test_server_values(tmp_path):
     settings = settings_for(tmp_path, port=70000, log_level="LOUD", bcrypt_rounds=40, exchange_timezone="Mars/Base",
-                            session_start="9.30", price_source="csv:/no/such/folder", host="0.0.0.0")
+                            session_start="9.30", price_source="csv:/no/such/folder", host="0.0.0.0",
+                            event_loop="trio")
     errors = texts(settings, checks.ERROR)
     assert errors == [
         "the port 70000 is not a port number (1-65535)",
         "the log level 'LOUD' is unknown; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        "[SERVER] EVENT_LOOP 'trio' is unknown; use one of auto, uvloop, asyncio",
         "[SERVER] BCRYPT_ROUNDS 40 is outside bcrypt's range 4-31",
         "[EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Base' is not a time zone name (e.g. US/Eastern, America/Toronto)",
         "[EXCHANGE] SESSION_START must be HH:MM:SS, not '9.30'",

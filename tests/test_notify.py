@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from pairs import bridge, jobs, notify
+from pairs.config import load_settings
 from pairs.store import Signal
 
 NOW = dt.datetime(2026, 11, 24, 17, 0)  # naive UTC: Tuesday 12:00 in New York, inside the session
@@ -106,6 +107,20 @@ def add_signals_tx() -> list[int]:
     ]
     return [Signal.create(timestamp=ts, ticker=ticker, order_action="buy", order_contracts=100, order_status=status,
                           error_msg=error).rowid for ts, ticker, status, error in rows]
+
+
+@pytest.mark.parametrize("lookback_hours, tickers", [
+    (72, ["EWA", "KO-0.36*PEP", "BF A-BF B"]),  # the default: three days back, the weekend included
+    (71, ["KO-0.36*PEP", "BF A-BF B"]),
+    (0, ["OLD", "EWA", "KO-0.36*PEP", "BF A-BF B"]),  # no limit
+])
+def test_problem_signals_are_looked_for_within_the_look_back(store, lookback_hours, tickers):
+    store.write_sync(add_signals_tx)
+    store.write_sync(lambda: Signal.create(timestamp=NOW - dt.timedelta(days=400), ticker="OLD", order_action="buy",
+                                           order_contracts=1, order_status="waiting"))
+    found = notify.problem_signals(NOW, 2, lookback_hours)
+    assert [row.ticker for row in sorted(found, key=lambda row: row.timestamp)] == tickers
+    assert load_settings(None, environ={}).mail_lookback_hours == 72
 
 
 def text(message: email.message.EmailMessage) -> str:

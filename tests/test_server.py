@@ -131,10 +131,13 @@ def test_tokens_and_revocations_survive_a_restart(tmp_path, servers, server_db):
     assert second.stop() == 0
 
 
-def test_sigterm_finishes_the_request_in_flight(tmp_path, servers):
+@pytest.mark.parametrize("event_loop", ["auto", "asyncio"])  # auto: uvloop, which requirements.txt installs
+def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     db_file = tmp_path / "pairs.db"
-    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db_file}", "--log-level", "DEBUG")
+    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db_file}", "--log-level", "DEBUG",
+                           env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
     servers.append(server)
+    assert server.logged(f"(event loop: {'uvloop' if event_loop == 'auto' else 'asyncio'})")
     # hold SQLite's write lock, so the next write waits in the writer thread with its request in flight
     blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")

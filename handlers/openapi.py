@@ -49,6 +49,7 @@ class Op:
     body: Sequence[Arg] = ()
     ok: dict[int, str] = dataclasses.field(default_factory=lambda: {200: "Message"})  # status -> schema name
     errors: tuple[int, ...] = ()  # beyond those implied by auth, body and path parameters
+    error_schemas: dict[int, str] = dataclasses.field(default_factory=dict)  # an error answer that is not Message
     aliases: tuple[str, ...] = ()  # older paths served by the same handler (documented as deprecated)
     description: str = ""
 
@@ -91,12 +92,13 @@ OPERATIONS: tuple[Op, ...] = (
     Op("PUT", "/v4/signal/order", "Order or fill update by broker order id", "signals", PASSPHRASE,
        getattr(api_signals, "ORDER_ARGS", ()), {200: "SignalWithoutTimestamp"}, (404,),
        aliases=("/v4/signal/updateorder",)),
-    Op("GET", "/v4/signals/{number_of_items}", "Latest signals", "signals", OPTIONAL, ok={200: "SignalList"}),
+    Op("GET", "/v4/signals/{number_of_items}", "Latest signals", "signals", OPTIONAL, ok={200: "SignalList"},
+       errors=(500,), error_schemas={500: "MessageWithSignals"}),
     Op("GET", "/v4/signals/status/{order_status}/{number_of_items}", "Signals with a status", "signals", OPTIONAL,
-       ok={200: "SignalStatusList"}, description="The bridge polls `/v4/signals/status/waiting/0` anonymously "
-                                                 "(capped at 20)."),
+       ok={200: "SignalStatusList"}, errors=(500,), error_schemas={500: "MessageWithSignals"},
+       description="The bridge polls `/v4/signals/status/waiting/0` anonymously (capped at 20)."),
     Op("GET", "/v4/signals/ticker/{ticker_name}/{number_of_items}", "Signals of a ticker", "signals", OPTIONAL,
-       ok={200: "SignalStatusList"}),
+       ok={200: "SignalStatusList"}, errors=(500,), error_schemas={500: "MessageWithSignals"}),
     Op("GET", "/v4/signal/{rowid}", "One signal", "signals", NONE, ok={200: "Signal"}),
     Op("DELETE", "/v4/signal/{rowid}", "Delete a signal", "signals", ADMIN),
     # tickers (SPEC §5.6, 5.7)
@@ -123,7 +125,7 @@ OPERATIONS: tuple[Op, ...] = (
        {200: "AccountEcho"}, (404,), aliases=("/v4/regpnl",)),
     Op("GET", "/v4/pnls/{number_of_items}", "Latest account PNL snapshots", "pnl", OPTIONAL, ok={200: "PnlList"}),
     Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot (and the newest one in signals)", "pnl", NONE,
-       ok={200: "AccountItem"}),
+       ok={200: "AccountItem"}, error_schemas={404: "MessageWithSignals"}),
     Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
     # operations
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
@@ -204,6 +206,11 @@ def components() -> dict[str, Any]:
         "description": "the newest record (the v4.0 list route's answer, read by the pairs-ibkr bridge)"}
     return {
         "Message": message,
+        "MessageWithSignals": {
+            "type": "object", "required": ["message", "signals"],
+            "properties": {"message": {"type": "string"}, "signals": {"type": "array", "maxItems": 1, "items": {}}},
+            "description": "a message plus `signals`, which the pairs-ibkr bridge reads from every list answer and "
+                           "from /v4/pnl/1 (an empty list, or the newest account record)"},
         "TokenError": {"type": "object", "required": ["error", "message"],
                        "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
         "Tokens": {"type": "object", "required": ["access_token", "refresh_token", "expire"],
@@ -257,7 +264,8 @@ SECURITY = {NONE: [], OPTIONAL: [{}, *TOKEN_AUTH], ACCESS: TOKEN_AUTH, FRESH: TO
             REFRESH: [{"bearerJWT": []}], PASSPHRASE: [{"webhookPassphrase": []}]}
 ERROR_TEXT = {400: "bad input: a field error or an unusable body", 401: "not authenticated or not allowed",
               403: "refused: missing XSRF token, or a source address not on the allowlist",
-              404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins"}
+              404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins",
+              500: "the database failed; the list is empty"}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -281,7 +289,8 @@ def operation_object(op: Op, deprecated: bool = False) -> dict[str, Any]:
     for status, name in sorted(op.ok.items()):
         responses[str(status)] = _json(_ref(name), "success" if status < 300 else "unavailable")
     for status in sorted(errors - set(op.ok)):
-        schema = {"anyOf": [_ref("TokenError"), _ref("Message")]} if status == 401 else _ref("Message")
+        schema = ({"anyOf": [_ref("TokenError"), _ref("Message")]} if status == 401
+                  else _ref(op.error_schemas.get(status, "Message")))
         responses[str(status)] = _json(schema, ERROR_TEXT[status])
     if 429 in errors:
         responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "string"},

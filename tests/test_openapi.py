@@ -108,6 +108,19 @@ def test_response_schemas_follow_the_json_key_order_of_the_models(app):
     assert list(schemas["Account"]["properties"])[:2] == ["rowid", "timestamp"]
 
 
+def test_answers_with_the_bridges_signals_key_are_described(app):
+    paths = openapi.build_document(app)["paths"]
+    with_signals = {"$ref": "#/components/schemas/MessageWithSignals"}
+    for path in ("/v4/signals/{number_of_items}", "/v4/signals/status/{order_status}/{number_of_items}",
+                 "/v4/signals/ticker/{ticker_name}/{number_of_items}"):
+        assert paths[path]["get"]["responses"]["500"]["content"]["application/json"]["schema"] == with_signals
+    pnl = paths["/v4/pnl/{rowid}"]["get"]["responses"]
+    assert pnl["404"]["content"]["application/json"]["schema"] == with_signals
+    assert pnl["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AccountItem"}
+    assert paths["/v4/pnl/{rowid}"]["delete"]["responses"]["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Message"}
+
+
 @pytest.mark.gen_test
 async def test_openapi_json_route(api):
     reply = await api.get("/v4/openapi.json")

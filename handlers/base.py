@@ -390,6 +390,8 @@ def redact(raw: bytes, secrets: Sequence[str] = (), limit: int = 64 * 1024) -> s
 
 
 def _in_networks(address: str, networks: Sequence[Any]) -> bool:
+    if not networks:  # the default (no proxy, no allowlist): no address to parse on every request
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -20,7 +20,7 @@ import tornado.httpserver
 
 from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, jobs, users
-from pairs.config import ConfigError, Settings, load_settings
+from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
 
 log = logging.getLogger("pairs")
@@ -183,8 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="server.py",
         description="pairs: trading-signal server (TradingView webhooks, the v4 REST API, the dashboard).",
-        epilog="Environment: WEBHOOK_PASSPHRASE, DB_ADMIN_PASS, DATABASE_URL_SQLALCHEMY, JWT_SECRET_KEY, "
-               "PAIRS_DATA_DIR, PAIRS_LOG_LEVEL override config.ini.",
+        epilog=f"Environment: {', '.join(ENV_OVERRIDES)} override config.ini.",
     )
     parser.add_argument("--version", action="version", version=f"pairs {__version__}")
     parser.add_argument("--config", metavar="PATH", help="an original-style config.ini (default: ./config.ini "

@@ -178,6 +178,9 @@ def test_help_documents_options_and_sub_commands(tmp_path):
     for text in ("--host", "--port", "--config", "--database-url", "--log-level", "create-user", "reset-password",
                  "serve", "DATABASE_URL_SQLALCHEMY", "WEBHOOK_PASSPHRASE", "DB_ADMIN_PASS", "postgresql://"):
         assert text in result.stdout, text
+    epilog = " ".join(result.stdout.split("Environment:", 1)[1].split())  # argparse wraps lines
+    for name in ("JWT_SECRET_KEY", "PAIRS_DATA_DIR", "PAIRS_PORT", "PAIRS_PRICE_SOURCE", "PAIRS_EVENT_LOOP"):
+        assert name in epilog, name
     sub = run_cli(tmp_path, "create-user", "--help")
     assert sub.returncode == 0 and "--password-stdin" in sub.stdout and "--admin" in sub.stdout
 

@@ -38,6 +38,18 @@ class OrderUpdate:
     order_contracts: int | None = None
 
 
+def leg_matches(leg: str | None, symbol: str) -> bool:
+    """Whether a fill for ``symbol`` is one of ``leg``: the same name, or, as the bridge names FX and crypto fills by
+    IB's ``contract.symbol`` (the base currency), ``USD`` for the leg ``USD.CAD`` and ``BTC`` for ``BTC.USD``. Stock
+    legs have no dot (``BF B``), so for them only the same name matches."""
+    if not leg or not symbol:
+        return False
+    if leg == symbol:
+        return True
+    base, dot, _ = leg.partition(".")
+    return bool(dot) and "." not in symbol and base == symbol
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise Rejected(NUMBER_TOO_LARGE)
@@ -63,10 +75,10 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
         return new
     contracts = row.get("order_contracts") or 0
     filled_qty = float(update.filled_qty)  # a float as in the original: "remained: 6.0"
-    if row.get("order_id1") == update.order_id and row.get("ticker1") == update.symbol:
+    if row.get("order_id1") == update.order_id and leg_matches(row.get("ticker1"), update.symbol):
         new.update(price1=update.price, order_status=LEG_FILLED,
                    status_msg=f"remained({row.get('ticker1')}): {math.floor(contracts) - filled_qty}")
-    if row.get("order_id2") == update.order_id and row.get("ticker2") == update.symbol:
+    if row.get("order_id2") == update.order_id and leg_matches(row.get("ticker2"), update.symbol):
         new.update(price2=update.price, order_status=LEG_FILLED)
     if new.get("ticker_type") == "pair":
         if new.get("price1") and new.get("price2"):  # 0.0 counts as not filled, as in the original

@@ -19,7 +19,7 @@ import peewee
 
 from pairs import equation
 from pairs.errors import NotFound
-from pairs.fills import OrderUpdate, apply_order_update
+from pairs.fills import OrderUpdate, apply_order_update, leg_matches
 from pairs.instruments import parse_rowid
 from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, format_timestamp, utcnow
 
@@ -116,6 +116,8 @@ def replace_signal_tx(values: dict[str, Any]) -> Signal:
 def find_order_signal(order_id: int, symbol: str) -> Signal | None:
     """The newest signal with this broker order id on either leg whose legs include ``symbol`` (§5.3).
 
+    When no leg has that exact name, an FX or crypto leg whose base currency it is (``USD`` for ``USD.CAD``): the
+    bridge names those fills by IB's ``contract.symbol``, which the original never matched (``fills.leg_matches``).
     Two indexed lookups (order_id1, order_id2) instead of one OR, so each stays an index search.
     """
     found: list[Signal] = []
@@ -125,6 +127,16 @@ def find_order_signal(order_id: int, symbol: str) -> Signal | None:
                .order_by(Signal.rowid.desc()).first())
         if row is not None:
             found.append(row)
+    if not found and symbol and "." not in symbol:
+        prefix = symbol + "."
+        for id_column in (Signal.order_id1, Signal.order_id2):
+            rows = (Signal.select().where((id_column == order_id) & (Signal.ticker1.startswith(prefix) |
+                                                                     Signal.ticker2.startswith(prefix)))
+                    .order_by(Signal.rowid.desc()))
+            # LIKE is case-blind: the exact rule decides
+            row = next((r for r in rows if leg_matches(r.ticker1, symbol) or leg_matches(r.ticker2, symbol)), None)
+            if row is not None:
+                found.append(row)
     return max(found, key=lambda r: r.rowid) if found else None
 
 

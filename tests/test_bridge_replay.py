@@ -254,3 +254,35 @@ async def test_both_legs_reported_at_the_same_moment(api, instruments) -> None:
     assert await bridge.poll() == []
     assert len((await api.get("/v4/signals/status/filled/0")).json["signals"]) == 5  # anonymous cap
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", settled[first]["timestamp"])  # emitted format (A.3)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_fx_fills_named_by_their_base_currency_reach_the_signal(api, store) -> None:
+    """The bridge names an execution by IB's contract.symbol: ``USD`` for the leg ``USD.CAD``, ``EUR`` for
+    ``EUR.USD``. The original matched only the full leg, so FX (and crypto) signals never learnt their fills."""
+    store.write_sync(add_instruments, {"USD.CAD": ("CASH", "CAD", 1), "EUR.USD": ("CASH", "USD", 0)},
+                     {"USD.CAD-EUR.USD": (1.0, 1)})
+    bridge = Bridge(api)
+    assert (await api.post("/v4/webhook", webhook("USD.CAD-EUR.USD", order_price=0.5))).code == 200
+    assert (await api.post("/v4/webhook", webhook("USD.CAD", order_price=1.3))).code == 200
+    waiting = {signal["ticker"]: signal for signal in await bridge.poll()}
+    pair, single = waiting["USD.CAD-EUR.USD"], waiting["USD.CAD"]
+    assert (pair["ticker1"], pair["ticker2"], single["ticker1"]) == ("USD.CAD", "EUR.USD", "USD.CAD")
+    for signal, ids in ((pair, (500, 501)), (single, (600, None))):
+        reply = await bridge.put_back(signal, order_status="created", status_msg="", error_msg="",
+                                      order_id1=ids[0], order_id2=ids[1])
+        assert reply.code == 200
+
+    assert (await bridge.fill(500, "USD", 1.37, 10)).code == 200
+    assert (await bridge.fill(501, "CAD", 9.0, 10)).code == 404  # the quote currency is no leg
+    assert (await bridge.fill(501, "EUR", 1.05, 10)).code == 200
+    assert (await bridge.fill(600, "USD", 1.36, 4)).code == 200
+    assert (await bridge.fill(700, "USD", 1.36, 4)).code == 404  # no signal has that order id
+    row = await stored(api, pair["rowid"])
+    assert (row["order_status"], row["price1"], row["price2"], row["fill_price"], row["slip"]) == (
+        "filled", 1.37, 1.05, 0.32, 0.18)
+    row = await stored(api, single["rowid"])
+    assert (row["order_status"], row["status_msg"], row["fill_price"], row["slip"]) == (
+        "part.filled", "remained: 6.0", 1.36, -0.06)
+    assert (await bridge.fill(600, "USD", 1.36, 4)).code == 200  # re-sent all day: nothing changes
+    assert await stored(api, single["rowid"]) == row

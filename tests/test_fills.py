@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pairs.errors import Rejected
-from pairs.fills import OrderUpdate, apply_order_update
+from pairs.fills import OrderUpdate, apply_order_update, leg_matches
 
 
 def pair_signal(action: str = "buy", order_price: float | None = 1, contracts: int = 100, hedge: float = 3,
@@ -154,3 +154,33 @@ def test_fill_too_large_for_a_number_is_refused_without_change() -> None:
     row = apply_order_update(pair_signal(hedge=1e308), fill("A", 100, 1e308, 1))
     with pytest.raises(Rejected):
         apply_order_update(row, fill("B", 101, -1e308, 1))
+
+
+@pytest.mark.parametrize("leg, symbol, matches", [
+    ("LNT", "LNT", True),
+    ("BF B", "BF B", True),  # class shares: IB's symbol is the leg
+    ("USD.CAD", "USD.CAD", True),
+    ("USD.CAD", "USD", True),  # the bridge's FX fill: contract.symbol is the base currency
+    ("BTC.USD", "BTC", True),  # crypto the same
+    ("USD.CAD", "CAD", False),  # the quote currency is not the contract
+    ("USD.CAD", "usd", False),
+    ("USD.CAD", "US", False),
+    ("USD.CAD", "USD.JPY", False),
+    ("USD", "USD.CAD", False),
+    ("BF B", "BF", False),  # a stock leg matches only its own name
+    ("LNT", "", False),
+    (None, "LNT", False),
+    ("", "", False),
+])
+def test_leg_matches(leg, symbol, matches) -> None:
+    assert leg_matches(leg, symbol) is matches
+
+
+def test_fx_pair_filled_by_the_bridges_base_currency_symbols() -> None:
+    """USD.CAD-EUR.USD: the bridge reports the legs as "USD" and "EUR" (IB's contract.symbol)."""
+    start = pair_signal(order_price=0.5, contracts=10, hedge=1, ticker1="USD.CAD", ticker2="EUR.USD")
+    run(start, [
+        (fill("USD", 100, 1.37, 10), ("filled(...)", "remained(USD.CAD): 0.0", 1.37, None, None, None)),
+        (fill("CAD", 101, 9, 10), ("filled(...)", "remained(USD.CAD): 0.0", 1.37, None, None, None)),  # no leg
+        (fill("EUR", 101, 1.05, 10), ("filled", "", 1.37, 1.05, 0.32, 0.18)),
+    ])

@@ -20,9 +20,15 @@ venv: $(VENV)/.dev
 run: $(VENV)/.runtime
 	$(PY) server.py $(ARGS)
 
+# newman (npm) for tests/test_postman.py; where npm is missing that test is skipped (--require-all: failed)
+NEWMAN := tests/postman/node_modules/.bin/newman
+$(NEWMAN): tests/postman/package.json tests/postman/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/postman --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Postman test will be skipped (apt-get install npm)"; fi
+
 # Extra pytest switches go in ARGS, e.g. make test ARGS="--require-postgres --require-browser -x"
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(NEWMAN)
 	$(PY) -m pytest $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output
+	rm -rf $(VENV) .pytest_cache test-output tests/postman/node_modules

@@ -17,6 +17,8 @@ LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh 
 LOGOUT_ARGS = (Arg("refresh_token", "str", description="ours: also revoke this refresh token"),)
 USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
 
+POSTMAN_CSRF_COOKIE = "_csrf_token"
+
 # a real hash to check unknown usernames against, so a login takes as long whether the user exists or not
 _DUMMY_HASH = "$2b$04$CwTycUXWue0Thq9StjUM0uJ8aSXuYqlZbDoBvjdVWh5iCQYxaR1Ky"
 
@@ -56,6 +58,8 @@ class LoginHandler(BaseHandler):
         username = body["username"]
         user = await verify_login(self, username, body["password"])
         access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"])
+        # the original's Postman collection reads this cookie first after login (its value is never checked: A.5)
+        self.set_cookie(POSTMAN_CSRF_COOKIE, auth.new_secret(), path="/", samesite="Lax", expires_days=5)
         self.send({"access_token": access, "refresh_token": refresh, "expire": body["expire"]})
 
 

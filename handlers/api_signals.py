@@ -11,7 +11,7 @@ import peewee
 import tornado.ioloop
 
 from handlers.base import ApiError, BaseHandler, _in_networks, message
-from pairs import delivery, messages, signals
+from pairs import delivery, live, messages, signals
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -80,6 +80,7 @@ class WebhookHandler(BaseHandler):
     """POST: TradingView's alert (and the bridge's sync signals).  PUT: the bridge's full echo of a signal."""
 
     passphrase_route = True
+    live_topic = live.SIGNALS
 
     def prepare(self) -> None:
         super().prepare()
@@ -102,6 +103,8 @@ class WebhookHandler(BaseHandler):
 
 
 class SignalItemHandler(BaseHandler):
+    live_topic = live.SIGNALS
+
     def get(self, rowid: str) -> None:
         try:
             row = signals.find_signal(rowid)

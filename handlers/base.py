@@ -67,6 +67,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # Passphrase routes set this: no cookie auth there, so no XSRF token either (A.5), and every request is logged.
     passphrase_route = False
+    # Write routes name what they change (pairs.live): open dashboard pages hear of each successful write.
+    live_topic: str | None = None
 
     def initialize(self) -> None:
         counter = self.ctx.extras.get("in_flight")
@@ -298,6 +300,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if counter is not None:
             self._counted = None
             counter.finished()
+        if self.live_topic and self.request.method not in ("GET", "HEAD", "OPTIONS") and self.get_status() < 300:
+            self.ctx.live.publish(self.live_topic)
         if self.passphrase_route:
             self.ctx.store.writer.submit(_record_delivery, self._delivery_row())
         anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))

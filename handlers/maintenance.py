@@ -17,7 +17,7 @@ from typing import Any
 import tornado.ioloop
 
 from handlers.base import BaseHandler
-from pairs import jobs, market, notify
+from pairs import jobs, live, market, notify
 from pairs.config import ConfigError
 
 log = logging.getLogger("pairs.jobs")
@@ -54,10 +54,13 @@ class JobControl:
             log.error("price job cannot run: %s", exc)
             return None
         try:
-            return await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
+            outcome = await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
         except Exception:  # a job failure is logged; the server and the next run go on
             log.exception("%s run failed", job)
             return None
+        if outcome is not None:
+            self.ctx.live.publish(live.PRICES)
+        return outcome
 
     async def email(self) -> jobs.RunOutcome | None:
         try:

@@ -15,7 +15,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, dashboard, jobs, market, messages, users
+from pairs import bridge, dashboard, jobs, live, market, messages, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import format_timestamp, utcnow
 
@@ -23,6 +23,11 @@ TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITION
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
+
+
+# what each page refreshes itself on (pairs.live, static/live.js)
+LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.POSITIONS},{live.PRICES}",
+               "/watchlist": live.PRICES}
 
 
 class PageHandler(BaseHandler):
@@ -76,7 +81,7 @@ class PageHandler(BaseHandler):
         user = self.current_user if reads else None
         seen = bridge.last_seen() if reads else None
         return {
-            "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
+            "title": "", "tab": tab, "tabs": TABS, "live_topics": LIVE_TOPICS.get(tab, ""), "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
             "session_expires": self._session_expires() if user else None,
             "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),

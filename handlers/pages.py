@@ -264,7 +264,8 @@ class SetupHandler(PageHandler):
         values["statuses"] = SIGNAL_STATUSES
         values["status_class"] = dashboard.status_class
         values["utc_timestamp"] = format_timestamp
-        self.page("setup.html", "/setup", title="RESTful API TEST PAGE", **values)
+        values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        self.page("setup.html", "/setup", title="SETUP", **values)
 
 
 class YahooSymbolHandler(PageHandler):

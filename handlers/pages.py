@@ -216,7 +216,7 @@ class PositionsHandler(PageHandler):
         views = dashboard.pairs_with_status(1, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
-        self.page("positions.html", "/positions", title="POSITIONS", views=views,
+        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.get_query_argument("msg", ""),
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
@@ -227,7 +227,7 @@ class WatchlistHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
-        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views,
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.get_query_argument("msg", ""),
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
                   run=dashboard.last_run(jobs.WATCHLIST))
 

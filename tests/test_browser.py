@@ -286,7 +286,8 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         app.ctx.extras["price_source"] = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
         async with page.expect_navigation():
             await page.click("#update-now")
-        assert page.url.endswith("/watchlist")
+        assert page.url.split("?")[0].endswith("/watchlist")
+        assert await tab.notice() == "1 of 1 pairs updated."  # the outcome of the run, in one line
         assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
         assert await page.locator("figure.chart svg polyline.spread").count() == 1
         assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "

@@ -340,7 +340,7 @@ async def test_positions_show_legs_sums_distance_and_hedge_check(api, store):
     assert '<td class="check ">ok</td>' in row
     assert "tradeaction=close&amp;tradepair=LNT-FTS&amp;tradecontracts=100&amp;tradeprice=10.3" in row
     assert 'id="account"' in page and "C$100,000" in page and "-C$12" in page and "C$200" in page
-    assert "Last PNL Update: (0 min ago)" in page
+    assert re.search(r"Last PNL Update: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(0 min ago\)", page)
     account = page.split('id="account"', 1)[1].split("</table>", 1)[0]
     assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["C$200", "C$100,200"]  # ΣDistanceSMA, Ceiling
     assert "AAA" in page.split('id="singles"', 1)[1]

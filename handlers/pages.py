@@ -87,7 +87,7 @@ class PageHandler(BaseHandler):
             "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),
             "bridge_minutes": dashboard.minutes_since(seen, now),
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
-            "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
+            "money": dashboard.money, "account_currency": self.ctx.settings.account_currency, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
             "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
         }
 

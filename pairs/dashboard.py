@@ -127,12 +127,12 @@ def fmt(value: Any, spec: str, prefix: str = "") -> str:
 
 
 def money(value: Any, prefix: str = "$") -> str:
-    """``$1,234`` / ``-$1,234``: the sign in front of the currency."""
+    """One format for every amount (issue 13): ``$1,234.50`` / ``-$3.00``, the sign in front of the currency."""
     number = _number(value)
     if number is None:
         return ""
-    text = format(abs(number), ",.0f")
-    return ("-" if round(number) < 0 else "") + prefix + text
+    text = format(abs(number), ",.2f")
+    return ("-" if text.strip("0.,") and number < 0 else "") + prefix + text
 
 
 def sign_class(value: Any) -> str:
@@ -162,14 +162,14 @@ def status_class(status: Any) -> str:
 
 
 def slip_text(sig: Signal) -> str:
-    """``slip | $money`` (3 and 1 decimals) when both prices exist; blank otherwise (SPEC §7.3)."""
+    """``slip | money`` (``0.020 | $2.00``, ``-0.160 | -$16.00``) when both prices exist; blank otherwise."""
     if _number(sig.fill_price) is None or _number(sig.order_price) is None or _number(sig.slip) is None:
         return ""
-    text = f"{round(sig.slip, 3)}"
+    text = format(sig.slip, ".3f")
     contracts = _number(sig.order_contracts)
     if contracts is None:
         return text
-    return f"{text} | ${round(sig.slip * contracts, 1)}"
+    return f"{text} | {money(sig.slip * contracts)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +211,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         status_class=klass,
         status_tip=tip,
         elapsed=elapsed,
-        fill_price=fmt(sig.fill_price, ""),  # as stored, like the original
+        fill_price=fmt(sig.fill_price, f",.{price_decimals}f"),  # the same decimals as the order price
         slip=slip_text(sig),
     )
 

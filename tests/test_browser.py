@@ -140,7 +140,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         status = page.locator("#signals tbody tr").first.locator("td.status")
         assert await status.text_content() == "filled"
         assert await status.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(111, 207, 111)"
-        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.02 | $2.0"
+        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.020 | $2.00"
 
         # the list page for the pair and a date range: the average slip
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()

@@ -218,7 +218,7 @@ async def test_status_colours_elapsed_minutes_slip_and_today(api, store):
     page = (await api.get("/dashboard")).text
     assert re.search(r'class="status st-waiting">waiting \((7|8) min\)</td>', page)
     assert '<td class="status st-filled">filled</td>' in page
-    assert '<td class="num">0.02 | $2.0</td>' in page
+    assert '<td class="num">0.020 | $2.00</td>' in page
     assert 'class="status st-error" title="insufficient funds">critical err</td>' in page
     assert page.count('class="time today"') == 2  # the row of 400 days ago is not "today" (the year counts)
     legend = page.split('<p class="legend">', 1)[1].split("</p>", 1)[0]
@@ -334,15 +334,16 @@ async def test_positions_show_legs_sums_distance_and_hedge_check(api, store):
     page = (await browser.get("/positions")).text
     row = page.split('data-pair="LNT-FTS"', 1)[1].split("</tr>", 1)[0]
     assert "LNT-1.25*FTS" in row
-    assert 'title="avg: $10.000 | act: $10.300">$30</td>' in row
-    assert '<td class="num dist-plus">$200</td>' in row
+    assert 'title="avg: $10.000 | act: $10.300">$30.00</td>' in row
+    assert '<td class="num dist-plus">$200.00</td>' in row
     assert '<td class="num z2">2.50</td>' in row
     assert '<td class="check ">ok</td>' in row
     assert "tradeaction=close&amp;tradepair=LNT-FTS&amp;tradecontracts=100&amp;tradeprice=10.3" in row
-    assert 'id="account"' in page and "C$100,000" in page and "-C$12" in page and "C$200" in page
+    assert 'id="account"' in page and "C$100,000.00" in page and "-C$12.00" in page
     assert re.search(r"Last PNL Update: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(0 min ago\)", page)
     account = page.split('id="account"', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["C$200", "C$100,200"]  # ΣDistanceSMA, Ceiling
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["$200.00", "C$100,200.00"]  # ΣDistanceSMA, Ceiling
+    assert "<th>&Sigma;DistanceSMA (US$)</th>" in account and 'id="ceiling-note"' in page  # US$ added to C$: said
     assert "AAA" in page.split('id="singles"', 1)[1]
     assert "no stored prices yet" in page
 

@@ -17,7 +17,7 @@ from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, dashboard, jobs, live, market, messages, users
 from pairs.errors import NotFound, Rejected
-from pairs.store import format_timestamp, utcnow
+from pairs.store import utcnow
 
 TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
@@ -263,7 +263,7 @@ class SetupHandler(PageHandler):
         values["yahoo_used"] = market.yahoo_symbol(ticker.symbol, ticker.sectype, ticker.yahoo_symbol) if ticker else ""
         values["statuses"] = SIGNAL_STATUSES
         values["status_class"] = dashboard.status_class
-        values["utc_timestamp"] = format_timestamp
+        values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
         values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
         self.page("setup.html", "/setup", title="SETUP", **values)
 

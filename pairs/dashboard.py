@@ -72,6 +72,16 @@ def format_local(stamp: Any, zone: dt.tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def format_local_offset(stamp: Any, zone: dt.tzinfo) -> str:
+    """The signal editor's timestamp: display-zone time with its offset (``2026-11-29 04:02:58-08:00``), which the
+    API reads back as the same UTC moment (A.3)."""
+    local = local_time(stamp, zone)
+    if local is None:
+        return format_local(stamp, zone)
+    text = local.strftime("%Y-%m-%d %H:%M:%S%z")
+    return f"{text[:-2]}:{text[-2:]}"
+
+
 def minutes_since(stamp: Any, now: dt.datetime) -> int | None:
     """Whole minutes from a naive-UTC ``stamp`` to naive-UTC ``now`` (SPEC §7.3 ``round(Δ/60)``)."""
     if not isinstance(stamp, dt.datetime):

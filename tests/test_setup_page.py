@@ -58,3 +58,30 @@ async def test_tickers_tab_has_the_choice_and_edits_in_place(api, instruments):
     editing = re.search(r'<li class="editing">(.*?)</li>', text, re.DOTALL).group(1)
     assert ">KO</a>" in editing and 'id="update-ticker"' in editing and 'id="yahoo-symbol"' in editing
     assert re.search(r'name="active" value="1" data-type="int" checked>', editing)
+
+
+def test_editor_timestamp_is_the_display_zone_with_its_offset():
+    import datetime as dt
+    import zoneinfo
+
+    from pairs import dashboard
+    stored = dt.datetime(2026, 11, 29, 12, 2, 58)  # naive UTC, as stored
+    assert dashboard.format_local_offset(stored, zoneinfo.ZoneInfo("US/Pacific")) == "2026-11-29 04:02:58-08:00"
+    assert dashboard.format_local_offset(dt.datetime(2026, 7, 1, 12, 0), zoneinfo.ZoneInfo("US/Pacific")) == (
+        "2026-07-01 05:00:00-07:00")
+    assert dashboard.format_local_offset(stored, dt.UTC) == "2026-11-29 12:02:58+00:00"
+    assert dashboard.format_local_offset(None, dt.UTC) == ""
+
+
+@pytest.mark.gen_test
+async def test_editor_shows_the_display_zone_and_a_put_of_it_keeps_the_time(api, instruments, store):
+    from pairs.store import Signal
+    from tests.signal_fixtures import webhook
+    assert (await api.post("/v4/webhook", webhook("EWA-2*EWC", timestamp="2026-11-29 12:02:58"))).code == 201
+    text = await _setup(api, "tab=signals&signal=1")
+    assert ('<label>Timestamp (US/Pacific): <input name="timestamp" value="2026-11-29 04:02:58-08:00" readonly '
+            'class="lockable"></label>') in text
+    echo = (await api.get("/v4/signal/1")).json
+    echo.update(passphrase="webhook", timestamp="2026-11-29 04:02:58-08:00")  # what the editor sends back
+    assert (await api.put("/v4/webhook", echo)).code == 200
+    assert store.read_in_thread(lambda: Signal.get_by_id(1).timestamp).isoformat() == "2026-11-29T12:02:58"

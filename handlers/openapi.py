@@ -19,6 +19,7 @@ import tornado.web
 
 from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users
 from handlers.base import BaseHandler
+from handlers.openapi_examples import add_examples
 from pairs import __version__
 from pairs.args import ABSENT, Arg
 from pairs.store import (
@@ -353,7 +354,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
             if serves(app, op.method, path):
                 paths.setdefault(path, {})[op.method.lower()] = operation_object(
                     dataclasses.replace(op, path=path), legacy)
-    return {
+    return add_examples({
         "openapi": "3.1.0",
         "info": {"title": "pairs", "version": __version__,
                  "description": "Trading-signal server, wire-compatible with pairs-api v4.1 (see SPEC.md). "
@@ -362,7 +363,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
         "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
-    }
+    })
 
 
 class OpenApiHandler(BaseHandler):

@@ -77,3 +77,25 @@ async def test_every_page_fits_a_phone(chromium, app, http_server, base_url, sto
     finally:
         await browser.close()
         await playwright.stop()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_docs_show_an_example_request_and_answer(chromium, app, http_server, base_url, store):
+    playwright, browser = await launch(chromium)
+    try:
+        tab = Tab(await browser.new_page(), base_url, f"docs-{store.db.__class__.__name__}")
+        page = tab.page
+        await tab.goto("/docs")
+        webhook = page.locator("section.op#post_v4_webhook")
+        await webhook.locator("header").click()
+        examples = webhook.locator(".example")
+        assert await examples.locator("h4").all_text_contents() == ["Example request", "Example answer (200)"]
+        request, answer = await examples.locator("pre").all_text_contents()
+        assert '"ticker": "NYSE:LNT-1.25*NYSE:FTS"' in request and '"order_action": "buy"' in request
+        assert '"message": "\'signal\' created successfully."' in answer
+        assert await page.locator("a.back").get_attribute("href") == "/dashboard"
+        await tab.shot("docs-webhook")
+        assert tab.errors == []
+    finally:
+        await browser.close()
+        await playwright.stop()

@@ -20,7 +20,7 @@ from typing import Any
 import tornado.httpserver
 
 from handlers import api_signals, maintenance
-from pairs import __version__, auth, backup, checks, demo, jobs, users
+from pairs import __version__, auth, backup, checks, demo, jobs, messages, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
 
@@ -146,10 +146,14 @@ def _read_password(args: argparse.Namespace) -> str:
         raise ConfigError("an empty password is not allowed; nothing was changed")
     if auth.password_too_long(password):
         raise ConfigError("the password is longer than 72 bytes (bcrypt's limit); nothing was changed")
+    if len(password) < auth.PASSWORD_MIN:  # the API keeps the original's rule (any non-empty password): README
+        raise ConfigError(f"{messages.PASSWORD_TOO_SHORT}; nothing was changed")
     return password
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    if not auth.username_ok(args.username):
+        raise ConfigError(f"{messages.BAD_USERNAME} Nothing was created.")
     password = _read_password(args)
     store = open_store(settings)
     try:

@@ -73,8 +73,10 @@ OPERATIONS: tuple[Op, ...] = (
     # users and tokens (SPEC §4)
     Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
        {200: "Tokens"}, (401, 429)),
-    Op("POST", "/v4/refresh", "New tokens for a refresh token", "users", REFRESH, (), {200: "RefreshedTokens"}),
-    Op("POST", "/v4/logout", "Revoke the access token (and the refresh token named in the body)", "users", ACCESS,
+    Op("POST", "/v4/refresh", "New tokens for a refresh token, which is spent (it works once)", "users", REFRESH, (),
+       {200: "RefreshedTokens"}),
+    Op("POST", "/v4/logout", "Revoke the access token and every token of its login (its refresh token too)", "users",
+       ACCESS,
        (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)),
     Op("POST", "/v4/user", "Create a user", "users", ADMIN, api_users.USER_ARGS, {201: "Message"}),
     Op("PUT", "/v4/user", "Create a user or change its password (and admin flag)", "users", ADMIN,

@@ -570,3 +570,45 @@ async def test_a_database_failure_is_an_html_500_page(api, app, store, monkeypat
     reply = await api.get("/dashboard")
     assert reply.code == 500 and reply.headers["Content-Type"].startswith("text/html")
     assert messages.INTERNAL_ERROR in reply.text and "database went away" not in reply.text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 9: dashboard sessions end with a password change; nobody elsewhere can lock the dashboard login
+
+
+@pytest.mark.gen_test
+async def test_a_password_change_ends_the_users_dashboard_sessions(api, store, admin_token):
+    """Issue 9 item 4: the session of a user whose password an admin reset kept working."""
+    user1, admin = Browser(api), Browser(api)
+    assert (await user1.login("user1")).code == 302
+    assert (await admin.login("admin")).code == 302
+    assert (await user1.get("/setup")).code == 200
+    reply = await api.put("/v4/user", {"username": "user1", "password": "a new password"}, token=admin_token)
+    assert reply.code == 200
+    dead = await user1.get("/setup")
+    assert dead.code == 302 and dead.headers["Location"].startswith("/login?")
+    assert (await admin.get("/setup")).code == 200  # another user's session goes on
+    assert (await user1.login("user1", "a new password")).code == 302
+
+
+@pytest.mark.gen_test
+async def test_failures_from_other_addresses_never_lock_the_dashboard_login(app, api, store):
+    """Issue 9 item 6, on the dashboard's form: per (username, address) and per address, never per username."""
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    app.ctx.throttle.slowdown = 0.01
+    browser = Browser(api)
+    await browser.get("/login")
+
+    async def form_login(password: str, address: str):
+        fields = {"username": "admin", "password": password, "expire": "60", "_xsrf": browser.cookies["_xsrf"],
+                  "next": "/dashboard"}
+        return await api.call("POST", "/login", raw=urllib.parse.urlencode(fields),
+                              headers={"Cookie": f"_xsrf={browser.cookies['_xsrf']}", "X-Forwarded-For": address},
+                              content_type="application/x-www-form-urlencoded")
+
+    for n in range(5):
+        for _ in range(5):
+            assert (await form_login("guess", f"203.0.113.{n}")).code == 401
+        assert (await form_login("password", f"203.0.113.{n}")).code == 429
+    reply = await form_login("password", "198.51.100.9")
+    assert reply.code == 302 and reply.headers["Location"] == "/dashboard"

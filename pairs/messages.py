@@ -37,6 +37,7 @@ TOO_MANY_LOGINS = "too many failed logins; try again in {seconds} seconds."
 SOURCE_NOT_ALLOWED = "webhooks are not accepted from this address."
 HTTPS_REQUIRED = "use HTTPS."
 INTERNAL_ERROR = "internal server error; the server log has the details."
+DB_UNAVAILABLE = "the database is unavailable right now; nothing was changed, try again in a moment."
 BAD_YAHOO_SYMBOL = "a Yahoo symbol has letters, digits and . - = ^ & only, at most 40 of them."
 
 

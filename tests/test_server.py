@@ -134,8 +134,10 @@ def test_tokens_and_revocations_survive_a_restart(tmp_path, servers, server_db):
 @pytest.mark.parametrize("event_loop", ["auto", "asyncio"])  # auto: uvloop, which requirements.txt installs
 def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     db_file = tmp_path / "pairs.db"
-    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db_file}", "--log-level", "DEBUG",
-                           env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
+    config = tmp_path / "config.ini"
+    config.write_text("[SERVER]\nDB_WAIT_MS = 60000\n")  # the write waits for the lock until the test releases it
+    server = ServerProcess(tmp_path, "--config", str(config), "--database-url", f"sqlite:///{db_file}",
+                           "--log-level", "DEBUG", env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
     servers.append(server)
     assert server.logged(f"(event loop: {'uvloop' if event_loop == 'auto' else 'asyncio'})")
     # hold SQLite's write lock, so the next write waits in the writer thread with its request in flight
@@ -145,7 +147,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     client = threading.Thread(target=lambda: answers.append(server.request(
         "POST", "/v4/pnl", {"passphrase": "webhook", "NetLiquidation": 42})))
     client.start()
-    wait_until(lambda: server.logged('INSERT INTO "account"'), 20, "the write to reach the writer")
+    wait_until(lambda: server.logged("write pairs.instruments.create_account_tx"), 20, "the write to reach the writer")
     server.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: server.logged("waiting for 1 request(s) in flight"), 20, "the shutdown to start")
     assert server.proc.poll() is None  # still waiting for that request

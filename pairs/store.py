@@ -10,7 +10,7 @@ disk (SQLite ``synchronous=FULL``) with one fsync shared by the whole batch.
 The database may go away (a PostgreSQL restart, another process holding SQLite's write lock, a full disk): a
 statement outside a transaction that failed on a dead connection runs once more on a new one; the writer retries
 a batch that never reached its commit until the database is back or the write has waited ``wait_ms``; what still
-fails is a ``DatabaseUnavailable``, which the HTTP layer answers with 503 (SPEC A.6).
+fails is a ``DatabaseUnavailable``, which the HTTP layer answers with 503 (SPEC A.2).
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ def _find_fault(exc: BaseException | None) -> tuple[str, BaseException] | None:
             state = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
             if state in _POSTGRES_FAULTS:
                 return _POSTGRES_FAULTS[state], exc
+            if state and state.startswith("40"):  # serialization failure, deadlock: a transaction lost to a lock
+                return LOCKED, exc
             if {"OperationalError", "InterfaceError"} & {cls.__name__ for cls in type(driver).__mro__}:
                 return UNREACHABLE, exc
         exc = exc.__cause__ or exc.__context__
@@ -130,15 +132,22 @@ _STATEMENT_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+"?(\w+)', re.IGNO
 
 def describe_sql(sql: str) -> str:
     """``SELECT signals``: what a statement did, for the log (the SQL text, never its parameters)."""
-    verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
     table = _STATEMENT_TABLE.search(sql)
-    return f"{verb} {table.group(1)}" if table else verb
+    return f"{_verb(sql)} {table.group(1)}" if table else _verb(sql)
+
+
+def _verb(sql: str) -> str:
+    return sql.split(None, 1)[0].upper() if sql.strip() else "?"
+
+
+_READS = frozenset({"SELECT", "PRAGMA", "SHOW", "EXPLAIN"})
 
 
 class _Reconnecting:
-    """Database mixin: a statement run outside a transaction (a read on the IOLoop or in an executor thread) that
-    failed because the connection died runs once more on a new connection; a fault that remains is raised as a
-    ``DatabaseUnavailable``.  Inside a transaction the writer decides (its batch must be retried whole)."""
+    """Database mixin: a read run outside a transaction (on the IOLoop or in an executor thread) that failed
+    because the connection died runs once more on a new connection; a fault that remains is raised as a
+    ``DatabaseUnavailable``.  Inside a transaction the writer decides (its batch must be retried whole); a write
+    outside one may have committed before its connection died, so it is not run again."""
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         try:
@@ -152,6 +161,7 @@ class _Reconnecting:
             error: BaseException = exc
         if cause == UNREACHABLE:
             self.drop_connection()
+        if cause == UNREACHABLE and _verb(sql) in _READS:
             try:
                 return super().execute_sql(sql, params)  # type: ignore[misc]
             except peewee.PeeweeException as again:

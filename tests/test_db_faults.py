@@ -340,6 +340,20 @@ def terminate_other_backends(store) -> None:
 
 
 @database("postgresql")
+def test_outside_a_transaction_a_read_is_run_again_on_a_new_connection_a_write_is_not(store):
+    def kill_this_threads_connection() -> None:
+        store.write_sync(terminate_other_backends, store)  # from the writer's connection
+
+    assert store.db.execute_sql("SELECT count(*) FROM signals").fetchone() == (0,)  # opens this thread's
+    kill_this_threads_connection()
+    assert store.db.execute_sql("SELECT count(*) FROM signals").fetchone() == (0,)
+    kill_this_threads_connection()
+    with pytest.raises(DatabaseUnavailable, match="^database unreachable during INSERT signals: "):
+        Signal.insert(order_comment="once at most").execute()  # it may have committed: not run again
+    assert not stored("once at most")  # this one had not: the connection was dead when it was sent
+
+
+@database("postgresql")
 @pytest.mark.gen_test(timeout=60)
 async def test_a_write_that_failed_before_its_commit_is_run_again_on_a_new_connection(store):
     calls = []

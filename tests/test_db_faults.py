@@ -314,20 +314,24 @@ async def test_while_postgresql_is_stopped_everything_is_503_and_it_recovers_wit
         polled = await api.get(WAITING)
         assert polled.code == 503 and polled.json == {"message": messages.DB_UNAVAILABLE, "signals": []}
         assert_unavailable(await api.get("/v4/tickers/0", token=make_token()))
+        page = await api.get("/dashboard")
+        assert page.code == 503 and messages.DB_UNAVAILABLE in page.text
         health = await api.get("/healthz")
         assert health.code == 503
         assert health.json["database"] == {"ok": False, "error": "OperationalError", "cause": UNREACHABLE}
     finally:
         cluster.start_server()
     assert (await api.get("/healthz")).code == 200  # the same process: no restart of pairs
+    assert (await api.get("/dashboard")).code == 200
     assert (await api.post("/v4/webhook", hook("after"))).code in (200, 201)
     assert not stored("refused") and stored("before") and stored("after")
     logged = errors(caplog)
-    assert len(logged) == 3, logged  # one line per 503 answered, each with its cause and operation
+    assert len(logged) == 4, logged  # one line per 503 answered, each with its cause and operation
     assert logged[0].startswith("POST /v4/webhook answered 503: database unreachable during write "
                                 "pairs.signals.insert_signal_tx: OperationalError: ")
     assert logged[1].startswith(f"GET {WAITING} answered 503: database unreachable during SELECT signals: ")
     assert logged[2].startswith("GET /v4/tickers/0 answered 503: database unreachable during SELECT tickers: ")
+    assert logged[3].startswith("GET /dashboard answered 503: database unreachable during SELECT signals: ")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -140,6 +140,9 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
                            "--log-level", "DEBUG", env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
     servers.append(server)
     assert server.logged(f"(event loop: {'uvloop' if event_loop == 'auto' else 'asyncio'})")
+    # /healthz goes through the writer: the writes queued at start-up (the delivery-log purge) are done, so the
+    # lock below holds up the request's write, not theirs
+    assert server.request("GET", "/healthz")[0] == 200
     # hold SQLite's write lock, so the next write waits in the writer thread with its request in flight
     blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")

@@ -41,7 +41,7 @@ def configure_logging(level: str) -> None:
 
 
 def open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url)
+    store = Store(settings.effective_database_url, settings.db_wait_ms)
     changes = store.open()
     log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
     return store

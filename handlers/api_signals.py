@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 import tornado.ioloop
 
-from handlers.base import ApiError, BaseHandler, _in_networks, message
+from handlers.base import BaseHandler, _in_networks, message
 from pairs import delivery, live, messages, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
@@ -68,12 +68,13 @@ WEBHOOK_ANSWERS = {
 }
 
 
-async def _stored(write: Awaitable[Any], failure: str) -> Any:
-    """A database fault is a 500 with the original's text; a refused or missing row was raised by the tx."""
+async def _stored(handler: BaseHandler, write: Awaitable[Any], failure: str) -> Any:
+    """A database error is a 500 with the original's text, or a 503 when the database is away (nothing stored);
+    a refused or missing row was raised by the tx."""
     try:
         return await write
-    except peewee.PeeweeException:
-        raise message(500, failure) from None
+    except peewee.PeeweeException as exc:
+        raise handler.db_error(exc, failure) from None
 
 
 class WebhookHandler(BaseHandler):
@@ -91,14 +92,14 @@ class WebhookHandler(BaseHandler):
     async def post(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"])
-        outcome = await _stored(self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
+        outcome = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
         status, text = WEBHOOK_ANSWERS[outcome]
         self.send({"message": text}, status)
 
     async def put(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"], nested=True)
-        row = await _stored(self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
+        row = await _stored(self, self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
 
 
@@ -108,15 +109,15 @@ class SignalItemHandler(BaseHandler):
     def get(self, rowid: str) -> None:
         try:
             row = signals.find_signal(rowid)
-        except peewee.PeeweeException:
-            raise message(500, messages.GET_FAILED) from None
+        except peewee.PeeweeException as exc:
+            raise self.db_error(exc, messages.GET_FAILED) from None
         if row is None:
             raise message(404, messages.NOT_FOUND)
         self.send(signal_json(row))
 
     async def delete(self, rowid: str) -> None:
         self.identity(fresh=True, admin=True)
-        await _stored(self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
+        await _stored(self, self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
         self.send({"message": messages.deleted("signal")})
 
 
@@ -131,35 +132,36 @@ class OrderHandler(SignalItemHandler):
         self.check_passphrase(body["passphrase"], nested=True)
         update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
                              body["partial"], body["order_contracts"])
-        row = await _stored(self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
+        row = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
 
 
-def _list(rows: Callable[[], list]) -> list[dict[str, Any]]:
-    """A database fault is the original's 500 and text, plus an empty ``signals``: the bridge reads that key of
-    every waiting-list answer it gets, and a KeyError there ends its polling for good (A.1.2)."""
+def _list(handler: BaseHandler, rows: Callable[[], list]) -> list[dict[str, Any]]:
+    """A database fault is the original's 500 and text (503 when the database is away), plus an empty
+    ``signals``: the bridge reads that key of every waiting-list answer it gets, and a KeyError there ends its
+    polling for good (A.1.2)."""
     try:
         return rows()
-    except peewee.PeeweeException:
-        raise ApiError(500, {"message": messages.GET_FAILED, "signals": []}) from None
+    except peewee.PeeweeException as exc:
+        raise handler.db_error(exc, messages.GET_FAILED, signals=[]) from None
 
 
 class SignalListHandler(BaseHandler):
     def get(self, number: str) -> None:
         limit = self.count(number, ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.latest_signals(limit)), "notoken_limit": ANONYMOUS_LIMIT})
+        self.send({"signals": _list(self, lambda: signals.latest_signals(limit)), "notoken_limit": ANONYMOUS_LIMIT})
 
 
 class SignalStatusListHandler(BaseHandler):
     def get(self, status: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.signals_with_status(status, limit))})
+        self.send({"signals": _list(self, lambda: signals.signals_with_status(status, limit))})
 
 
 class SignalTickerListHandler(BaseHandler):
     def get(self, name: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.signals_for_ticker(name, limit))})
+        self.send({"signals": _list(self, lambda: signals.signals_for_ticker(name, limit))})
 
 
 # ---------------------------------------------------------------------------------------------------------------

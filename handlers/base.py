@@ -12,16 +12,18 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+import peewee
 import tornado.web
 
 from pairs import auth, bridge, messages, users
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
 from pairs.errors import NotFound, Rejected
-from pairs.store import DeliveryLog, PreparedQuery, utcnow
+from pairs.store import DatabaseUnavailable, DeliveryLog, PreparedQuery, utcnow
 
 log = logging.getLogger("pairs.http")
 
 SESSION_COOKIE = "pairs_session"
+RETRY_AFTER_SEC = 1  # a 503 for a database that is locked or away: TradingView re-sends on any 5xx anyway
 
 
 class ApiError(tornado.web.HTTPError):
@@ -276,6 +278,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.clear_header("Content-Type")
+        if isinstance(exc, DatabaseUnavailable):  # logged by log_exception
+            exc, status_code = self.unavailable(), 503
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
@@ -292,7 +296,29 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (ApiError, Rejected, NotFound)):
             return
+        if isinstance(value, DatabaseUnavailable):  # expected and explained: one line, no traceback
+            self.log_db_error(value)
+            return
         super().log_exception(typ, value, tb)
+
+    def unavailable(self, **extra: Any) -> ApiError:
+        return ApiError(503, {"message": messages.DB_UNAVAILABLE, **extra},
+                        headers={"Retry-After": str(RETRY_AFTER_SEC)})
+
+    def db_error(self, exc: peewee.PeeweeException, text: str, **extra: Any) -> ApiError:
+        """The answer to a failed database operation, its cause logged once: 503 when the database is locked,
+        unreachable or full (try again), else the original's 500 with ``text`` (a bug)."""
+        self.log_db_error(exc)
+        if isinstance(exc, DatabaseUnavailable):
+            return self.unavailable(**extra)
+        return ApiError(500, {"message": text, **extra})
+
+    def log_db_error(self, exc: BaseException) -> None:
+        where = f"{self.request.method} {self.request.path}"
+        if isinstance(exc, DatabaseUnavailable):
+            log.error("%s answered 503: %s", where, exc)
+        else:
+            log.error("%s answered 500: database error", where, exc_info=exc)
 
     # ----------------------------------------------------------------------------------------------- log
     def on_finish(self) -> None:

@@ -17,7 +17,7 @@ from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, dashboard, jobs, live, market, messages, users
 from pairs.errors import NotFound, Rejected
-from pairs.store import utcnow
+from pairs.store import DatabaseUnavailable, utcnow
 
 TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
@@ -42,6 +42,9 @@ class PageHandler(BaseHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         text = ""
+        if isinstance(exc, DatabaseUnavailable):  # logged by log_exception; the page says "try again"
+            exc, status_code = self.unavailable(), 503
+            self.set_status(503)
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)

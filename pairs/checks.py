@@ -238,6 +238,11 @@ def check_server(settings: Settings) -> Iterator[Finding]:
                        "crack; use 12 outside tests")
     if settings.body_limit < 1024:
         yield _error(f"[SERVER] BODY_LIMIT {settings.body_limit} bytes is too small for a webhook; use 65536")
+    if settings.db_wait_ms < 0:
+        yield _error(f"[SERVER] DB_WAIT_MS {settings.db_wait_ms} is negative; use 2000")
+    elif settings.db_wait_ms > 2500:
+        yield _warning(f"[SERVER] DB_WAIT_MS {settings.db_wait_ms} ms is longer than TradingView waits (3 s with the "
+                       "network); it gives up before the 503 that would make it re-send. Use 2000")
     try:
         zoneinfo.ZoneInfo(settings.display_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

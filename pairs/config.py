@@ -75,6 +75,7 @@ class Settings:
     force_https: bool = False
     cors_origins: str = "*"
     delivery_log_days: int = 30
+    db_wait_ms: int = 2000  # a write waits this long for a locked or unreachable database, then answers 503
     login_max_failures: int = 5
     login_window_sec: int = 300
     display_timezone: str = "US/Pacific"
@@ -142,6 +143,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "FORCE_HTTPS"): "force_https",
     ("SERVER", "CORS_ORIGINS"): "cors_origins",
     ("SERVER", "DELIVERY_LOG_DAYS"): "delivery_log_days",
+    ("SERVER", "DB_WAIT_MS"): "db_wait_ms",
     ("SERVER", "LOGIN_MAX_FAILURES"): "login_max_failures",
     ("SERVER", "LOGIN_WINDOW_SEC"): "login_window_sec",
     ("SERVER", "DISPLAY_TIMEZONE"): "display_timezone",

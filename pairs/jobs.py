@@ -352,7 +352,7 @@ def yfinance_cache(settings: Settings) -> Path:
 
 
 def _open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url)
+    store = Store(settings.effective_database_url, settings.db_wait_ms)
     store.open()
     return store
 

@@ -39,6 +39,7 @@ PASSWORD_TOO_SHORT = "the password is shorter than 8 characters"
 SOURCE_NOT_ALLOWED = "webhooks are not accepted from this address."
 HTTPS_REQUIRED = "use HTTPS."
 INTERNAL_ERROR = "internal server error; the server log has the details."
+DB_UNAVAILABLE = "the database is unavailable right now; nothing was changed, try again in a moment."
 BAD_YAHOO_SYMBOL = "a Yahoo symbol has letters, digits and . - = ^ & only, at most 40 of them."
 
 

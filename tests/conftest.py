@@ -81,11 +81,18 @@ class ThrowawayPostgres:
     def start(self) -> str:
         self._run(str(self.bin / "initdb"), "-D", self.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8")
+        self.start_server()
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start_server(self) -> None:
+        """Start the initialised cluster (again, after ``pg_ctl("stop", ...)`` in a test of database faults)."""
         options = (f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bin / "pg_ctl"), "-D", self.dir, "-l", f"{self.dir}/log", "-w", "-t", "60", "-o",
-                  options, "start")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.pg_ctl("-o", options, "start")
+
+    def pg_ctl(self, *args: str) -> None:
+        """``pg_ctl ARGS`` on this cluster, waiting for it to finish (``restart -m fast``, ``stop -m fast``)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", self.dir, "-l", f"{self.dir}/log", "-w", "-t", "60", *args)
 
     def stop(self) -> None:
         try:

@@ -60,6 +60,14 @@ def test_short_passphrase_and_short_jwt_secret(tmp_path):
     assert [t[:40] for t in texts(settings, checks.ERROR)] == ["JWT_SECRET_KEY is shorter than 32 bytes,"]
 
 
+def test_db_wait_must_fit_inside_tradingviews_timeout(tmp_path):
+    assert texts(settings_for(tmp_path, db_wait_ms=-1), checks.ERROR) == [
+        "[SERVER] DB_WAIT_MS -1 is negative; use 2000"]
+    assert [t[:45] for t in texts(settings_for(tmp_path, db_wait_ms=5000), checks.WARNING)] == [
+        "[SERVER] DB_WAIT_MS 5000 ms is longer than Tr"]
+    assert texts(settings_for(tmp_path, db_wait_ms=2500)) == []
+
+
 @pytest.mark.parametrize("url, expected", [
     ("data/pairs.db", "is malformed"),
     ("mysql://u:p@host/db", "unsupported scheme 'mysql'"),

@@ -162,10 +162,15 @@ def test_a_password_change_ends_the_old_tokens_also_after_a_restart(tmp_path, se
 @pytest.mark.parametrize("event_loop", ["auto", "asyncio"])  # auto: uvloop, which requirements.txt installs
 def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     db_file = tmp_path / "pairs.db"
-    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db_file}", "--log-level", "DEBUG",
-                           env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
+    config = tmp_path / "config.ini"
+    config.write_text("[SERVER]\nDB_WAIT_MS = 60000\n")  # the write waits for the lock until the test releases it
+    server = ServerProcess(tmp_path, "--config", str(config), "--database-url", f"sqlite:///{db_file}",
+                           "--log-level", "DEBUG", env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
     servers.append(server)
     assert server.logged(f"(event loop: {'uvloop' if event_loop == 'auto' else 'asyncio'})")
+    # /healthz goes through the writer: the writes queued at start-up (the delivery-log purge) are done, so the
+    # lock below holds up the request's write, not theirs
+    assert server.request("GET", "/healthz")[0] == 200
     # hold SQLite's write lock, so the next write waits in the writer thread with its request in flight
     blocker = sqlite3.connect(db_file, timeout=30, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
@@ -173,7 +178,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     client = threading.Thread(target=lambda: answers.append(server.request(
         "POST", "/v4/pnl", {"passphrase": "webhook", "NetLiquidation": 42})))
     client.start()
-    wait_until(lambda: server.logged('INSERT INTO "account"'), 20, "the write to reach the writer")
+    wait_until(lambda: server.logged("write pairs.instruments.create_account_tx"), 20, "the write to reach the writer")
     server.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: server.logged("waiting for 1 request(s) in flight"), 20, "the shutdown to start")
     assert server.proc.poll() is None  # still waiting for that request

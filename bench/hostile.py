@@ -5,9 +5,11 @@
 
 Each family of body is sent to ``POST /v4/webhook`` at the body cap (no passphrase needed: the server parses the
 body, answers, then records the request in the delivery log with the passphrase redacted, all on its one IOLoop).
-Meanwhile a probe sends ``GET /healthz`` one after another on its own keep-alive connection; a request that waits
-for the IOLoop waits as long as the IOLoop is held, so the slowest probe answer during a family is its worst stall
-(plus the probe's own round trip, shown as the baseline).  The client is asyncio sockets in this process; the server
+Meanwhile a probe sends ``OPTIONS /healthz`` (answered on the IOLoop itself: no thread, no database) one after
+another on its own keep-alive connection; it waits as long as the IOLoop is held, so the slowest probe answer
+during a family is its worst stall (plus the probe's own round trip, shown as the baseline).  Each family is measured in several runs: a stall that
+the body causes shows in every run, a pause of the machine (other processes) only in some, so the best run's worst
+stall is the figure for the body, and the worst run's is shown next to it.  The client is asyncio sockets in this process; the server
 is a child process, so both share the machine, and other work on it stretches every stall: run it with
 ``nice -n -15``.  The server's CPU time per body (measured without the probe) is the figure that load does not
 skew: what one body costs the server in all, an upper bound of how long it holds the IOLoop on an idle machine.
@@ -79,7 +81,7 @@ async def probe(port: int, stop: asyncio.Event, latencies: list[float]) -> None:
     connection = await Connection(port).open()
     try:
         while not stop.is_set():
-            _, _, seconds = await connection.request("GET", "/healthz")
+            _, _, seconds = await connection.request("OPTIONS", "/healthz")
             latencies.append(seconds)
     finally:
         connection.close()
@@ -128,7 +130,8 @@ async def baseline(port: int, seconds: float) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=5, metavar="N", help="bodies sent per family (default 5)")
+    parser.add_argument("--count", type=int, default=5, metavar="N", help="bodies sent per run (default 5)")
+    parser.add_argument("--runs", type=int, default=3, metavar="N", help="runs per family (default 3)")
     parser.add_argument("--size", type=int, default=CAP, metavar="BYTES", help="body size (default the cap, 65536)")
     parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
     args = parser.parse_args()
@@ -137,30 +140,38 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {"JWT_SECRET_KEY": "bench-" + "s" * 40, "WEBHOOK_PASSPHRASE": "webhook"}
     print(f"pairs hostile-body bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"{args.count} bodies of at most {args.size} bytes per family")
+          f"{args.runs} runs of {args.count} bodies of at most {args.size} bytes per family")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
           "skews every figure below)", flush=True)
     server = ServerProcess(workdir, f"sqlite:///{workdir / 'hostile.db'}", env=env).start()
     worst_family = 0.0
     try:
+        for make in FAMILIES.values():  # a fresh process's first answers pay one-off costs (first writes, caches)
+            asyncio.run(send_only(server.port, *make(args.size), 1))
         quiet = asyncio.run(baseline(server.port, 1.0))
-        print(f"probe alone (GET /healthz, {len(quiet)} requests): p50 {statistics.median(quiet) * 1000:.2f} ms, "
+        print(f"probe alone (OPTIONS /healthz, {len(quiet)} requests): p50 {statistics.median(quiet) * 1000:.2f} ms, "
               f"max {max(quiet) * 1000:.2f} ms", flush=True)
-        print(f"{'family':<42} {'bytes':>7} {'answers':<8} {'probes':>6} {'worst stall':>12} {'CPU/body':>11}")
+        print(f"{'family':<42} {'bytes':>7} {'answers':<8} {'probes':>6} {'worst stall':>12} {'worst run':>10} "
+              f"{'CPU/body':>9}")
         for name, make in FAMILIES.items():
             body, content_type = make(args.size)
-            statuses, latencies = asyncio.run(measure(server.port, body, content_type, args.count))
-            worst = max(latencies)
+            statuses, latencies, worsts = [], [], []
+            for _ in range(args.runs):
+                got, probed = asyncio.run(measure(server.port, body, content_type, args.count))
+                statuses += got
+                latencies += probed
+                worsts.append(max(probed))
+            worst = min(worsts)
             worst_family = max(worst_family, worst)
             cpu_before = cpu_seconds(server.process.pid)
             asyncio.run(send_only(server.port, body, content_type, args.count))
             cpu = (cpu_seconds(server.process.pid) - cpu_before) / args.count
             answers = ",".join(str(s) for s in sorted(set(statuses)))
             print(f"{name:<42} {len(body):>7} {answers:<8} {len(latencies):>6} {worst * 1000:>9.2f} ms "
-                  f"{cpu * 1000:>8.1f} ms", flush=True)
+                  f"{max(worsts) * 1000:>7.1f} ms {cpu * 1000:>6.1f} ms", flush=True)
     finally:
         server.stop()
-    print(f"worst of all families: {worst_family * 1000:.2f} ms; load average after: "
+    print(f"worst stall of all families (best run): {worst_family * 1000:.2f} ms; load average after: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; server log: {workdir / 'server.log'}")
     return 0
 

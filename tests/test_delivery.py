@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bench.hostile import FAMILIES
 from pairs import delivery
 from pairs.delivery import redact, secrets_of
-from pairs.store import DeliveryLog
+from pairs.store import DeliveryLog, utcnow
 from tests.signal_fixtures import add_instruments, webhook
 
 SECRET = "s3cret/pässword"
@@ -85,6 +85,36 @@ def test_a_carried_guess_is_hidden_wherever_it_occurs_and_short_ones_by_their_ke
 
 def test_a_body_still_spelling_a_secret_after_every_round_is_withheld():
     assert redact(b"x=**", "", ["**"]) == delivery.WITHHELD  # every round spells it anew
+
+
+def test_a_body_the_redaction_fails_on_keeps_its_row_withheld(monkeypatch):
+    def broken(*args):
+        raise MemoryError("say")
+
+    monkeypatch.setattr(delivery, "redact", broken)
+    found = delivery.row(delivery.Delivery(utcnow(), "1.2.3.4", "POST", "/v4/webhook", "text/plain", 4, 400, b"body",
+                                           None, ["webhook"]))
+    assert (found["status"], found["body"]) == (400, delivery.WITHHELD)
+
+
+def reference_literals(text: str) -> list[tuple[int, int]]:
+    """JSON string literals holding a backslash, character by character."""
+    found, pos = [], 0
+    while (start := text.find('"', pos)) != -1:
+        end = start + 1
+        while end < len(text) and text[end] != '"':
+            end += 2 if text[end] == "\\" else 1
+        end = min(end + 1, len(text))
+        if "\\" in text[start:end]:
+            found.append((start, end))
+        pos = end
+    return found
+
+
+@settings(derandomize=True, database=None, max_examples=500, deadline=None)
+@given(st.text(st.sampled_from('"\\a:'), max_size=16))
+def test_the_literal_scanner_agrees_with_a_character_by_character_one(text):
+    assert delivery.json_literals(text) == reference_literals(text)
 
 
 @pytest.mark.parametrize("body, expected", [

@@ -92,8 +92,9 @@ async def serve(settings: Settings) -> None:
     app = make_app(settings, store)
     in_flight = InFlight()
     app.ctx.extras["in_flight"] = in_flight
-    server = tornado.httpserver.HTTPServer(app, max_body_size=max(16 * 1024 * 1024, settings.body_limit * 4),
-                                           idle_connection_timeout=75)
+    # No handler holds more than the cap: pairs' own handlers stream the body and refuse more (handlers/base.py),
+    # Tornado's (static files) stop at it
+    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.body_limit, idle_connection_timeout=75)
     try:
         server.listen(settings.port, settings.host)
     except OSError as exc:

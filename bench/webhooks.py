@@ -47,10 +47,11 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         return self
 
-    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes, float]:
+    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "",
+                      content_type: str = "application/json") -> tuple[int, bytes, float]:
         assert self.reader and self.writer
         head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
-                f"Content-Type: application/json\r\n{headers}\r\n").encode()
+                f"Content-Type: {content_type}\r\n{headers}\r\n").encode()
         started = time.perf_counter()
         self.writer.write(head + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")

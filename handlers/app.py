@@ -65,7 +65,7 @@ class PairsApp(tornado.web.Application):
         routes = [route for module in ROUTE_MODULES for route in module.ROUTES]
         settings = {
             "cookie_secret": ctx.cookie_secret,
-            "xsrf_cookies": True,
+            "xsrf_cookies": False,  # BaseHandler checks the token itself, once the body (maybe holding it) is read
             "xsrf_cookie_kwargs": {"samesite": "Lax"},
             "template_path": str(PROJECT_DIR / "templates"),
             "static_path": str(PROJECT_DIR / "static"),

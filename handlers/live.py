@@ -21,8 +21,7 @@ RETRY_MS = 3000
 
 
 class EventStreamHandler(BaseHandler):
-    def initialize(self) -> None:
-        """Not counted as in flight: a stream never ends by itself, and a shutdown closes it with the connection."""
+    counts_in_flight = False  # a stream never ends by itself; a shutdown closes it with its connection
 
     async def get(self) -> None:
         wanted = {t for t in self.get_query_argument("topics", ",".join(live.TOPICS)).split(",") if t in live.TOPICS}

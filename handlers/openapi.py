@@ -190,7 +190,9 @@ def components() -> dict[str, Any]:
     signal = row_schema(Signal, SIGNAL_KEYS)
     message = {"type": "object", "required": ["message"], "properties": {"message": {
         "description": "a text, or {field: text} for a field error",
-        "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]}}}
+        "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]},
+        "detail": {"type": "string", "description": "with a malformed JSON body: what was wrong, e.g. `invalid JSON "
+                   "at line 1 column 22: Expecting value` (SPEC A.3)"}}}
 
     def listing(key: str, item: str, with_limit: bool = False) -> dict[str, Any]:
         schema = {"type": "object", "required": [key],

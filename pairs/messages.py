@@ -31,6 +31,8 @@ CSRF_FAILED = "CSRF token missing or incorrect."
 # ours
 BODY_NOT_OBJECT = "the request body must be a JSON object."
 BODY_TOO_LARGE = "the request body is larger than {limit} bytes."
+INVALID_JSON = "invalid JSON at line {line} column {column}: {reason}"  # the "detail" next to BAD_REQUEST (A.3)
+JSON_TOO_DEEP = "the JSON is nested too deeply to read"
 PASSWORD_TOO_LONG = "'password' cannot be longer than 72 bytes."
 LAST_ADMIN = "the last admin user cannot be deleted."
 TOO_MANY_LOGINS = "too many failed logins; try again in {seconds} seconds."

@@ -463,7 +463,8 @@ class DeliveryLog(BaseModel):
     content_type = Varchar(200, null=True)
     size = IntegerField()
     status = IntegerField()
-    body = TextField(null=True)
+    body = TextField(null=True)  # NULL: not read (refused for its size, or before it came)
+    message = TextField(null=True)  # the answer's message (and detail): why a 400 was a 400
 
     class Meta:
         table_name = "delivery_log"

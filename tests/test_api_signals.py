@@ -112,7 +112,8 @@ async def test_webhook_post_errors(api, instruments) -> None:
     assert (reply.code, reply.json) == (401, {"message": "incorrect passphrase."})  # flat on POST
     reply = await api.call("POST", "/v4/webhook", raw='{"passphrase": ')
     assert (reply.code, reply.json) == (
-        400, {"message": "The browser (or proxy) sent a request that this server could not understand."})
+        400, {"message": "The browser (or proxy) sent a request that this server could not understand.",
+              "detail": "invalid JSON at line 1 column 15: Expecting value"})
     assert signal_count() == 0
 
 

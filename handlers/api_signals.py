@@ -10,6 +10,7 @@ from typing import Any
 import peewee
 import tornado.ioloop
 
+from handlers import maintenance
 from handlers.base import ApiError, BaseHandler, _in_networks, message
 from pairs import delivery, messages, signals
 from pairs.args import Arg
@@ -90,9 +91,13 @@ class WebhookHandler(BaseHandler):
     async def post(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"])
-        outcome = await _stored(self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
-        status, text = WEBHOOK_ANSWERS[outcome]
+        inserted = await _stored(self.ctx.store.write(signals.insert_signal_tx, body,
+                                                      self.ctx.settings.duplicate_window_sec), messages.INSERT_FAILED)
+        status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
+        if inserted.findings and self.ctx.settings.enable_email_notifications:
+            # the alert goes out now, not at the next periodic check (the check itself runs in the executor)
+            tornado.ioloop.IOLoop.current().spawn_callback(maintenance.job_control(self.ctx).email)
 
     async def put(self) -> None:
         body = self.args(WEBHOOK_ARGS)

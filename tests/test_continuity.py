@@ -1,0 +1,138 @@
+"""The continuity rule (pairs/continuity.py): missed and duplicated strategy alerts, for a ticker and for a pair.
+
+Each case is a sequence of alerts in the order they arrive, and the findings it must leave.  The pure rule
+(``replay``, by timestamp) and the recording done with each webhook insert (``signals.insert_signal_tx`` on SQLite
+and PostgreSQL, alert by alert in arrival order) must both arrive at them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pairs import continuity, signals
+from pairs.continuity import DUPLICATE, GAP, Alert, Finding
+from pairs.store import Pair, Signal, Ticker
+
+T0 = dt.datetime(2026, 11, 24, 15, 0)
+WINDOW = 60
+
+# (seconds after T0, action, contracts, (before), (after)); None: a signal without the position fields
+BUY_10 = ("buy", 10, ("flat", 0), ("long", 10))
+SELL_10 = ("sell", 10, ("long", 10), ("flat", 0))
+SHORT_5 = ("sell", 5, ("flat", 0), ("short", 5))
+COVER_5 = ("buy", 5, ("short", 5), ("flat", 0))
+ADD_5 = ("buy", 5, ("long", 10), ("long", 15))
+SELL_15 = ("sell", 15, ("long", 15), ("flat", 0))
+BARE = ("buy", 3, None, None)
+
+# case -> (alerts in arrival order as (seconds, order), {index of the alert found: (kind, index checked against,
+# expected, actual)})
+CASES = {
+    "clean": ([(0, BUY_10), (100, SELL_10), (200, SHORT_5), (300, COVER_5)], {}),
+    "missing entry": ([(0, BUY_10), (100, SELL_10), (300, COVER_5)],  # SHORT_5 never came
+                      {2: (GAP, 1, ("flat", 0), ("short", 5))}),
+    "missing exit": ([(0, BUY_10), (200, SHORT_5)],  # SELL_10 never came
+                     {1: (GAP, 0, ("long", 10), ("flat", 0))}),
+    "size change without an alert": ([(0, BUY_10), (100, SELL_15)],  # ADD_5 never came
+                                     {1: (GAP, 0, ("long", 10), ("long", 15))}),
+    "the same alert twice": ([(0, BUY_10), (5, BUY_10), (100, SELL_10)],
+                             {1: (DUPLICATE, 0, ("long", 10), ("flat", 0))}),
+    "the same alert three times: each against the first": (
+        [(0, BUY_10), (20, BUY_10), (50, BUY_10), (100, SELL_10)],
+        {1: (DUPLICATE, 0, ("long", 10), ("flat", 0)), 2: (DUPLICATE, 0, ("long", 10), ("flat", 0))}),
+    "the same order after the window is a gap": ([(0, BUY_10), (61, BUY_10)],
+                                                 {1: (GAP, 0, ("long", 10), ("flat", 0))}),
+    "a late alert closes the gap it left": ([(0, BUY_10), (200, SHORT_5), (100, SELL_10)], {}),
+    "a late alert opens a gap after it": ([(0, BUY_10), (200, SELL_10), (100, ADD_5)],
+                                         {1: (GAP, 2, ("long", 15), ("long", 10))}),
+    "a late copy is a duplicate of the first": ([(0, BUY_10), (100, SELL_10), (3, BUY_10)],
+                                                {2: (DUPLICATE, 0, ("long", 10), ("flat", 0))}),
+    "a late alert before a duplicate pair": ([(0, SHORT_5), (200, BUY_10), (210, BUY_10), (100, COVER_5)], {
+        3: None, 2: (DUPLICATE, 1, ("long", 10), ("flat", 0))}),
+    "alerts without position fields are skipped": ([(0, BUY_10), (50, BARE), (60, BARE), (100, SELL_10)], {}),
+    "only alerts without position fields": ([(0, BARE), (10, BARE)], {}),
+}
+
+
+def alert(rowid: int, seconds: int, order: tuple) -> Alert:
+    action, contracts, before, after = order
+    return Alert(rowid, T0 + dt.timedelta(seconds=seconds), action, contracts, after and after[0],
+                 after and after[1], before and before[0], before and before[1])
+
+
+def expected_findings(found: dict, rowids: list[int]) -> dict[int, tuple]:
+    return {rowids[i]: (kind, rowids[prev], expected, actual)
+            for i, value in found.items() if value is not None for kind, prev, expected, actual in [value]}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_rule_replays_a_history_by_time(case):
+    alerts, found = CASES[case]
+    history = [alert(n + 1, seconds, order) for n, (seconds, order) in enumerate(alerts)]
+    verdicts = continuity.replay(history, WINDOW)
+    assert {rowid: (v.kind, v.previous, v.expected, v.actual) for rowid, v in verdicts.items()} == \
+        expected_findings(found, [a.rowid for a in history])
+
+
+def register(store) -> None:
+    def tx():
+        for symbol in ("LNT", "FTS"):
+            Ticker.create(symbol=symbol, sectype="STK", currency="USD", active=1)
+        Pair.create(name="LNT-FTS", ticker1="LNT", ticker2="FTS", hedge=1.25, status=1)
+    store.write_sync(tx)
+
+
+def webhook(ticker: str, seconds: int, order: tuple) -> dict:
+    action, contracts, before, after = order
+    body = {"ticker": ticker, "order_action": action, "order_contracts": contracts, "order_price": 1.5,
+            "timestamp": T0 + dt.timedelta(seconds=seconds)}
+    if before is not None:
+        body.update(pre_mar_pos=before[0], pre_mar_pos_size=before[1], mar_pos=after[0], mar_pos_size=after[1])
+    return body
+
+
+def stored_findings() -> dict[int, tuple]:
+    return {f.signal: (f.kind, f.previous, (f.expected_pos, f.expected_size), (f.actual_pos, f.actual_size))
+            for f in Finding.select()}
+
+
+@pytest.mark.parametrize("ticker", ["NYSE:LNT", "NYSE:LNT-1.25*NYSE:FTS"])
+@pytest.mark.parametrize("case", CASES)
+def test_each_webhook_records_what_the_rule_finds_in_arrival_order(store, ticker, case):
+    register(store)
+    alerts, found = CASES[case]
+    rowids = []
+    for seconds, order in alerts:
+        inserted = store.write_sync(signals.insert_signal_tx, webhook(ticker, seconds, order), WINDOW)
+        assert inserted.outcome == signals.CREATED
+        rowids.append(Signal.select().order_by(Signal.rowid.desc()).first().rowid)
+    assert stored_findings() == expected_findings(found, rowids)
+    assert {f.name for f in Finding.select()} <= {"LNT" if "FTS" not in ticker else "LNT-FTS"}
+
+
+def test_a_gap_found_on_arrival_is_withdrawn_when_the_late_alert_comes(store):
+    register(store)
+    first = store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+    gap = store.write_sync(signals.insert_signal_tx, webhook("LNT", 200, SHORT_5), WINDOW)
+    assert (first.findings, gap.findings) == (0, 1)
+    assert [f.kind for f in Finding.select()] == [GAP]
+    late = store.write_sync(signals.insert_signal_tx, webhook("LNT", 100, SELL_10), WINDOW)
+    assert late.findings == 1  # the gap's finding, removed
+    assert Finding.select().count() == 0
+
+
+def test_a_ticker_and_a_pair_of_it_are_separate_sequences(store):
+    register(store)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT-1.25*FTS", 10, SHORT_5), WINDOW)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 20, SELL_10), WINDOW)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT-1.25*FTS", 30, COVER_5), WINDOW)
+    assert Finding.select().count() == 0
+
+
+def test_unregistered_tickers_are_in_no_sequence(store):
+    store.write_sync(signals.insert_signal_tx, webhook("NOPE", 0, BUY_10), WINDOW)
+    assert store.write_sync(signals.insert_signal_tx, webhook("NOPE", 200, SHORT_5), WINDOW).findings == 0
+    assert store.write_sync(signals.insert_signal_tx, webhook("OTHER", 300, SHORT_5), WINDOW).findings == 0

@@ -136,3 +136,97 @@ def test_unregistered_tickers_are_in_no_sequence(store):
     store.write_sync(signals.insert_signal_tx, webhook("NOPE", 0, BUY_10), WINDOW)
     assert store.write_sync(signals.insert_signal_tx, webhook("NOPE", 200, SHORT_5), WINDOW).findings == 0
     assert store.write_sync(signals.insert_signal_tx, webhook("OTHER", 300, SHORT_5), WINDOW).findings == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The lookup of the previous alert at 1,000,000 stored signals: an index, one row, whatever the table's size
+
+BIG = 1_000_000
+
+
+def fill(db, first: int, last: int) -> None:
+    """Signals ``first``..``last``: 1,000 tickers, alternately single (T<n>) and pair (T<n>-U<n>), one a second."""
+    if isinstance(db, __import__("peewee").SqliteDatabase):
+        db.execute_sql(f"""
+            WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last})
+            INSERT INTO signals (timestamp, ticker, order_action, order_contracts, mar_pos, mar_pos_size,
+                                 pre_mar_pos, pre_mar_pos_size, order_status, ticker_type, ticker1, ticker2)
+            SELECT datetime('2020-01-01', '+' || i || ' seconds'), 'x', 'buy', 1, 'long', 1, 'flat', 0, 'filled',
+                   CASE WHEN i % 2 = 1 THEN 'single' ELSE 'pair' END, 'T' || (i % 1000),
+                   CASE WHEN i % 2 = 1 THEN NULL ELSE 'U' || (i % 1000) END FROM n""")
+    else:
+        db.execute_sql(f"""
+            INSERT INTO signals (timestamp, ticker, order_action, order_contracts, mar_pos, mar_pos_size,
+                                 pre_mar_pos, pre_mar_pos_size, order_status, ticker_type, ticker1, ticker2)
+            SELECT timestamp '2020-01-01' + i * interval '1 second', 'x', 'buy', 1, 'long', 1, 'flat', 0, 'filled',
+                   CASE WHEN MOD(i, 2) = 1 THEN 'single' ELSE 'pair' END, 'T' || MOD(i, 1000),
+                   CASE WHEN MOD(i, 2) = 1 THEN NULL ELSE 'U' || MOD(i, 1000) END
+            FROM generate_series({first}, {last}) AS i""")
+
+
+def analyze(store) -> None:
+    store.db.execute_sql("ANALYZE" if store.is_sqlite else "ANALYZE signals")
+
+
+LOOKUPS = {  # (pair, until) -> parameters of the prepared lookup
+    (False, False): [DUPLICATE, "T1", "single", 1],
+    (False, True): [DUPLICATE, "T1", "single", dt.datetime(2020, 1, 2), 1],
+    (True, False): [DUPLICATE, "T2", "pair", "U2", 1],
+    (True, True): [DUPLICATE, "T2", "pair", "U2", dt.datetime(2020, 1, 2), 1],
+}
+
+
+def work(store, sql: str, params: list) -> int:
+    """What one lookup costs, counted by the database and not by a clock: SQLite's virtual-machine steps (the
+    progress handler, called every step); on PostgreSQL the rows the plan's nodes produced and the rows they read
+    and threw away (EXPLAIN ANALYZE)."""
+    db = store.db
+    if store.is_sqlite:
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+        connection = db.connection()
+        db.execute_sql(sql, params).fetchall()  # compiled once, kept in the statement cache: count the run only
+        connection.set_progress_handler(count, 1)
+        try:
+            db.execute_sql(sql, params).fetchall()
+        finally:
+            connection.set_progress_handler(None, 1)
+        return steps[0]
+    plan = db.execute_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]
+
+    def rows(node: dict) -> int:
+        return (node.get("Actual Rows", 0) * node.get("Actual Loops", 1) + node.get("Rows Removed by Filter", 0)
+                + sum(rows(child) for child in node.get("Plans", [])))
+    return rows(plan)
+
+
+def test_the_previous_alert_is_found_through_an_index_in_constant_work(store):
+    sqls = {key: query.build().sql()[0] for key, query in continuity._LATEST.items()}
+    store.write_sync(fill, store.db, 1, 10_000)
+    analyze(store)
+    small = {key: work(store, sqls[key], params) for key, params in LOOKUPS.items()}
+    def grow() -> None:  # building the indexes once afterwards is several times faster than row by row
+        Signal._schema.drop_indexes(safe=True)
+        fill(store.db, 10_001, BIG)
+        Signal._schema.create_indexes(safe=True)
+    store.write_sync(grow)
+    analyze(store)
+    assert Signal.select().count() == BIG
+    db = store.db
+    for key, params in LOOKUPS.items():
+        if store.is_sqlite:
+            plan = " | ".join(row[-1] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sqls[key], params))
+            index = "ticker2" if key[0] else "ticker_type"
+            assert f"USING INDEX signals_ticker1_{index}_timestamp_rowid" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            plan = " | ".join(row[0] for row in db.execute_sql("EXPLAIN " + sqls[key], params))
+            assert "Index Scan Backward using signals_ticker1_" in plan and "Sort" not in plan, plan
+            assert "Seq Scan on signals" not in plan, plan
+        # the same work at 100 times the rows: the walk stops at the first row of the ticker
+        assert work(store, sqls[key], params) == small[key], key
+    newest = db.execute_sql(sqls[(False, False)], LOOKUPS[(False, False)]).fetchone()
+    assert newest[0] == BIG - 999 and newest[-1] is None  # T1's newest single signal, not a duplicate

@@ -12,7 +12,8 @@ pair by its legs) one alert's "before" must be the previous alert's "after":
 
 "Previous" means by the signals' timestamps (ties by rowid), not by arrival: an alert that arrives late is checked
 against its true neighbours, and the alert after it is checked again.  Signals without the four position fields
-(made by hand, the bridge's sync signals) and signals whose legs are not registered are not part of any sequence.
+(made by hand), the bridge's sync signals (their positions are the broker's) and signals whose legs are not
+registered are not part of any sequence.
 
 ``check`` and ``replay`` are the rule, pure.  ``record_tx`` applies it to one new signal inside the writer's
 transaction of its insert: one indexed read of the previous signal (a rowid probe of this table joined in), plus
@@ -24,17 +25,30 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 import peewee
 from peewee import AutoField, DateTimeField, IntegerField
 
-from pairs.store import BaseModel, PreparedQuery, Signal, Varchar, format_timestamp, register_model, utcnow
+from pairs.store import (
+    BaseModel,
+    PreparedQuery,
+    Signal,
+    Varchar,
+    database,
+    format_timestamp,
+    register_model,
+    utcnow,
+)
+
+log = logging.getLogger("pairs.continuity")
 
 GAP = "gap"
 DUPLICATE = "duplicate"
 DEFAULT_WINDOW_SEC = 60
+SYNC_COMMENT = "due to sync"  # the end of the pairs-ibkr bridge's order_comment on its leg-2 sync signals
 RECHECK_MAX = 100  # successors re-checked after a late alert: the run of duplicates behind it, in practice 1 or 2
 
 Position = tuple[str, int]
@@ -120,9 +134,10 @@ def position_text(position: Position) -> str:
 
 def sequence_name(record: dict[str, Any]) -> str | None:
     """The instrument a signal belongs to: ``LNT`` (single) or ``LNT-FTS`` (pair); None when it has no
-    registered legs, so it belongs to no sequence."""
+    registered legs, or is the bridge's sync signal (its position fields are the broker's, not a strategy's), so
+    it belongs to no sequence."""
     kind, first, second = record.get("ticker_type"), record.get("ticker1"), record.get("ticker2")
-    if not first:
+    if not first or (record.get("order_comment") or "").lower().endswith(SYNC_COMMENT):
         return None
     if kind == "single":
         return first
@@ -199,7 +214,8 @@ def _in_sequence(ticker1: str, ticker_type: str, ticker2: str | None) -> peewee.
     if ticker2 is not None:
         where &= Signal.ticker2 == ticker2
     return (where & Signal.mar_pos.is_null(False) & Signal.mar_pos_size.is_null(False)
-            & Signal.pre_mar_pos.is_null(False) & Signal.pre_mar_pos_size.is_null(False))
+            & Signal.pre_mar_pos.is_null(False) & Signal.pre_mar_pos_size.is_null(False)
+            & (Signal.order_comment.is_null() | ~Signal.order_comment.endswith(SYNC_COMMENT)))
 
 
 def _latest_query(pair: bool, until: bool) -> PreparedQuery:
@@ -207,7 +223,7 @@ def _latest_query(pair: bool, until: bool) -> PreparedQuery:
     its first.  An index (ticker1, ticker_type | ticker2, timestamp, rowid) walked backwards, one row read, and a
     probe of the findings' (signal_rowid, kind) index.
 
-    Parameters: 'duplicate', ticker1, ticker_type, [ticker2], [until], 1."""
+    Parameters: 'duplicate', ticker1, ticker_type, [ticker2], '%due to sync', [until], 1."""
     def build() -> peewee.Query:
         where = _in_sequence("", "", "" if pair else None)
         if until:
@@ -247,13 +263,15 @@ def _newest(record: dict[str, Any], until: dt.datetime | None) -> tuple[Alert, A
     """The newest alert of the signal's sequence (at or before ``until``), and the one a new signal after it is
     checked against: the same, or the first of the pair when the newest is a duplicate."""
     sequence = _sequence(record)
-    params = [DUPLICATE, *(value for value in sequence if value is not None)]
+    params = [DUPLICATE, *(value for value in sequence if value is not None), "%" + SYNC_COMMENT]
     if until is not None:
         params.append(until)
     row = _LATEST[(sequence[2] is not None, until is not None)].execute([*params, 1]).fetchone()
     if row is None:
         return None
     newest, first = _alert(row[:-1]), row[-1]
+    if not isinstance(newest.timestamp, dt.datetime):  # text another program stored: no order to compare
+        return None
     return newest, (_signal_alert(first) or newest) if first is not None else newest
 
 
@@ -268,10 +286,20 @@ class Plan:
 
 
 def plan_tx(record: dict[str, Any]) -> Plan | None:
-    """Before the insert: the one read of the common case.  None when the signal is in no sequence."""
+    """Before the insert: the one read of the common case.  None when the signal is in no sequence, or when the
+    check itself failed (logged): the signal is stored whatever happens here."""
     name = sequence_name(record)
     if name is None or not alert_of(0, record).tracked:
         return None
+    try:
+        with database.atomic():  # a savepoint: on PostgreSQL a failed statement would end the whole transaction
+            return _plan(name, record)
+    except Exception:  # a row this check cannot read must not cost the webhook its signal
+        log.exception("continuity check skipped for %s", record.get("ticker"))
+        return None
+
+
+def _plan(name: str, record: dict[str, Any]) -> Plan:
     found = _newest(record, None)
     if found is None or found[0].timestamp <= record["timestamp"]:
         return Plan(name, record, found[1] if found else None, late=False)
@@ -280,9 +308,19 @@ def plan_tx(record: dict[str, Any]) -> Plan | None:
 
 
 def record_tx(plan: Plan, rowid: int, window_sec: int) -> int:
-    """After the insert of signal ``rowid``: its finding, and the re-check of what follows a late one.
+    """After the insert of signal ``rowid``: its finding, and the re-check of what follows a late one, in a
+    savepoint of their own (a failure is logged and undoes them, not the insert).
 
-    Returns how many findings were written (new or changed)."""
+    Returns how many findings were written (new, changed or removed)."""
+    try:
+        with database.atomic():
+            return _record(plan, rowid, window_sec)
+    except Exception:  # as in plan_tx
+        log.exception("continuity findings of signal %s not recorded", rowid)
+        return 0
+
+
+def _record(plan: Plan, rowid: int, window_sec: int) -> int:
     alert = alert_of(rowid, plan.record)
     verdict = check(alert, plan.previous, window_sec)
     written = 0

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import test_migrations
 
 from pairs import continuity, signals
 from pairs.continuity import DUPLICATE, GAP, Alert, Finding
-from pairs.store import Pair, Signal, Ticker
+from pairs.store import Pair, Signal, Store, Ticker, open_database
 
 T0 = dt.datetime(2026, 11, 24, 15, 0)
 WINDOW = 60
@@ -132,6 +133,18 @@ def test_a_ticker_and_a_pair_of_it_are_separate_sequences(store):
     assert Finding.select().count() == 0
 
 
+def test_the_bridges_sync_signals_are_in_no_sequence(store):
+    """The bridge's leg-2 sync signal carries the broker's positions (tests/test_bridge_replay.py): it is neither
+    checked nor the previous alert of the strategy's next one."""
+    register(store)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+    sync = {**webhook("LNT", 10, ("sell", 5, ("short", 300), ("short", 305))), "bypass_ticker_status": True,
+            "order_comment": "Enter Short due to sync", "status_msg": "created due to sync"}
+    assert store.write_sync(signals.insert_signal_tx, sync, WINDOW).findings == 0
+    assert store.write_sync(signals.insert_signal_tx, webhook("LNT", 100, SELL_10), WINDOW).findings == 0
+    assert Finding.select().count() == 0
+
+
 def test_unregistered_tickers_are_in_no_sequence(store):
     store.write_sync(signals.insert_signal_tx, webhook("NOPE", 0, BUY_10), WINDOW)
     assert store.write_sync(signals.insert_signal_tx, webhook("NOPE", 200, SHORT_5), WINDOW).findings == 0
@@ -169,10 +182,10 @@ def analyze(store) -> None:
 
 
 LOOKUPS = {  # (pair, until) -> parameters of the prepared lookup
-    (False, False): [DUPLICATE, "T1", "single", 1],
-    (False, True): [DUPLICATE, "T1", "single", dt.datetime(2020, 1, 2), 1],
-    (True, False): [DUPLICATE, "T2", "pair", "U2", 1],
-    (True, True): [DUPLICATE, "T2", "pair", "U2", dt.datetime(2020, 1, 2), 1],
+    (False, False): [DUPLICATE, "T1", "single", "%due to sync", 1],
+    (False, True): [DUPLICATE, "T1", "single", "%due to sync", dt.datetime(2020, 1, 2), 1],
+    (True, False): [DUPLICATE, "T2", "pair", "U2", "%due to sync", 1],
+    (True, True): [DUPLICATE, "T2", "pair", "U2", "%due to sync", dt.datetime(2020, 1, 2), 1],
 }
 
 
@@ -230,3 +243,53 @@ def test_the_previous_alert_is_found_through_an_index_in_constant_work(store):
         assert work(store, sqls[key], params) == small[key], key
     newest = db.execute_sql(sqls[(False, False)], LOOKUPS[(False, False)]).fetchone()
     assert newest[0] == BIG - 999 and newest[-1] is None  # T1's newest single signal, not a duplicate
+
+
+@pytest.mark.parametrize("version", test_migrations.VERSIONS)
+def test_every_shipped_schema_gets_the_findings_table_and_the_lookup_indexes(version, db_url):
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    db = open_database(db_url)
+    db.connect()
+    for statement in test_migrations.statements((test_migrations.FOLDER / f"{version}.{dialect}.sql").read_text()):
+        db.execute_sql(statement)
+    db.close()
+    store = Store(db_url)
+    changes = store.open()
+    try:
+        assert "created table continuity_findings" in changes
+        indexes = {index.name for index in store.db.get_indexes("signals")}
+        assert {"signals_ticker1_ticker_type_timestamp_rowid", "signals_ticker1_ticker2_timestamp_rowid"} <= indexes
+        assert "continuity_findings_signal_rowid_kind" in {i.name for i in store.db.get_indexes("continuity_findings")}
+        store.write_sync(lambda: Ticker.create(symbol="ZZCONT", sectype="STK", currency="USD", active=1))
+        body = {"ticker": "ZZCONT", "order_action": "sell", "order_contracts": 5, "pre_mar_pos": "flat",
+                "pre_mar_pos_size": 0, "mar_pos": "short", "mar_pos_size": 5, "timestamp": T0}
+        store.write_sync(signals.insert_signal_tx, body, WINDOW)
+        assert store.write_sync(signals.insert_signal_tx, {**body, "timestamp": T0 + dt.timedelta(1)}, WINDOW) \
+            == (signals.CREATED, 1)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("broken", ["_newest", "_store"])
+def test_a_failing_check_never_costs_the_signal(store, monkeypatch, broken):
+    register(store)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+
+    def fail(*args):
+        Signal.select().where(Signal.rowid == "not a number").count()  # a statement the database refuses
+        raise RuntimeError("boom")
+    monkeypatch.setattr(continuity, broken, fail)
+    inserted = store.write_sync(signals.insert_signal_tx, webhook("LNT", 200, SHORT_5), WINDOW)
+    assert inserted == (signals.CREATED, 0)
+    assert [s.order_action for s in Signal.select().order_by(Signal.rowid)] == ["buy", "sell"]
+    assert Finding.select().count() == 0
+
+
+def test_a_timestamp_stored_as_other_text_is_no_predecessor(store):
+    if not store.is_sqlite:
+        pytest.skip("only SQLite keeps text in a timestamp column")
+    register(store)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+    store.write_sync(lambda: Signal.update(timestamp="yesterday-ish").execute())
+    assert store.write_sync(signals.insert_signal_tx, webhook("LNT", 200, SHORT_5), WINDOW).findings == 0
+    assert Signal.select().count() == 2

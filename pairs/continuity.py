@@ -23,6 +23,7 @@ and every list the bridge reads stay as they are.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -204,8 +205,11 @@ def describe(row: Finding) -> str:
 
 _ALERT_COLUMNS = (Signal.rowid, Signal.timestamp, Signal.order_action, Signal.order_contracts, Signal.mar_pos,
                   Signal.mar_pos_size, Signal.pre_mar_pos, Signal.pre_mar_pos_size)
-# the first of a duplicate pair, when the row found is the second (a rowid probe of the findings index)
-_FIRST = Finding.alias("first")
+# the first of a duplicate pair, when the row found is the second: a probe of the findings' (signal_rowid, kind)
+# index, then of the signals' primary key
+_DUPLICATE = Finding.alias("dup")
+_FIRST = Signal.alias("first")
+_FIRST_COLUMNS = tuple(getattr(_FIRST, column.name) for column in _ALERT_COLUMNS)
 
 
 def _in_sequence(ticker1: str, ticker_type: str, ticker2: str | None) -> peewee.Expression:
@@ -219,18 +223,18 @@ def _in_sequence(ticker1: str, ticker_type: str, ticker2: str | None) -> peewee.
 
 
 def _latest_query(pair: bool, until: bool) -> PreparedQuery:
-    """The newest row of a sequence (at or before a time when ``until``) and, when it is a duplicate, the rowid of
-    its first.  An index (ticker1, ticker_type | ticker2, timestamp, rowid) walked backwards, one row read, and a
-    probe of the findings' (signal_rowid, kind) index.
+    """The newest row of a sequence (at or before a time when ``until``) and, when it is a duplicate, its first.
+    An index (ticker1, ticker_type | ticker2, timestamp, rowid) walked backwards, one row read, and two probes.
 
     Parameters: 'duplicate', ticker1, ticker_type, [ticker2], '%due to sync', [until], 1."""
     def build() -> peewee.Query:
         where = _in_sequence("", "", "" if pair else None)
         if until:
             where &= Signal.timestamp <= dt.datetime(2000, 1, 1)
-        return (Signal.select(*_ALERT_COLUMNS, _FIRST.previous)
-                .join(_FIRST, peewee.JOIN.LEFT_OUTER,
-                      on=(_FIRST.signal == Signal.rowid) & (_FIRST.kind == DUPLICATE))
+        return (Signal.select(*_ALERT_COLUMNS, *_FIRST_COLUMNS)
+                .join(_DUPLICATE, peewee.JOIN.LEFT_OUTER,
+                      on=(_DUPLICATE.signal == Signal.rowid) & (_DUPLICATE.kind == DUPLICATE))
+                .join(_FIRST, peewee.JOIN.LEFT_OUTER, on=_FIRST.rowid == _DUPLICATE.previous)
                 .where(where).order_by(Signal.timestamp.desc(), Signal.rowid.desc()).limit(1))
     return PreparedQuery(build)
 
@@ -254,11 +258,6 @@ def alert_of(rowid: int, record: dict[str, Any]) -> Alert:
                  record.get("pre_mar_pos_size"))
 
 
-def _signal_alert(rowid: int) -> Alert | None:
-    row = Signal.select(*_ALERT_COLUMNS).where(Signal.rowid == rowid).tuples().first()
-    return _alert(row) if row else None
-
-
 def _newest(record: dict[str, Any], until: dt.datetime | None) -> tuple[Alert, Alert] | None:
     """The newest alert of the signal's sequence (at or before ``until``), and the one a new signal after it is
     checked against: the same, or the first of the pair when the newest is a duplicate."""
@@ -269,10 +268,12 @@ def _newest(record: dict[str, Any], until: dt.datetime | None) -> tuple[Alert, A
     row = _LATEST[(sequence[2] is not None, until is not None)].execute([*params, 1]).fetchone()
     if row is None:
         return None
-    newest, first = _alert(row[:-1]), row[-1]
-    if not isinstance(newest.timestamp, dt.datetime):  # text another program stored: no order to compare
-        return None
-    return newest, (_signal_alert(first) or newest) if first is not None else newest
+    width = len(_ALERT_COLUMNS)
+    newest = _alert(row[:width])
+    first = _alert(row[width:]) if row[width] is not None else newest
+    if not isinstance(newest.timestamp, dt.datetime) or not isinstance(first.timestamp, dt.datetime):
+        return None  # text another program stored as a timestamp: no order to compare
+    return newest, first
 
 
 @dataclasses.dataclass
@@ -292,7 +293,7 @@ def plan_tx(record: dict[str, Any]) -> Plan | None:
     if name is None or not alert_of(0, record).tracked:
         return None
     try:
-        with database.atomic():  # a savepoint: on PostgreSQL a failed statement would end the whole transaction
+        with _guarded():
             return _plan(name, record)
     except Exception:  # a row this check cannot read must not cost the webhook its signal
         log.exception("continuity check skipped for %s", record.get("ticker"))
@@ -308,28 +309,32 @@ def _plan(name: str, record: dict[str, Any]) -> Plan:
 
 
 def record_tx(plan: Plan, rowid: int, window_sec: int) -> int:
-    """After the insert of signal ``rowid``: its finding, and the re-check of what follows a late one, in a
-    savepoint of their own (a failure is logged and undoes them, not the insert).
+    """After the insert of signal ``rowid``: its finding, and the re-check of what follows a late one (a failure
+    is logged and undoes them, not the insert).
 
     Returns how many findings were written (new, changed or removed)."""
     try:
-        with database.atomic():
-            return _record(plan, rowid, window_sec)
+        alert = alert_of(rowid, plan.record)
+        verdict = check(alert, plan.previous, window_sec)
+        recheck = plan.late and (verdict is None or verdict.kind != DUPLICATE)
+        if verdict is None and not recheck:
+            return 0
+        with _guarded(always=recheck):
+            if verdict is not None:
+                _store(plan.name, alert.rowid, verdict)
+            return int(verdict is not None) + (_recheck_after(plan, alert, window_sec) if recheck else 0)
     except Exception:  # as in plan_tx
         log.exception("continuity findings of signal %s not recorded", rowid)
         return 0
 
 
-def _record(plan: Plan, rowid: int, window_sec: int) -> int:
-    alert = alert_of(rowid, plan.record)
-    verdict = check(alert, plan.previous, window_sec)
-    written = 0
-    if verdict is not None:
-        _store(plan.name, alert.rowid, verdict)
-        written += 1
-    if plan.late and (verdict is None or verdict.kind != DUPLICATE):
-        written += _recheck_after(plan, alert, window_sec)
-    return written
+def _guarded(always: bool = False) -> Any:
+    """A savepoint where a failure could take the signal's insert with it: always on PostgreSQL, where a failed
+    statement ends the whole transaction, and around several writes; not for one statement on SQLite, which goes
+    on after a failed one (a savepoint costs more than the lookup itself: bench/webhooks.py)."""
+    if always or not isinstance(database.obj, peewee.SqliteDatabase):
+        return database.atomic()
+    return contextlib.nullcontext()
 
 
 def _recheck_after(plan: Plan, alert: Alert, window_sec: int) -> int:
@@ -367,10 +372,15 @@ def _verdict_of(row: Finding | None) -> Verdict | None:
     return Verdict(row.kind, row.previous, (row.expected_pos, row.expected_size), (row.actual_pos, row.actual_size))
 
 
+_INSERT_COLUMNS = ("signal", "previous", "kind", "name", "expected_pos", "expected_size", "actual_pos", "actual_size",
+                   "found", "reviewed")
+_INSERT_FINDING = PreparedQuery(lambda: Finding.insert(**{key: None for key in _INSERT_COLUMNS}))
+
+
 def _store(name: str, rowid: int, verdict: Verdict) -> None:
-    Finding.create(signal=rowid, previous=verdict.previous, kind=verdict.kind, name=name,
-                   expected_pos=verdict.expected[0], expected_size=verdict.expected[1],
-                   actual_pos=verdict.actual[0], actual_size=verdict.actual[1], found=utcnow())
+    """Prepared SQL: a flood of duplicates makes one finding per webhook (bench/webhooks.py sends just that)."""
+    _INSERT_FINDING.execute((rowid, verdict.previous, verdict.kind, name, *verdict.expected, *verdict.actual,
+                             utcnow(), 0))
 
 
 # ---------------------------------------------------------------------------------------------------------------

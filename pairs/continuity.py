@@ -48,7 +48,6 @@ log = logging.getLogger("pairs.continuity")
 
 GAP = "gap"
 DUPLICATE = "duplicate"
-DEFAULT_WINDOW_SEC = 60
 SYNC_COMMENT = "due to sync"  # the end of the pairs-ibkr bridge's order_comment on its leg-2 sync signals
 RECHECK_MAX = 100  # successors re-checked after a late alert: the run of duplicates behind it, in practice 1 or 2
 
@@ -249,7 +248,12 @@ def _sequence(record: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def _alert(values: Iterable[Any]) -> Alert:
     rowid, stamp, *rest = values
-    return Alert(rowid, Signal.timestamp.python_value(stamp), *rest)
+    if isinstance(stamp, str):  # SQLite: the stored text; fromisoformat first, peewee's format list is slow
+        try:
+            stamp = dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            stamp = Signal.timestamp.python_value(stamp)
+    return Alert(rowid, stamp, *rest)
 
 
 def alert_of(rowid: int, record: dict[str, Any]) -> Alert:

@@ -96,8 +96,9 @@ class Inserted(NamedTuple):
     findings: int  # continuity findings written (pairs.continuity)
 
 
-def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int = continuity.DEFAULT_WINDOW_SEC) -> Inserted:
-    """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it."""
+def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int) -> Inserted:
+    """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it
+    (``[SERVER] DUPLICATE_WINDOW_SEC``)."""
     classified = classify(values)
     row = {**classified.record, "timestamp": values.get("timestamp") or utcnow()}
     plan = continuity.plan_tx(row)

@@ -149,3 +149,36 @@ async def test_no_mail_for_findings_when_continuity_alerts_are_off(app, api, sto
     await post_sequence(api)
     assert await app.ctx.extras["continuity_alert"] is None
     assert inbox.messages == [] and Finding.get().notified is None
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_an_admin_reviews_a_finding_from_the_dashboard_in_the_browser(chromium, app, http_server, base_url,
+                                                                           api, store, registered):
+    from test_browser import Tab, launch
+
+    rowids = await post_sequence(api)
+    playwright, browser = await launch(chromium)
+    try:
+        tab = Tab(await browser.new_page(), base_url, f"continuity-{store.db.__class__.__name__}")
+        page = tab.page
+        await tab.goto("/login?next=/dashboard")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", "password")
+        async with page.expect_navigation():
+            await page.click("#login-form button[type=submit]")
+        badge = page.locator(f'tr[data-rowid="{rowids[1]}"] span.badge')
+        assert await badge.text_content() == "gap"
+        assert "expected long 10 before this order, the alert says flat 0" in await badge.get_attribute("title")
+        assert (await page.locator("#open-findings").text_content()).strip() == "1 open gap/dup"
+        await tab.shot("1-gap")
+        async with page.expect_navigation():
+            await page.locator(f'tr[data-rowid="{rowids[1]}"] button.review-finding').click()
+        assert await page.locator("span.badge.gap.reviewed").count() == 1
+        assert await page.locator("#open-findings").count() == 0
+        assert await page.locator("button.review-finding").count() == 0
+        await tab.shot("2-reviewed")
+        assert tab.errors == []
+        assert Finding.get().reviewed_by == "admin"
+    finally:
+        await browser.close()
+        await playwright.stop()

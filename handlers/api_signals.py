@@ -10,6 +10,7 @@ from typing import Any
 import peewee
 import tornado.ioloop
 
+from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
 from pairs import delivery, live, messages, signals, users
 from pairs.args import Arg
@@ -92,9 +93,14 @@ class WebhookHandler(BaseHandler):
     async def post(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"])
-        outcome = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
-        status, text = WEBHOOK_ANSWERS[outcome]
+        inserted = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body,
+                                                            self.ctx.settings.duplicate_window_sec),
+                                 messages.INSERT_FAILED)
+        status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
+        if inserted.findings and self.ctx.settings.enable_email_notifications:
+            # mailed now, not at the next periodic check; the check runs in the executor (kept for the tests)
+            self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
 
     async def put(self) -> None:
         body = self.args(WEBHOOK_ARGS)

@@ -11,7 +11,19 @@ from typing import Any
 
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, live, maintenance, openapi, ops, pages
+from handlers import (
+    api_continuity,
+    api_pairs,
+    api_pnl,
+    api_signals,
+    api_tickers,
+    api_users,
+    live,
+    maintenance,
+    openapi,
+    ops,
+    pages,
+)
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import PROJECT_DIR, Settings
@@ -56,7 +68,8 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
-ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance, live)
+ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance,
+                 api_continuity, live)
 
 
 class PairsApp(tornado.web.Application):

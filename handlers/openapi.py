@@ -17,11 +17,12 @@ from typing import Any
 import peewee
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users
+from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users
 from handlers.base import BaseHandler
 from handlers.openapi_examples import add_examples
-from pairs import __version__
+from pairs import __version__, continuity
 from pairs.args import ABSENT, Arg
+from pairs.continuity import FINDING_KEYS
 from pairs.store import (
     ACCOUNT_KEYS,
     PAIR_KEYS,
@@ -130,6 +131,14 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot (and the newest one in signals)", "pnl", NONE,
        ok={200: "AccountItem"}, error_schemas={404: "MessageWithSignals"}),
     Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
+    # continuity of strategy alerts (issue 16, SPEC A.7)
+    Op("GET", "/v4/continuity/{number_of_items}", "Gap and duplicate findings, newest first", "continuity", ACCESS,
+       ok={200: "FindingList"},
+       description="A gap: an alert's position before its order is not the previous alert's position after it. A "
+                   "duplicate: the same order again within `[SERVER] DUPLICATE_WINDOW_SEC`. `open` counts the "
+                   "findings not yet reviewed."),
+    Op("PUT", "/v4/continuity/finding/{rowid}", "Mark a finding reviewed (or open again)", "continuity", ADMIN,
+       api_continuity.REVIEW_ARGS, {200: "Finding"}),
     # operations
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
        ok={200: "Health", 503: "Health"}),
@@ -202,6 +211,17 @@ def components() -> dict[str, Any]:
             schema["properties"]["notoken_limit"] = {"type": "integer"}
         return schema
 
+    finding = {"type": "object", "required": list(FINDING_KEYS), "properties": {
+        "id": {"type": "integer"}, "signal_rowid": {"type": "integer", "description": "the signal found"},
+        "previous_rowid": {"type": "integer", "description": "the alert it was checked against"},
+        "kind": {"enum": [continuity.GAP, continuity.DUPLICATE]},
+        "name": {"type": "string", "description": "the ticker (LNT) or pair (LNT-FTS)"},
+        "expected_pos": {"type": "string", "description": "the previous alert's mar_pos"},
+        "expected_size": {"type": "integer", "description": "the previous alert's mar_pos_size"},
+        "actual_pos": {"type": "string", "description": "this alert's pre_mar_pos"},
+        "actual_size": {"type": "integer", "description": "this alert's pre_mar_pos_size"},
+        "found": {"type": "string"}, "reviewed": {"type": "boolean"},
+        "reviewed_by": {"type": ["string", "null"]}, "reviewed_at": {"type": ["string", "null"]}}}
     account_echo = row_schema(Account, ACCOUNT_KEYS)
     account_echo["description"] = "the request's values as given; rowid as sent (the newest record's for 0)"
     account_item = row_schema(Account, ACCOUNT_KEYS)
@@ -247,6 +267,9 @@ def components() -> dict[str, Any]:
                        "price_job": {"type": ["object", "null"], "description": "the newest job_runs row"},
                        "bridge": {"type": "object", "properties": {"last_seen": {"type": ["string", "null"]}}}}},
         "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
+        "Finding": finding,
+        "FindingList": {"type": "object", "required": ["findings", "open"], "properties": {
+            "findings": {"type": "array", "items": _ref("Finding")}, "open": {"type": "integer"}}},
     }
 
 

@@ -15,7 +15,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, dashboard, jobs, live, market, messages, users
+from pairs import bridge, continuity, dashboard, jobs, live, market, messages, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import DatabaseUnavailable, utcnow
 
@@ -92,6 +92,7 @@ class PageHandler(BaseHandler):
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
             "money": dashboard.money, "account_currency": self.ctx.settings.account_currency, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
             "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
+            "open_findings": continuity.open_count() if user else None,
         }
 
     def page(self, template: str, tab: str, **values: Any) -> None:
@@ -177,7 +178,7 @@ class DashboardHandler(PageHandler):
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
         result = dashboard.recent_signals(limit, self.int_arg("before") if user else None)
         now = utcnow()
-        rows = [dashboard.signal_row(s, now, self.zone) for s in result.rows]
+        rows = dashboard.signal_rows(result.rows, now, self.zone)
         self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
                   older=result.older if user else None, paged=self.int_arg("before") is not None)
 
@@ -197,7 +198,7 @@ class ListHandler(PageHandler):
         if selected:
             before = dashboard.parse_history_key(self.get_query_argument("before", "")) if user else None
             result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
-            rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
+            rows = dashboard.signal_rows(result.rows, now, self.zone, price_decimals=2)
             older = result.older if user else None
             # AVG over the whole window reads every signal of the pair in it (a year of one pair of 1,000,000
             # signals: ~0.6 s on SQLite): off the IOLoop, so webhooks are answered meanwhile

@@ -62,6 +62,7 @@ class Settings:
     mail_lookback_hours: int = 72  # ours: older problem signals are history, not news (an imported database); 0 = all
     bridge_silent_min: int = 15  # ours: warn when the broker bridge wrote nothing this long in session; 0 = off
     mail_timeout_sec: int = 30  # ours
+    continuity_alerts: bool = True  # ours: gap and duplicate findings (pairs.continuity) are mailed
     # [SERVER] (ours)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -82,6 +83,7 @@ class Settings:
     account_currency: str = "C$"  # ours: the account PNL's currency sign (the original showed C$)
     log_level: str = "INFO"
     event_loop: str = "auto"  # uvloop when installed (faster answers under load), else asyncio's own
+    duplicate_window_sec: int = 60  # the same alert again within this many seconds is a duplicate (continuity)
 
     @property
     def sqlite_default_url(self) -> str:
@@ -132,6 +134,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("EMAIL", "MAIL_LOOKBACK_HOURS"): "mail_lookback_hours",
     ("EMAIL", "BRIDGE_SILENT_MIN"): "bridge_silent_min",
     ("EMAIL", "MAIL_TIMEOUT_SEC"): "mail_timeout_sec",
+    ("EMAIL", "CONTINUITY_ALERTS"): "continuity_alerts",
     ("SERVER", "HOST"): "host",
     ("SERVER", "PORT"): "port",
     ("SERVER", "DATABASE_URL"): "database_url",
@@ -150,6 +153,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "ACCOUNT_CURRENCY"): "account_currency",
     ("SERVER", "LOG_LEVEL"): "log_level",
     ("SERVER", "EVENT_LOOP"): "event_loop",
+    ("SERVER", "DUPLICATE_WINDOW_SEC"): "duplicate_window_sec",
 }
 
 # environment variable -> Settings field

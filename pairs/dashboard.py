@@ -19,7 +19,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import jobs, market
+from pairs import continuity, jobs, market
 from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
 
@@ -198,9 +198,33 @@ class SignalRow:
     elapsed: int | None
     fill_price: str
     slip: str
+    finding: Badge | None = None
 
 
-def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3) -> SignalRow:
+@dataclasses.dataclass(frozen=True)
+class Badge:
+    """A continuity finding on its signal's row: ``gap`` or ``dup``, what was expected in the tooltip."""
+
+    id: int
+    label: str
+    tip: str
+    reviewed: bool
+
+
+def badges(rowids: Iterable[int]) -> dict[int, Badge]:
+    return {rowid: Badge(row.id, "dup" if row.kind == continuity.DUPLICATE else "gap", continuity.describe(row),
+                         bool(row.reviewed)) for rowid, row in continuity.findings_of(rowids).items()}
+
+
+def signal_rows(signals: Sequence[Signal], now: dt.datetime, zone: dt.tzinfo,
+                price_decimals: int = 3) -> list[SignalRow]:
+    """The rows of a page, each with its continuity badge (one query for the page)."""
+    found = badges(sig.rowid for sig in signals)
+    return [signal_row(sig, now, zone, price_decimals, found.get(sig.rowid)) for sig in signals]
+
+
+def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3,
+               finding: Badge | None = None) -> SignalRow:
     """One table row of the dashboard/list pages; ``now`` is naive UTC."""
     status = sig.order_status if isinstance(sig.order_status, str) else ""
     klass = status_class(status)
@@ -223,6 +247,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         elapsed=elapsed,
         fill_price=fmt(sig.fill_price, f",.{price_decimals}f"),  # the same decimals as the order price
         slip=slip_text(sig),
+        finding=finding,
     )
 
 

@@ -324,6 +324,9 @@ class Signal(BaseModel):
             (("order_id1",), False),
             (("order_id2",), False),
             (("timestamp",), False),
+            # the continuity check's "previous alert of this instrument" by time (pairs/continuity.py)
+            (("ticker1", "ticker_type", "timestamp", "rowid"), False),
+            (("ticker1", "ticker2", "timestamp", "rowid"), False),
         )
 
 

@@ -179,7 +179,9 @@ def save_pair_stats_tx(results: dict[str, tuple[float, stats.PairStats]], stale:
     for name, (hedge, values) in results.items():
         updated += (Pair.update(act_price=values.act_price, sma=values.sma, sma_dist=values.sma_dist,
                                 std=values.std, zscore=values.zscore, hedge_ols=values.hedge_ols,
-                                coint_pvalue=values.coint_pvalue, stats_updated=when, stale=0)
+                                coint_pvalue=values.coint_pvalue, half_life=values.half_life,
+                                spread_adf_pvalue=values.spread_adf_pvalue, corr=values.corr,
+                                stats_updated=when, stale=0)
                     .where((Pair.name == name) & (Pair.hedge == hedge)).execute())
     if stale:
         Pair.update(stale=1).where(Pair.name.in_(stale)).execute()

@@ -11,7 +11,7 @@ from typing import Any
 
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
+from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages, research
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import PROJECT_DIR, Settings
@@ -53,7 +53,7 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
-ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance)
+ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance, research)
 
 
 class PairsApp(tornado.web.Application):

@@ -188,6 +188,16 @@ def save_pair_stats_tx(results: dict[str, tuple[float, stats.PairStats]], stale:
     return updated
 
 
+def fetch_and_store(store: Store, source: market.PriceSource, yahoo: dict[str, str], interval: str) -> set[str]:
+    """One batched download of ``yahoo`` ({leg symbol: Yahoo symbol}) kept in ``price_bars``; returns the symbols
+    that had bars.  The source's exceptions reach the caller."""
+    bars = source.fetch(yahoo, interval) if yahoo else {}
+    rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
+    for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
+        store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
+    return set(bars)
+
+
 def run_price_job(store: Store, source: market.PriceSource, settings: Settings, job: str = PRICES,
                   now: dt.datetime | None = None, progress: Progress | None = None) -> RunOutcome | None:
     """Fetch, store and compute for every pair of ``job`` (active pairs, or watchlist pairs); no session gate.
@@ -216,15 +226,11 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
     for step, interval in enumerate(market.INTERVALS):
         progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
         try:
-            bars = source.fetch(yahoo, interval) if yahoo else {}
+            fetched[interval] = fetch_and_store(store, source, yahoo, interval)
         except Exception as exc:  # a broken source is "no data": pairs go stale, the server stays up
             log.exception("price source failed for %s bars", interval)
             outcome.message = f"price source failed: {exc}"
-            bars = {}
-        rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
-        for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
-            store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
-        fetched[interval] = set(bars)
+            fetched[interval] = set()
     store.write_sync(market.prune_intraday_tx)
 
     today, closed = session_day(now or dt.datetime.now(dt.UTC), settings)

@@ -38,6 +38,8 @@ SOURCE_NOT_ALLOWED = "webhooks are not accepted from this address."
 HTTPS_REQUIRED = "use HTTPS."
 INTERNAL_ERROR = "internal server error; the server log has the details."
 BAD_YAHOO_SYMBOL = "a Yahoo symbol has letters, digits and . - = ^ & only, at most 40 of them."
+SCREENER_STARTED = "screener run started."
+SCREENER_BUSY = "a screener run is already in progress."
 
 
 def created(thing: str) -> str:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from typing import Any
+
+import tornado.web
 
 from handlers.base import BaseHandler, message
 from handlers.maintenance import job_control
-from pairs import messages, screener
+from handlers.pages import PageHandler
+from pairs import dashboard, instruments, messages, research, screener
 from pairs.args import Arg
+from pairs.store import utcnow
 
 log = logging.getLogger("pairs.screener")
 
 SCREENER_GET_ARGS = (Arg("top", "int", default=100, description="how many pairs, best first; 0 means all"),)
+SCREENER_PAGE_ROWS = 200
 
 
 def screener_state(top: int) -> dict[str, Any]:
@@ -53,6 +59,48 @@ class ScreenerApiHandler(BaseHandler):
         self.send({"message": messages.SCREENER_STARTED, "job": job_id}, 202)
 
 
+class ScreenerPageHandler(PageHandler):
+    """SCREENER: the latest run's best pairs, a "Run now" button (admins) with live progress, "Add to watchlist"."""
+
+    def get(self) -> None:
+        user = self.require_login()
+        if user is None:
+            return
+        state = screener_state(SCREENER_PAGE_ROWS)
+        registered = research.registered_names()
+        rows = [{**p, "name": f"{p['ticker1']}-{p['ticker2']}",
+                 "registered": f"{p['ticker1']}-{p['ticker2']}" in registered,
+                 "add_hedge": round(p["hedge"], research.ADD_HEDGE_DECIMALS)} for p in state["pairs"]]
+        self.page("screener.html", "/screener", title="SCREENER", run=state["run"], running=state["running"],
+                  rows=rows, can_run=user.is_admin, contracts=research.ADD_CONTRACTS,
+                  pvalue_warn=research.PVALUE_WARN, settings=self.ctx.settings)
+
+
+class PairPageHandler(PageHandler):
+    """One pair: the large chart and the statistics for everyone; its signals and slips for a logged-in user."""
+
+    async def get(self, name: str) -> None:
+        pair = instruments.find_pair(name)
+        if pair is None:
+            raise tornado.web.HTTPError(404)
+        user = self.current_user
+        settings = self.ctx.settings
+        chart = research.pair_page_chart(pair, settings.chart_days, settings.entry_z, settings.exit_z,
+                                         with_signals=user is not None)
+        now = utcnow()
+        signals, slips = [], {}
+        if user is not None:
+            signals = [dashboard.signal_row(s, now, self.zone) for s in research.recent_signals(pair.name)]
+            # every signal of the pair: off the IOLoop, as the LIST page does
+            slips = await self.ctx.run(self.ctx.store.read_in_thread, research.all_time_slips, pair.name, now)
+        self.page("pair.html", "", title=f"PAIR {pair.name}", pair=pair, chart=chart,
+                  stats=research.statistics_rows(pair, self.zone), signals=signals, slips=slips,
+                  list_url="/list?" + urllib.parse.urlencode({"tradetype": "pair", "ticker_webhook": pair.name}),
+                  settings=settings)
+
+
 ROUTES = [
     (r"/v4/screener", ScreenerApiHandler),
+    (r"/screener", ScreenerPageHandler),
+    (r"/pair/(.+)", PairPageHandler),
 ]

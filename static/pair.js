@@ -1,0 +1,88 @@
+'use strict';
+// A pair's page: the daily spread with its SMA and ±1/±2 std bands, a z-score pane with the entry and exit lines,
+// and the pair's signals as markers, drawn with TradingView's Lightweight Charts (static/vendor/, no CDN).
+(function () {
+  const COLORS = { spread: '#c05621', sma: '#2b6cb0', band1: '#7fa7d9', band2: '#b9cbe6', z: '#6b46c1',
+                   entry: '#c53030', exit: '#2f855a', buy: '#2f855a', sell: '#c53030' };
+
+  function line(chart, color, pane, options) {
+    const LWC = window.LightweightCharts;
+    return chart.addSeries(LWC.LineSeries, Object.assign({
+      color: color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
+    }, options || {}), pane);
+  }
+
+  function draw(container) {
+    const LWC = window.LightweightCharts;
+    let data;
+    try { data = JSON.parse(container.dataset.chart); } catch (e) { return; }
+    const points = (data && data.points) || [];
+    if (!LWC || points.length < 2) return;
+    const chart = LWC.createChart(container, {
+      height: 560, autoSize: true,
+      layout: { background: { color: '#ffffff' }, textColor: '#1d2430', attributionLogo: true,
+                panes: { separatorColor: '#d9dee7' } },
+      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
+      rightPriceScale: { borderColor: '#d9dee7' },
+      timeScale: { borderColor: '#d9dee7' },
+    });
+    const banded = points.filter(function (p) { return p.sma !== null && p.std !== null; });
+    const at = function (k) {
+      return banded.map(function (p) { return { time: p.t, value: p.sma + k * p.std }; });
+    };
+    line(chart, COLORS.band2, 0, { lineStyle: LWC.LineStyle.Dotted }).setData(at(2));
+    line(chart, COLORS.band1, 0, { lineStyle: LWC.LineStyle.Dashed }).setData(at(1));
+    line(chart, COLORS.band1, 0, { lineStyle: LWC.LineStyle.Dashed }).setData(at(-1));
+    line(chart, COLORS.band2, 0, { lineStyle: LWC.LineStyle.Dotted }).setData(at(-2));
+    line(chart, COLORS.sma, 0, { lineWidth: 2 }).setData(at(0));
+    const spread = line(chart, COLORS.spread, 0, { lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true,
+                                                   title: 'spread' });
+    spread.setData(points.map(function (p) { return { time: p.t, value: p.spread }; }));
+
+    const z = line(chart, COLORS.z, 1, { lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true,
+                                          title: 'z' });
+    z.setData(points.filter(function (p) { return p.z !== null; }).map(function (p) { return { time: p.t, value: p.z }; }));
+    [[data.entry_z, COLORS.entry, 'entry'], [-data.entry_z, COLORS.entry, 'entry'],
+     [data.exit_z, COLORS.exit, 'exit'], [-data.exit_z, COLORS.exit, 'exit'], [0, '#9aa5b5', '']].forEach(function (l) {
+      z.createPriceLine({ price: l[0], color: l[1], lineWidth: 1, lineStyle: LWC.LineStyle.Dashed,
+                          axisLabelVisible: l[2] !== '', title: l[2] });
+    });
+    const panes = chart.panes();
+    if (panes.length > 1) panes[1].setHeight(170);
+
+    const byDay = {};
+    (data.markers || []).forEach(function (m) { (byDay[m.t] = byDay[m.t] || []).push(m); });
+    const markers = (data.markers || []).map(function (m) {
+      const buy = m.action === 'buy';
+      const price = m.price === null ? '?' : String(m.price);
+      return { time: m.t, position: buy ? 'belowBar' : 'aboveBar', color: buy ? COLORS.buy : COLORS.sell,
+               shape: buy ? 'arrowUp' : 'arrowDown',
+               text: (buy ? 'B ' : 'S ') + price + (m.fill_price === null ? '' : ' (' + m.fill_price + ')') };
+    });
+    if (markers.length) LWC.createSeriesMarkers(spread, markers);
+    chart.timeScale().fitContent();
+
+    const legend = document.getElementById('chart-legend');
+    const byTime = {};
+    points.forEach(function (p) { byTime[p.t] = p; });
+    const num = function (v, d) { return v === null || v === undefined ? '–' : Number(v).toFixed(d); };
+    chart.subscribeCrosshairMove(function (param) {
+      if (!legend || !param.time) return;
+      const day = typeof param.time === 'string' ? param.time
+        : param.time.year + '-' + String(param.time.month).padStart(2, '0') + '-' + String(param.time.day).padStart(2, '0');
+      const p = byTime[day];
+      if (!p) return;
+      let text = day + '  spread ' + num(p.spread, 4) + '  SMA ' + num(p.sma, 4) + '  std ' + num(p.std, 4) +
+        '  z ' + num(p.z, 2);
+      (byDay[day] || []).forEach(function (m) {
+        text += '  ' + m.action + ' @ ' + num(m.price, 4) + (m.fill_price === null ? '' : ' fill ' + num(m.fill_price, 4));
+      });
+      legend.textContent = text;
+    });
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    const container = document.getElementById('pair-chart');
+    if (container) draw(container);
+  });
+})();

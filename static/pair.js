@@ -20,7 +20,9 @@
     if (!LWC || points.length < 2) return;
     const chart = LWC.createChart(container, {
       height: 560, autoSize: true,
-      layout: { background: { color: '#ffffff' }, textColor: '#1d2430', attributionLogo: true,
+      // the library's logo brings its own <style> element, which the CSP (style-src 'self') blocks: the page
+      // carries the attribution notice and the link to tradingview.com under the chart instead
+      layout: { background: { color: '#ffffff' }, textColor: '#1d2430', attributionLogo: false,
                 panes: { separatorColor: '#d9dee7' } },
       grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
       rightPriceScale: { borderColor: '#d9dee7' },

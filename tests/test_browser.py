@@ -37,6 +37,14 @@ class Tab:
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
 
+    async def login(self, next_path: str, username: str = "admin", password: str = "password") -> None:
+        """Through the login form, as a user does; lands on ``next_path``."""
+        await self.goto(f"/login?next={next_path}")
+        await self.page.fill("input[name=username]", username)
+        await self.page.fill("input[name=password]", password)
+        async with self.page.expect_navigation():
+            await self.page.click("#login-form button[type=submit]")
+
     async def shot(self, step: str) -> None:
         OUTPUT.mkdir(exist_ok=True)
         path = OUTPUT / f"{self.name}-{step}.png"
@@ -67,11 +75,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         page = tab.page
 
         # log in from the login form; the session cookie is HttpOnly, so scripts cannot see it
-        await tab.goto("/login?next=/setup")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/setup")
         assert page.url.endswith("/setup")
         assert "pairs_session" not in await page.evaluate("document.cookie")
         assert (await page.locator("#countdown").text_content()).startswith("6d 23h")
@@ -263,11 +267,7 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         tab = Tab(await context.new_page(), base_url, f"charts-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/positions")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/positions")
         chart = page.locator("figure.chart svg.spread-chart")
         assert await chart.count() == 1
         assert await chart.locator("polyline.spread").count() == 1

@@ -30,11 +30,7 @@ async def test_screener_to_watchlist_to_pair_page(chromium, app, http_server, ba
         context = await browser.new_context(viewport={"width": 1400, "height": 1000})
         tab = Tab(await context.new_page(), base_url, f"research-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/screener")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/screener")
         assert page.url.endswith("/screener")
         assert await page.locator("#screener-run").text_content() == "no screener run yet"
 

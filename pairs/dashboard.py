@@ -188,6 +188,7 @@ class SignalRow:
     elapsed: int | None
     fill_price: str
     slip: str
+    pair: str = ""  # the name of the signal's pair (its page is /pair/<name>); "" for a single-ticker signal
 
 
 def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3) -> SignalRow:
@@ -213,6 +214,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         elapsed=elapsed,
         fill_price=fmt(sig.fill_price, ""),  # as stored, like the original
         slip=slip_text(sig),
+        pair=f"{sig.ticker1}-{sig.ticker2}" if sig.ticker_type == "pair" and sig.ticker1 and sig.ticker2 else "",
     )
 
 

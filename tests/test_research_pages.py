@@ -143,6 +143,8 @@ async def test_positions_and_watchlist_show_signed_z_pvalue_half_life_and_link_t
     assert 'href="/pair/KO-PEP"' in row and f"{Pair.get(Pair.name == 'KO-PEP').zscore:+.2f}" in row
     listing = (await browser.get("/list?tradetype=pair&ticker_webhook=KO-PEP")).text
     assert 'href="/pair/KO-PEP" class="pair-link" id="pair-page-link"' in listing
+    dashboard_page = (await browser.get("/dashboard")).text
+    assert dashboard_page.count('<td class="ticker"><a href="/pair/BF%20A-BF%20B" class="pair-link">BF A-BF B</a>') == 3
     setup = (await browser.get("/setup?tab=pairs")).text
     assert 'href="/pair/BF%20A-BF%20B" class="pair-link"' in setup
 

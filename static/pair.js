@@ -1,48 +1,20 @@
 'use strict';
-// A pair's page: the daily spread with its SMA and ±1/±2 std bands, a z-score pane with the entry and exit lines,
-// and the pair's signals as markers, drawn with TradingView's Lightweight Charts (static/vendor/, no CDN).
+// A pair's page: the spread chart of chart.js, large, plus a z-score pane with the entry and exit lines and the
+// pair's signals as markers (buys under the line, sells above it, with price and fill price); hovering a day
+// writes its values under the chart.
 (function () {
-  const COLORS = { spread: '#c05621', sma: '#2b6cb0', band1: '#7fa7d9', band2: '#b9cbe6', z: '#6b46c1',
-                   entry: '#c53030', exit: '#2f855a', buy: '#2f855a', sell: '#c53030' };
-
-  function line(chart, color, pane, options) {
-    const LWC = window.LightweightCharts;
-    return chart.addSeries(LWC.LineSeries, Object.assign({
-      color: color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
-    }, options || {}), pane);
-  }
+  const COLORS = { z: '#6b46c1', entry: '#c53030', exit: '#2f855a', buy: '#2f855a', sell: '#c53030' };
 
   function draw(container) {
     const LWC = window.LightweightCharts;
     let data;
     try { data = JSON.parse(container.dataset.chart); } catch (e) { return; }
     const points = (data && data.points) || [];
-    if (!LWC || points.length < 2) return;
-    const chart = LWC.createChart(container, {
-      height: 560, autoSize: true,
-      // the library's logo brings its own <style> element, which the CSP (style-src 'self') blocks: the page
-      // carries the attribution notice and the link to tradingview.com under the chart instead
-      layout: { background: { color: '#ffffff' }, textColor: '#1d2430', attributionLogo: false,
-                panes: { separatorColor: '#d9dee7' } },
-      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
-      rightPriceScale: { borderColor: '#d9dee7' },
-      timeScale: { borderColor: '#d9dee7' },
-    });
-    const banded = points.filter(function (p) { return p.sma !== null && p.std !== null; });
-    const at = function (k) {
-      return banded.map(function (p) { return { time: p.t, value: p.sma + k * p.std }; });
-    };
-    line(chart, COLORS.band2, 0, { lineStyle: LWC.LineStyle.Dotted }).setData(at(2));
-    line(chart, COLORS.band1, 0, { lineStyle: LWC.LineStyle.Dashed }).setData(at(1));
-    line(chart, COLORS.band1, 0, { lineStyle: LWC.LineStyle.Dashed }).setData(at(-1));
-    line(chart, COLORS.band2, 0, { lineStyle: LWC.LineStyle.Dotted }).setData(at(-2));
-    line(chart, COLORS.sma, 0, { lineWidth: 2 }).setData(at(0));
-    const spread = line(chart, COLORS.spread, 0, { lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true,
-                                                   title: 'spread' });
-    spread.setData(points.map(function (p) { return { time: p.t, value: p.spread }; }));
-
-    const z = line(chart, COLORS.z, 1, { lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true,
-                                          title: 'z' });
+    const drawn = window.pairsCharts.spreadChart(container, points, 560);
+    if (!drawn) return;
+    const chart = drawn.chart;
+    const z = drawn.line(chart, COLORS.z, 1, { lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true,
+                                                 title: 'z' });
     z.setData(points.filter(function (p) { return p.z !== null; }).map(function (p) { return { time: p.t, value: p.z }; }));
     [[data.entry_z, COLORS.entry, 'entry'], [-data.entry_z, COLORS.entry, 'entry'],
      [data.exit_z, COLORS.exit, 'exit'], [-data.exit_z, COLORS.exit, 'exit'], [0, '#9aa5b5', '']].forEach(function (l) {
@@ -61,7 +33,7 @@
                shape: buy ? 'arrowUp' : 'arrowDown',
                text: (buy ? 'B ' : 'S ') + price + (m.fill_price === null ? '' : ' (' + m.fill_price + ')') };
     });
-    if (markers.length) LWC.createSeriesMarkers(spread, markers);
+    if (markers.length) LWC.createSeriesMarkers(drawn.spread, markers);
     chart.timeScale().fitContent();
 
     const legend = document.getElementById('chart-legend');

@@ -7,6 +7,7 @@ style blocked by the CSP, or a failing fetch, cannot go unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -268,17 +269,16 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         tab = Tab(await context.new_page(), base_url, f"charts-{store.db.__class__.__name__}")
         page = tab.page
         await tab.login("/positions")
-        chart = page.locator("figure.chart svg.spread-chart")
+        # drawn by Lightweight Charts (canvas): the figure's data has the spread, SMA and std of every day
+        chart = page.locator("figure.chart .spread-lwc")
         assert await chart.count() == 1
-        assert await chart.locator("polyline.spread").count() == 1
-        assert await chart.locator("polyline.sma").count() == 1
-        assert await chart.locator("polygon.band2").count() == 1 and await chart.locator("polygon.band1").count() == 1
-        points = (await chart.locator("polyline.spread").get_attribute("points")).split()
-        assert len(points) == 90
+        await chart.locator("canvas").first.wait_for()
+        data = json.loads(await page.locator("figure.chart").get_attribute("data-chart"))
+        assert len(data["points"]) == 90 and data["points"][-1]["sma"] is not None
         assert await page.locator("#positions td.check").first.text_content() == "ok"
         await tab.shot("positions")
         await tab.goto("/watchlist")
-        assert await page.locator("figure.chart svg").count() == 0
+        assert await page.locator("figure.chart .spread-lwc").count() == 0
         assert await page.locator("figure.chart .chart-empty").text_content() == "no stored prices yet"
         assert (await page.locator("#last-run").text_content()).strip() == "Last Price Update: never"
         await tab.shot("watchlist")
@@ -289,7 +289,7 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
             await page.click("#update-now")
         assert page.url.endswith("/watchlist")
         assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
-        assert await page.locator("figure.chart svg polyline.spread").count() == 1
+        await page.locator("figure.chart .spread-lwc canvas").first.wait_for()
         assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "
                                   "#watchlist td.num.z2").count() == 1
         await tab.shot("watchlist-updated")

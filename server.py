@@ -20,7 +20,7 @@ from typing import Any
 import tornado.httpserver
 
 from handlers import api_signals, maintenance
-from pairs import __version__, auth, backup, checks, demo, jobs, messages, users
+from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError
 
@@ -260,6 +260,7 @@ COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
 STARTUP_HOOKS.append(maintenance.start_jobs)
 SHUTDOWN_HOOKS.append(maintenance.stop_jobs)
 COMMAND_REGISTRARS.append(jobs.register_commands)
+COMMAND_REGISTRARS.append(screener.register_commands)  # the pair screener (issue 12)
 # The delivery log keeps [SERVER] DELIVERY_LOG_DAYS days (handlers/api_signals.py).
 STARTUP_HOOKS.append(api_signals.start_delivery_log_purge)
 SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)

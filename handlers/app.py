@@ -23,6 +23,7 @@ from handlers import (
     openapi,
     ops,
     pages,
+    research,
 )
 from handlers.base import NotFoundHandler
 from pairs import auth
@@ -69,7 +70,7 @@ def make_context(settings: Settings, store: Store) -> Context:
 
 
 ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance,
-                 api_continuity, live)
+                 api_continuity, live, research)
 
 
 class PairsApp(tornado.web.Application):

@@ -20,7 +20,7 @@ import tornado.web
 from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users
 from handlers.base import BaseHandler
 from handlers.openapi_examples import add_examples
-from pairs import __version__, continuity
+from pairs import __version__, continuity, screener
 from pairs.args import ABSENT, Arg
 from pairs.continuity import FINDING_KEYS
 from pairs.store import (
@@ -143,6 +143,13 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
        ok={200: "Health", 503: "Health"}),
     Op("GET", "/v4/openapi.json", "This document", "operations", NONE, ok={200: "OpenAPI"}),
+    # pair research (SPEC A.7)
+    Op("GET", "/v4/screener", "The latest screener run's pairs, best first, and the run in progress", "research",
+       ACCESS, ok={200: "Screener"},
+       description="`?top=N` (default 100, 0 = all) bounds the pairs. `running` is null when no run is in progress."),
+    Op("POST", "/v4/screener", "Start a screener run (one at a time)", "research", ADMIN, ok={202: "ScreenerStarted"},
+       errors=(409,), description="Answers at once with the run's id in job_runs; the run goes on in the "
+                                  "background. 409 while another run is in progress."),
 )
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -270,6 +277,16 @@ def components() -> dict[str, Any]:
         "Finding": finding,
         "FindingList": {"type": "object", "required": ["findings", "open"], "properties": {
             "findings": {"type": "array", "items": _ref("Finding")}, "open": {"type": "integer"}}},
+        "ScreenerPair": row_schema(screener.ScreenerResult, screener.RESULT_KEYS),
+        "Screener": {"type": "object", "required": ["run", "pairs", "running"], "properties": {
+            "run": {"anyOf": [{"type": "null"}, row_schema(screener.ScreenerRun, screener.RUN_KEYS)]},
+            "pairs": {"type": "array", "items": {"$ref": "#/components/schemas/ScreenerPair"}},
+            "running": {"anyOf": [{"type": "null"}, {
+                "type": "object", "required": ["job", "step", "done", "total"],
+                "properties": {"job": {"type": ["integer", "null"]}, "step": {"type": "string"},
+                               "done": {"type": "integer"}, "total": {"type": "integer"}}}]}}},
+        "ScreenerStarted": {"type": "object", "required": ["message", "job"],
+                            "properties": {"message": {"type": "string"}, "job": {"type": "integer"}}},
     }
 
 
@@ -293,7 +310,7 @@ SECURITY = {NONE: [], OPTIONAL: [{}, *TOKEN_AUTH], ACCESS: TOKEN_AUTH, FRESH: TO
 ERROR_TEXT = {400: "bad input: a field error or an unusable body", 401: "not authenticated or not allowed",
               403: "refused: missing XSRF token, or a source address not on the allowlist",
               404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins",
-              500: "the database failed; the list is empty"}
+              409: "a run is already in progress", 500: "the database failed; the list is empty"}
 
 
 def _ref(name: str) -> dict[str, Any]:

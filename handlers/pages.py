@@ -15,11 +15,12 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, live, market, messages, users
+from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, users
 from pairs.errors import NotFound, Rejected
 from pairs.store import DatabaseUnavailable, utcnow
 
-TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
+TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"),
+        ("/screener", "SCREENER"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
@@ -93,6 +94,7 @@ class PageHandler(BaseHandler):
             "money": dashboard.money, "account_currency": self.ctx.settings.account_currency, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
             "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
             "open_findings": continuity.open_count() if user else None,
+            "pvalue_warns": research.pvalue_warns,
         }
 
     def page(self, template: str, tab: str, **values: Any) -> None:

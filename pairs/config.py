@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +46,12 @@ class Settings:
     price_source: str = "yahoo"
     sma_window: int = 20  # ours: daily closes in the SMA / std
     coint_window: int = 60  # ours: daily closes in the hedge ratio and cointegration test
+    chart_days: int = 250  # ours: daily closes on a pair's page chart
+    entry_z: float = 2.0  # ours: the z-score lines drawn on a pair's page
+    exit_z: float = 0.5
+    # [SCREENER] (ours)
+    screener_window: int = 250  # the last daily closes a run looks at
+    screener_min_obs: int = 120  # common closes a pair needs to be tested
     # [EMAIL]
     enable_email_notifications: bool = False
     mail_check_period: int = 90
@@ -118,6 +125,11 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SMA", "PRICE_SOURCE"): "price_source",
     ("SMA", "SMA_WINDOW"): "sma_window",
     ("SMA", "COINT_WINDOW"): "coint_window",
+    ("SMA", "CHART_DAYS"): "chart_days",
+    ("SMA", "ENTRY_Z"): "entry_z",
+    ("SMA", "EXIT_Z"): "exit_z",
+    ("SCREENER", "WINDOW"): "screener_window",
+    ("SCREENER", "MIN_OBS"): "screener_min_obs",
     ("EMAIL", "ENABLE_EMAIL_NOTIFICATIONS"): "enable_email_notifications",
     ("EMAIL", "MAIL_CHECK_PERIOD"): "mail_check_period",
     ("EMAIL", "MAIL_SERVER"): "mail_server",
@@ -191,6 +203,14 @@ def _convert(field: dataclasses.Field, raw: str, where: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{where} must be a whole number, not {raw!r}") from None
+    if kind == "float":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ConfigError(f"{where} must be a number, not {raw!r}")
+        return number
     return raw
 
 

@@ -199,6 +199,7 @@ class SignalRow:
     fill_price: str
     slip: str
     finding: Badge | None = None
+    pair: str = ""  # the name of the signal's pair (its page is /pair/<name>); "" for a single-ticker signal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,6 +249,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         fill_price=fmt(sig.fill_price, f",.{price_decimals}f"),  # the same decimals as the order price
         slip=slip_text(sig),
         finding=finding,
+        pair=f"{sig.ticker1}-{sig.ticker2}" if sig.ticker_type == "pair" and sig.ticker1 and sig.ticker2 else "",
     )
 
 

@@ -214,11 +214,23 @@ def save_pair_stats_tx(results: dict[str, tuple[float, stats.PairStats]], stale:
     for name, (hedge, values) in results.items():
         updated += (Pair.update(act_price=values.act_price, sma=values.sma, sma_dist=values.sma_dist,
                                 std=values.std, zscore=values.zscore, hedge_ols=values.hedge_ols,
-                                coint_pvalue=values.coint_pvalue, stats_updated=when, stale=0)
+                                coint_pvalue=values.coint_pvalue, half_life=values.half_life,
+                                spread_adf_pvalue=values.spread_adf_pvalue, corr=values.corr,
+                                stats_updated=when, stale=0)
                     .where((Pair.name == name) & (Pair.hedge == hedge)).execute())
     if stale:
         Pair.update(stale=1).where(Pair.name.in_(stale)).execute()
     return updated
+
+
+def fetch_and_store(store: Store, source: market.PriceSource, yahoo: dict[str, str], interval: str) -> set[str]:
+    """One batched download of ``yahoo`` ({leg symbol: Yahoo symbol}) kept in ``price_bars``; returns the symbols
+    that had bars.  The source's exceptions reach the caller."""
+    bars = source.fetch(yahoo, interval) if yahoo else {}
+    rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
+    for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
+        store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
+    return set(bars)
 
 
 def run_price_job(store: Store, source: market.PriceSource, settings: Settings, job: str = PRICES,
@@ -249,15 +261,11 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
     for step, interval in enumerate(market.INTERVALS):
         progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
         try:
-            bars = source.fetch(yahoo, interval) if yahoo else {}
+            fetched[interval] = fetch_and_store(store, source, yahoo, interval)
         except Exception as exc:  # a broken source is "no data": pairs go stale, the server stays up
             log.exception("price source failed for %s bars", interval)
             outcome.message = f"price source failed: {exc}"
-            bars = {}
-        rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
-        for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
-            store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
-        fetched[interval] = set(bars)
+            fetched[interval] = set()
     outcome.symbols_priced = len(set().union(*fetched.values()))
     store.write_sync(market.prune_intraday_tx)
 

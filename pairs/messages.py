@@ -43,6 +43,8 @@ HTTPS_REQUIRED = "use HTTPS."
 INTERNAL_ERROR = "internal server error; the server log has the details."
 DB_UNAVAILABLE = "the database is unavailable right now; nothing was changed, try again in a moment."
 BAD_YAHOO_SYMBOL = "a Yahoo symbol has letters, digits and . - = ^ & only, at most 40 of them."
+SCREENER_STARTED = "screener run started."
+SCREENER_BUSY = "a screener run is already in progress."
 
 
 def created(thing: str) -> str:

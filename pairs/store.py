@@ -378,6 +378,9 @@ class Pair(BaseModel):
     coint_pvalue = DoubleField(null=True)
     stats_updated = DateTimeField(null=True)
     stale = IntegerField(null=True)  # 1: the last run had no prices for a leg, the values above are older
+    half_life = DoubleField(null=True)  # days, at the configured hedge (pairs.stats)
+    spread_adf_pvalue = DoubleField(null=True)
+    corr = DoubleField(null=True)
 
     class Meta:
         table_name = "pairs"
@@ -817,6 +820,9 @@ def pair_json(row: Pair) -> dict[str, Any]:
     out["coint_pvalue"] = row.coint_pvalue
     out["stats_updated"] = None if row.stats_updated is None else format_timestamp(row.stats_updated)
     out["stale"] = bool(row.stale)
+    out["half_life"] = row.half_life
+    out["spread_adf_pvalue"] = row.spread_adf_pvalue
+    out["corr"] = row.corr
     return out
 
 

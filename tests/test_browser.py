@@ -7,6 +7,7 @@ style blocked by the CSP, or a failing fetch, cannot go unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ class Tab:
 
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
+
+    async def login(self, next_path: str, username: str = "admin", password: str = "password") -> None:
+        """Through the login form, as a user does; lands on ``next_path``."""
+        await self.goto(f"/login?next={next_path}")
+        await self.page.fill("input[name=username]", username)
+        await self.page.fill("input[name=password]", password)
+        async with self.page.expect_navigation():
+            await self.page.click("#login-form button[type=submit]")
 
     async def shot(self, step: str) -> None:
         OUTPUT.mkdir(exist_ok=True)
@@ -67,11 +76,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         page = tab.page
 
         # log in from the login form; the session cookie is HttpOnly, so scripts cannot see it
-        await tab.goto("/login?next=/setup")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/setup")
         assert page.url.endswith("/setup")
         assert "pairs_session" not in await page.evaluate("document.cookie")
         assert (await page.locator("#countdown").text_content()).startswith("6d 23h")
@@ -262,22 +267,17 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         tab = Tab(await context.new_page(), base_url, f"charts-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/positions")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
-        chart = page.locator("figure.chart svg.spread-chart")
+        await tab.login("/positions")
+        # drawn by Lightweight Charts (canvas): the figure's data has the spread, SMA and std of every day
+        chart = page.locator("figure.chart .spread-lwc")
         assert await chart.count() == 1
-        assert await chart.locator("polyline.spread").count() == 1
-        assert await chart.locator("polyline.sma").count() == 1
-        assert await chart.locator("polygon.band2").count() == 1 and await chart.locator("polygon.band1").count() == 1
-        points = (await chart.locator("polyline.spread").get_attribute("points")).split()
-        assert len(points) == 90
+        await chart.locator("canvas").first.wait_for()
+        data = json.loads(await page.locator("figure.chart").get_attribute("data-chart"))
+        assert len(data["points"]) == 90 and data["points"][-1]["sma"] is not None
         assert await page.locator("#positions td.check").first.text_content() == "ok"
         await tab.shot("positions")
         await tab.goto("/watchlist")
-        assert await page.locator("figure.chart svg").count() == 0
+        assert await page.locator("figure.chart .spread-lwc").count() == 0
         assert await page.locator("figure.chart .chart-empty").text_content() == "no stored prices yet"
         assert (await page.locator("#last-run").text_content()).strip() == "Last Price Update: never"
         await tab.shot("watchlist")
@@ -289,7 +289,7 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         assert page.url.split("?")[0].endswith("/watchlist")
         assert await tab.notice() == "1 of 1 pairs updated."  # the outcome of the run, in one line
         assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
-        assert await page.locator("figure.chart svg polyline.spread").count() == 1
+        await page.locator("figure.chart .spread-lwc canvas").first.wait_for()
         assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "
                                   "#watchlist td.num.z2").count() == 1
         await tab.shot("watchlist-updated")

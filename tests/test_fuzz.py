@@ -32,7 +32,8 @@ def live_server(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRS_", "WEBHOOK_", "DB_ADMIN", "JWT_"))}
     env.update(WEBHOOK_PASSPHRASE=PASSPHRASE, JWT_SECRET_KEY=JWT_SECRET, DB_ADMIN_PASS="fuzz-admin-password",
-               PAIRS_BCRYPT_ROUNDS="4", PAIRS_DATA_DIR=str(tmp_path), PAIRS_LOG_LEVEL="WARNING")
+               PAIRS_BCRYPT_ROUNDS="4", PAIRS_DATA_DIR=str(tmp_path), PAIRS_LOG_LEVEL="WARNING",
+               PAIRS_PRICE_SOURCE=f"csv:{PROJECT_DIR / 'tests' / 'fixtures' / 'prices'}")  # a screener run: no network
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen([sys.executable, str(PROJECT_DIR / "server.py"), "--port", str(port),
                                "--database-url", f"sqlite:///{tmp_path}/fuzz.db"], cwd=tmp_path, env=env,

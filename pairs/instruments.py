@@ -121,6 +121,10 @@ def update_pair_tx(values: dict[str, Any]) -> Pair:
     pair = find_pair(values["name"]) if values.get("name") is not None else None
     if pair is None:
         raise NotFound()
+    # the stored legs are the name's, not the body's tickers (which PUT never writes): a body with decoy tickers
+    # must not activate a pair whose own leg is an active ticker
+    if values["status"] == 1 and any_ticker_active(pair.ticker1, pair.ticker2):
+        raise Rejected(messages.PAIR_TICKER_ACTIVE)
     for key in ("hedge", "status", "notes", "contracts"):
         setattr(pair, key, values[key])
     for key in PAIR_COMPUTED:

@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 from conftest import make_token
 
-from pairs import bridge, users
+from pairs import users
 from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
-# what the server notes about a request rather than from it: like the delivery log, the time the bridge was last seen
-# moves with any of its requests, bad ones included (a bridge sending garbage is still alive)
-NOTES_ABOUT_REQUESTS = {("settings", bridge.SEEN_KEY)}
 
 # raw JSON texts of bad values by declared type; strings with a length limit also get one character too many
 BAD_BY_TYPE = {
@@ -60,10 +57,8 @@ def snapshot() -> dict[str, list]:
     out = {}
     for model in SNAPSHOT_MODELS:
         fields = model._meta.sorted_fields
-        table = model._meta.table_name
-        out[table] = [tuple(getattr(row, f.name) for f in fields)
-                      for row in model.select().order_by(*model._meta.get_primary_keys())
-                      if (table, getattr(row, "key", None)) not in NOTES_ABOUT_REQUESTS]
+        out[model._meta.table_name] = [tuple(getattr(row, f.name) for f in fields)
+                                       for row in model.select().order_by(*model._meta.get_primary_keys())]
     return out
 
 

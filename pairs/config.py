@@ -73,7 +73,7 @@ class Settings:
     trusted_proxies: str = ""
     webhook_allowlist: str = ""
     force_https: bool = False
-    cors_origins: str = "*"
+    cors_origins: str = ""  # no cross-origin access unless opened on purpose (A.5)
     delivery_log_days: int = 30
     login_max_failures: int = 5
     login_window_sec: int = 300

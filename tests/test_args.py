@@ -38,6 +38,8 @@ def test_int_accepts(value, expected):
     ({"a": 1}, "invalid literal for int() with base 10: {'a': 1}"),
     (2**31, "2147483648 is out of range (-2147483648 to 2147483647)"),
     ([1, 2], "expected one value, not a list of 2"),
+    ("9" * 5000, f"{'9' * 20!r}... is out of range (-2147483648 to 2147483647)"),  # int() itself refuses 4,300+
+    ("²", "invalid literal for int() with base 10: '²'"),  # str.isdigit() says yes, int() says no
 ])
 def test_int_rejects(value, text):
     with pytest.raises(ArgError) as err:
@@ -125,7 +127,8 @@ def test_the_text_none_is_a_null_timestamp():
             parse_args(spec, {"timestamp": other})
 
 
-@pytest.mark.parametrize("text", ["2022-05-27", "27/05/2022 00:00:00", "2022-13-01 00:00:00", "x", 5])
+@pytest.mark.parametrize("text", ["2022-05-27", "27/05/2022 00:00:00", "2022-13-01 00:00:00", "x", 5,
+                                  "9999-12-31 23:59:59-01:00", "0001-01-01 00:00:00+05:00"])  # not in UTC's calendar
 def test_bad_timestamps(text):
     with pytest.raises(ValueError, match="date format should be"):
         parse_timestamp(text)
@@ -153,6 +156,7 @@ def test_bad_body(raw, text):
 
 @pytest.mark.parametrize("text, limit, expected", [
     ("0", 5, 5), ("00", 5, 5), ("3", 5, 3), ("100", 5, 5), ("0", None, 0), ("100", None, 100), ("0", 20, 20),
+    ("9" * 5000, None, 10**9), ("9" * 5000, 20, 20), ("0" * 5000 + "7", None, 7),  # never int() of 5,000 digits
 ])
 def test_counts_and_anonymous_caps(text, limit, expected):
     assert capped(parse_count(text), limit) == expected

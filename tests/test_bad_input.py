@@ -8,12 +8,13 @@ The whole database is compared before and after each route's cases.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
 from conftest import make_token
 
-from pairs import users
+from pairs import messages, users
 from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
@@ -198,8 +199,10 @@ async def test_a_bad_logout_body_revokes_nothing(api, store):
     assert (await api.post("/v4/ticker", {"symbol": "STILL"}, token=token)).code == 201
 
 
-BAD_SEGMENTS = ["%00", "%ff", "-1", "1.5", "abc", "9" * 30, "x" * 5000, "%20", "0x10", "%E2%80%AE"]
+BAD_SEGMENTS = ["%00", "%ff", "-1", "1.5", "abc", "9" * 30, "9" * 5000, "x" * 5000, "%20", "0x10", "%E2%80%AE"]
 PATH_ROUTES = [
+    ("GET", "/v4/signals/{}", None), ("GET", "/v4/signals/status/filled/{}", None),
+    ("GET", "/v4/signals/status/waiting/{}", USER),  # anonymously it is the bridge's poll: a valid count is a heartbeat
     ("GET", "/v4/users/{}", ADMIN), ("GET", "/v4/user/{}", ADMIN), ("DELETE", "/v4/user/{}", ADMIN),
     ("GET", "/v4/tickers/{}", None), ("GET", "/v4/ticker/{}", None), ("DELETE", "/v4/ticker/{}", ADMIN),
     ("GET", "/v4/pairs/{}", None), ("GET", "/v4/pair/{}", None), ("DELETE", "/v4/pair/{}", ADMIN),
@@ -222,5 +225,29 @@ async def test_bad_path_segments_change_nothing(api, store):
                 ok = reply.code in (200, 400, 404)  # a long run of digits is a (huge) count: all rows
             if not ok:
                 problems.append((method, pattern, segment[:20], reply.code, reply.text[:120]))
+    assert problems == [], "\n".join(map(repr, problems))
+    assert snapshot() == before
+
+
+EDGE_TIMESTAMPS = ["9999-12-31 23:59:59-01:00", "0001-01-01 00:00:00+05:00"]  # valid text, outside UTC's calendar
+TIMESTAMP_ROUTES = [("POST", "/v4/webhook"), ("PUT", "/v4/webhook"), ("POST", "/v4/pnl"), ("PUT", "/v4/pnl")]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_timestamps_at_the_edge_of_the_calendar_are_a_field_error(api, store):
+    """The date is parsed before the passphrase is checked: a wrong passphrase gets the same 400."""
+    seed(store)
+    before = snapshot()
+    problems = []
+    base = {"ticker": "AA-1.5*BB", "order_action": "buy", "order_contracts": 1, "rowid": 1, "AvailableFunds": 9}
+    for method, path in TIMESTAMP_ROUTES:
+        for passphrase in ("webhook", "wrong"):
+            for stamp in EDGE_TIMESTAMPS:
+                as_json = await api.call(method, path, {**base, "passphrase": passphrase, "timestamp": stamp})
+                query = "?" + urllib.parse.urlencode({**base, "passphrase": passphrase, "timestamp": stamp})
+                as_query = await api.call(method, path + query, raw=b"")
+                for where, reply in (("json", as_json), ("query", as_query)):
+                    if (reply.code, reply.json) != (400, {"message": {"timestamp": messages.DATE_HELP}}):
+                        problems.append((method, path, passphrase, stamp, where, reply.code, reply.text[:120]))
     assert problems == [], "\n".join(map(repr, problems))
     assert snapshot() == before

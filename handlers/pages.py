@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 import tornado.web
@@ -16,6 +17,7 @@ import tornado.web
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, dashboard, jobs, market, messages, users
+from pairs.args import ABSENT, Arg
 from pairs.errors import NotFound, Rejected
 from pairs.store import format_timestamp, utcnow
 
@@ -23,6 +25,32 @@ TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITION
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
+
+# The pages' query and form arguments, declared like the API's and read by the same parser (pairs.args): bad input
+# is a 400 page, never a 500.  Dates and the list's paging key stay lenient text, as in the original (§7.4: an
+# invalid date means today).
+BEFORE = Arg("before", "int", description="paging: the rowid to continue below (the 'older' link)")
+LOGIN_PAGE_ARGS = (Arg("next", "str", default=dashboard.DEFAULT_PAGE, description="where to go after the login"),
+                   Arg("message", "str", default=""))
+LOGIN_FORM_ARGS = (Arg("username", "str", default=""), Arg("password", "str", default=""),
+                   Arg("next", "str", default=dashboard.DEFAULT_PAGE, description="where to go after the login"),
+                   Arg("expire", "int", default=dashboard.DEFAULT_EXPIRE,
+                       description=f"session minutes, 1 to {MAX_SESSION_MINUTES} (else one week)"))
+DASHBOARD_ARGS = (BEFORE,)
+DAY_ARGS = (Arg("start_date", "str", default="", description="YYYY-MM-DD (invalid: today)"),
+            Arg("end_date", "str", default="", description="YYYY-MM-DD (invalid: today)"))
+LIST_ARGS = (Arg("tradetype", "str", default="pair", description="pair or ticker"),
+             Arg("ticker_webhook", "str", default="", description="a pair name T1-T2 or a ticker symbol"),
+             *DAY_ARGS, Arg("before", "str", default="", description="paging: YYYY-MM-DDTHH:MM:SS~rowid"))
+SETUP_ARGS = (Arg("tab", "str", default="signals", description="signals, pairs or tickers"),
+              Arg("msg", "str", default=""),
+              *(Arg(name, "str", default="") for name in ("tradeaction", "tradepair", "tradecontracts",
+                                                          "tradeprice")),
+              BEFORE, Arg("signal", "int", description="a signal's rowid to edit"),
+              Arg("pair", "str", default=""), Arg("ticker", "str", default=""))
+YAHOO_SYMBOL_ARGS = (Arg("symbol", "str", default=""), Arg("yahoo_symbol", "str", default=""))
+DELIVERY_ARGS = (Arg("route", "str", default=""), Arg("status", "str", default="", description="2xx, 4xx, 5xx or a code"),
+                 *DAY_ARGS, BEFORE)
 
 
 class PageHandler(BaseHandler):
@@ -57,9 +85,11 @@ class PageHandler(BaseHandler):
                                      "text": text})
 
     # ----------------------------------------------------------------------------------------------- helpers
-    def int_arg(self, name: str) -> int | None:
-        text = self.get_query_argument(name, "").strip()
-        return int(text) if text.isdigit() and len(text) < 10 else None
+    def args(self, spec: Sequence[Arg]) -> dict[str, Any]:
+        """As the API's, but a JSON ``null`` (the body is read as JSON whatever its type) is the page's default."""
+        values = super().args(spec)
+        return {a.name: a.default if values[a.name] is None and a.default is not ABSENT else values[a.name]
+                for a in spec}
 
     @property
     def zone(self) -> dt.tzinfo:
@@ -111,13 +141,6 @@ def page_url(path: str, query: dict[str, Any], **changes: Any) -> str:
     return path + ("?" + urllib.parse.urlencode(kept) if kept else "")
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no ``//`` or ``/\\`` (an open redirect otherwise)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/dashboard"
-    return target
-
-
 class RootHandler(PageHandler):
     def get(self) -> None:
         self.redirect("/dashboard")
@@ -125,16 +148,17 @@ class RootHandler(PageHandler):
 
 class LoginPageHandler(PageHandler):
     def get(self) -> None:
-        self.page("login.html", "", title="LOGIN", message=self.get_query_argument("message", ""),
-                  next_url=safe_next(self.get_query_argument("next", None)), expire=dashboard.DEFAULT_EXPIRE,
+        args = self.args(LOGIN_PAGE_ARGS)
+        self.page("login.html", "", title="LOGIN", message=args["message"],
+                  next_url=dashboard.login_redirect(args["next"]), expire=dashboard.DEFAULT_EXPIRE,
                   choices=dashboard.EXPIRE_CHOICES, username="")
 
     async def post(self) -> None:
-        username = self.get_body_argument("username", "")
-        password = self.get_body_argument("password", "")
-        next_url = safe_next(self.get_body_argument("next", None))
-        text = self.get_body_argument("expire", "").strip()
-        expire = int(text) if text.isdigit() and 0 < int(text) <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
+        # every argument is checked before anything is written: a bad one leaves no session behind
+        args = self.args(LOGIN_FORM_ARGS)
+        username, password = args["username"], args["password"]
+        next_url = dashboard.login_redirect(args["next"])
+        expire = args["expire"] if 0 < args["expire"] <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
         try:
             await verify_login(self, username, password)
         except ApiError as exc:
@@ -166,28 +190,29 @@ class LogoutPageHandler(PageHandler):
 class DashboardHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
+        before = self.args(DASHBOARD_ARGS)["before"]
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
-        result = dashboard.recent_signals(limit, self.int_arg("before") if user else None)
+        result = dashboard.recent_signals(limit, before if user else None)
         now = utcnow()
         rows = [dashboard.signal_row(s, now, self.zone) for s in result.rows]
         self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
-                  older=result.older if user else None, paged=self.int_arg("before") is not None)
+                  older=result.older if user else None, paged=before is not None)
 
 
 class ListHandler(PageHandler):
     async def get(self) -> None:
         user = self.current_user
-        tradetype = "ticker" if self.get_query_argument("tradetype", "pair") == "ticker" else "pair"
-        selected = self.get_query_argument("ticker_webhook", "").strip()
+        args = self.args(LIST_ARGS)
+        tradetype = "ticker" if args["tradetype"] == "ticker" else "pair"
+        selected = args["ticker_webhook"].strip()
         now = utcnow()
         start, end, since, until = dashboard.day_window(
-            dashboard.parse_day(self.get_query_argument("start_date", None)),
-            dashboard.parse_day(self.get_query_argument("end_date", None)), self.zone, now)
+            dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"]), self.zone, now)
         rows: list = []
         slips: dict[str, str] = {}
         older = None
         if selected:
-            before = dashboard.parse_history_key(self.get_query_argument("before", "")) if user else None
+            before = dashboard.parse_history_key(args["before"]) if user else None
             result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
             rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
             older = result.older if user else None
@@ -231,27 +256,26 @@ class SetupHandler(PageHandler):
     def get(self) -> None:
         if self.require_login() is None:
             return
-        tab = self.get_query_argument("tab", "signals")
-        tab = tab if tab in ("signals", "pairs", "tickers") else "signals"
-        values: dict[str, Any] = {"setup_tab": tab, "notice": self.get_query_argument("msg", "")}
-        trade = {k: self.get_query_argument(k, "") for k in ("tradeaction", "tradepair", "tradecontracts",
-                                                              "tradeprice")}
+        args = self.args(SETUP_ARGS)
+        tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
+        values: dict[str, Any] = {"setup_tab": tab, "notice": args["msg"]}
+        trade = {k: args[k] for k in ("tradeaction", "tradepair", "tradecontracts", "tradeprice")}
         values["trade"] = trade
         values["prefill"] = dashboard.quick_trade(trade["tradeaction"], trade["tradecontracts"],
                                                   trade["tradeprice"])
         values["pairs"] = dashboard.pair_names()
         values["tickers"] = dashboard.ticker_symbols()
-        before = self.int_arg("before")
+        before = args["before"]
         result = dashboard.recent_signals(SETUP_LIST_ROWS, before)
         values["signals"] = result.rows
         values["older"] = result.older
         values["paged"] = before is not None
-        rowid = self.int_arg("signal")
+        rowid = args["signal"]
         values["signal"] = dashboard.find_signal(rowid) if rowid is not None else None
         values["signal_missing"] = rowid is not None and values["signal"] is None
-        name = self.get_query_argument("pair", "")
+        name = args["pair"]
         values["pair"] = next((p for p in values["pairs"] if p.name == name), None) if name else None
-        symbol = self.get_query_argument("ticker", "")
+        symbol = args["ticker"]
         values["ticker"] = next((t for t in values["tickers"] if t.symbol == symbol), None) if symbol else None
         ticker = values["ticker"]
         values["yahoo_rule"] = market.yahoo_symbol(ticker.symbol, ticker.sectype) if ticker else ""
@@ -268,8 +292,9 @@ class YahooSymbolHandler(PageHandler):
     async def post(self) -> None:
         if self.require_login() is None:
             return
-        symbol = self.get_body_argument("symbol", "")
-        override = market.yahoo_override(self.get_body_argument("yahoo_symbol", ""))
+        args = self.args(YAHOO_SYMBOL_ARGS)
+        symbol = args["symbol"]
+        override = market.yahoo_override(args["yahoo_symbol"])
         if override is None:
             notice = messages.BAD_YAHOO_SYMBOL
         elif await self.ctx.store.write(jobs.set_yahoo_symbol_tx, symbol, override):
@@ -283,21 +308,20 @@ class DeliveryLogHandler(PageHandler):
     def get(self) -> None:
         if self.require_login() is None:
             return
-        route = self.get_query_argument("route", "")
-        status = self.get_query_argument("status", "").strip()
-        start_text = self.get_query_argument("start_date", "")
-        end_text = self.get_query_argument("end_date", "")
-        start, end = dashboard.parse_day(start_text), dashboard.parse_day(end_text)
+        args = self.args(DELIVERY_ARGS)
+        route = args["route"]
+        status = args["status"].strip()
+        start, end = dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"])
         since = until = None
         if start or end:
             start, end, since, until = dashboard.day_window(start, end, self.zone, utcnow())
         result = dashboard.deliveries(route or None, status or None, since, until, dashboard.DELIVERY_ROWS,
-                                      self.int_arg("before"))
+                                      args["before"])
         query = {"route": route, "status": status, "start_date": start.isoformat() if start else "",
                  "end_date": end.isoformat() if end else ""}
         self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
                   query=query, routes=dashboard.PASSPHRASE_ROUTES, status_filters=dashboard.STATUS_FILTERS,
-                  paged=self.int_arg("before") is not None)
+                  paged=args["before"] is not None)
 
 
 ROUTES = [

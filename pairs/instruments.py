@@ -183,7 +183,8 @@ def delete_account_tx(rowid: Any) -> None:
 def parse_rowid(value: Any) -> int | None:
     """A path's rowid: digits within the INTEGER range, else None (answered 404, never a database error)."""
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
+    # isascii: "²" is a digit to isdigit() but not to int()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > 2**31 - 1:
         return None
     return int(text)
 

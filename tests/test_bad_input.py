@@ -199,7 +199,8 @@ async def test_a_bad_logout_body_revokes_nothing(api, store):
     assert (await api.post("/v4/ticker", {"symbol": "STILL"}, token=token)).code == 201
 
 
-BAD_SEGMENTS = ["%00", "%ff", "-1", "1.5", "abc", "9" * 30, "9" * 5000, "x" * 5000, "%20", "0x10", "%E2%80%AE"]
+BAD_SEGMENTS = ["%00", "%ff", "-1", "1.5", "abc", "9" * 30, "9" * 5000, "x" * 5000, "%20", "0x10", "%E2%80%AE",
+                "%C2%B2"]  # ² : a digit to str.isdigit(), not to int()
 PATH_ROUTES = [
     ("GET", "/v4/signals/{}", None), ("GET", "/v4/signals/status/filled/{}", None),
     ("GET", "/v4/signals/status/waiting/{}", USER),  # anonymously it is the bridge's poll: a valid count is a heartbeat

@@ -56,6 +56,10 @@ DELIVERY_ARGS = (Arg("route", "str", default=""), Arg("status", "str", default="
 class PageHandler(BaseHandler):
     """HTML instead of JSON, and the XSRF token required on every form post (also the login form: login CSRF)."""
 
+    # each method's declared query or form arguments; the bad-input test and the pages' fuzz description read them
+    GET_ARGS: Sequence[Arg] = ()
+    POST_ARGS: Sequence[Arg] = ()
+
     def get_current_user(self) -> Identity | None:
         return self.identity(required=False)
 
@@ -90,6 +94,10 @@ class PageHandler(BaseHandler):
         values = super().args(spec)
         return {a.name: a.default if values[a.name] is None and a.default is not ABSENT else values[a.name]
                 for a in spec}
+
+    def page_args(self) -> dict[str, Any]:
+        """This method's declared arguments (HEAD reads GET's)."""
+        return self.args(self.POST_ARGS if self.request.method == "POST" else self.GET_ARGS)
 
     @property
     def zone(self) -> dt.tzinfo:
@@ -147,15 +155,17 @@ class RootHandler(PageHandler):
 
 
 class LoginPageHandler(PageHandler):
+    GET_ARGS, POST_ARGS = LOGIN_PAGE_ARGS, LOGIN_FORM_ARGS
+
     def get(self) -> None:
-        args = self.args(LOGIN_PAGE_ARGS)
+        args = self.page_args()
         self.page("login.html", "", title="LOGIN", message=args["message"],
                   next_url=dashboard.login_redirect(args["next"]), expire=dashboard.DEFAULT_EXPIRE,
                   choices=dashboard.EXPIRE_CHOICES, username="")
 
     async def post(self) -> None:
         # every argument is checked before anything is written: a bad one leaves no session behind
-        args = self.args(LOGIN_FORM_ARGS)
+        args = self.page_args()
         username, password = args["username"], args["password"]
         next_url = dashboard.login_redirect(args["next"])
         expire = args["expire"] if 0 < args["expire"] <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
@@ -188,9 +198,11 @@ class LogoutPageHandler(PageHandler):
 
 
 class DashboardHandler(PageHandler):
+    GET_ARGS = DASHBOARD_ARGS
+
     def get(self) -> None:
         user = self.current_user
-        before = self.args(DASHBOARD_ARGS)["before"]
+        before = self.page_args()["before"]
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
         result = dashboard.recent_signals(limit, before if user else None)
         now = utcnow()
@@ -200,9 +212,11 @@ class DashboardHandler(PageHandler):
 
 
 class ListHandler(PageHandler):
+    GET_ARGS = LIST_ARGS
+
     async def get(self) -> None:
         user = self.current_user
-        args = self.args(LIST_ARGS)
+        args = self.page_args()
         tradetype = "ticker" if args["tradetype"] == "ticker" else "pair"
         selected = args["ticker_webhook"].strip()
         now = utcnow()
@@ -253,10 +267,12 @@ class WatchlistHandler(PageHandler):
 
 
 class SetupHandler(PageHandler):
+    GET_ARGS = SETUP_ARGS
+
     def get(self) -> None:
         if self.require_login() is None:
             return
-        args = self.args(SETUP_ARGS)
+        args = self.page_args()
         tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
         values: dict[str, Any] = {"setup_tab": tab, "notice": args["msg"]}
         trade = {k: args[k] for k in ("tradeaction", "tradepair", "tradecontracts", "tradeprice")}
@@ -289,10 +305,12 @@ class SetupHandler(PageHandler):
 class YahooSymbolHandler(PageHandler):
     """The setup page's override of a ticker's Yahoo spelling (what the price job fetches; "" = the rule)."""
 
+    POST_ARGS = YAHOO_SYMBOL_ARGS
+
     async def post(self) -> None:
         if self.require_login() is None:
             return
-        args = self.args(YAHOO_SYMBOL_ARGS)
+        args = self.page_args()
         symbol = args["symbol"]
         override = market.yahoo_override(args["yahoo_symbol"])
         if override is None:
@@ -305,10 +323,12 @@ class YahooSymbolHandler(PageHandler):
 
 
 class DeliveryLogHandler(PageHandler):
+    GET_ARGS = DELIVERY_ARGS
+
     def get(self) -> None:
         if self.require_login() is None:
             return
-        args = self.args(DELIVERY_ARGS)
+        args = self.page_args()
         route = args["route"]
         status = args["status"].strip()
         start, end = dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"])

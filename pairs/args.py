@@ -223,7 +223,11 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BodyError(messages.BAD_REQUEST) from None
-        return {k: v if len(v) > 1 else v[0] for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()}
+        try:  # strict: ``%ff`` is refused, not replaced, as in the query string (a mangled value must not be stored)
+            fields = urllib.parse.parse_qs(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BodyError(messages.BAD_REQUEST) from None
+        return {k: v if len(v) > 1 else v[0] for k, v in fields.items()}
     if ctype.startswith("multipart/"):
         return {}  # read by the handler's form arguments (Tornado parses multipart)
     text = raw.strip()

@@ -154,6 +154,12 @@ def test_bad_body(raw, text):
         parse_body(raw, "application/json")
 
 
+@pytest.mark.parametrize("raw", [b"a=%ff", b"a=%ED%A0%80", b"a=1&b=%C0%AF", b"\xff=1"])
+def test_a_form_body_with_invalid_utf8_is_refused_not_mangled(raw):
+    with pytest.raises(BodyError, match=r"The browser \(or proxy\)"):
+        parse_body(raw, "application/x-www-form-urlencoded")
+
+
 @pytest.mark.parametrize("text, limit, expected", [
     ("0", 5, 5), ("00", 5, 5), ("3", 5, 3), ("100", 5, 5), ("0", None, 0), ("100", None, 100), ("0", 20, 20),
     ("9" * 5000, None, 10**9), ("9" * 5000, 20, 20), ("0" * 5000 + "7", None, 7),  # never int() of 5,000 digits

@@ -252,3 +252,74 @@ async def test_timestamps_at_the_edge_of_the_calendar_are_a_field_error(api, sto
                         problems.append((method, path, passphrase, stamp, where, reply.code, reply.text[:120]))
     assert problems == [], "\n".join(map(repr, problems))
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dashboard's query and form routes: the same parser, so bad input is a 400 page (HTML), never a 5xx
+
+
+BAD_QUERY_BY_TYPE = {  # raw, already percent-encoded query values
+    "str": ["%00", "%ff", "%ED%A0%80", "x" * 5000, "%C2%B2", "9999-12-31", "0001-01-01", "9999-12-31.5",
+            "2026-01-01T00:00:00~99999999999999999999", "2026-01-01T00:00:00~" + "9" * 5000, "%0A", "/%09/evil"],
+    "int": ["abc", "1.5x", "9" * 5000, "%C2%B2", "2147483648", "-2147483649", "%00", "%ff", "", "0x10"],
+}
+XSRF = "0123456789abcdef0123456789abcdef"
+
+
+def page_routes() -> list[tuple[str, str, tuple]]:
+    """Every page route and method with its declared arguments, from the handlers themselves."""
+    from handlers import pages
+
+    out = []
+    for path, handler in pages.ROUTES:
+        for method in ("GET", "POST"):
+            if getattr(handler, method.lower()) is not getattr(pages.PageHandler, method.lower()):
+                out.append((method, path, tuple(getattr(handler, f"{method}_ARGS"))))
+    return out
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_bad_page_arguments_are_a_400_page_and_change_nothing(api, app, store):
+    import tornado.web
+
+    seed(store)
+    session = store.write_sync(users.new_session_tx, "admin", 10)
+    cookie = "pairs_session=" + tornado.web.create_signed_value(app.settings["cookie_secret"], "pairs_session",
+                                                                 session).decode()
+    before = snapshot()
+    problems = []
+    routes = [r for r in page_routes() if r[1] != "/logout"]  # logout ends the session on purpose
+    assert {(m, p) for m, p, args in routes if args} >= {("GET", "/login"), ("POST", "/login"), ("GET", "/list"),
+                                                          ("GET", "/setup"), ("GET", "/deliveries")}
+    for method, path, args in routes:
+        for arg in (*args, None):
+            values = BAD_QUERY_BY_TYPE[arg.type] if arg else ["1"]
+            for raw in values:
+                for logged_in in (False, True):
+                    headers = {"Cookie": f"_xsrf={XSRF}" + (f"; {cookie}" if logged_in else "")}
+                    # the login form with a wrong password: a failure, throttled after a few, never a session
+                    form = "username=admin&password=wrong&" if path == "/login" else ""
+                    query = f"{arg.name if arg else 'unknown'}={raw}"
+                    if method == "GET":
+                        reply = await api.call("GET", f"{path}?{query}", headers=headers)
+                    else:
+                        reply = await api.call("POST", path, raw=f"{form}_xsrf={XSRF}&{query}", headers=headers,
+                                               content_type="application/x-www-form-urlencoded")
+                    html = reply.headers.get("Content-Type", "").startswith("text/html")
+                    allowed = {200, 302, 400} | ({401, 429} if path == "/login" and method == "POST" else set())
+                    refused = arg is not None and arg.type == "int" or raw in ("%00", "%ff", "%ED%A0%80")
+                    # a page that needs a login sends the anonymous visitor to the login form before reading more
+                    to_login = reply.code == 302 and reply.headers.get("Location", "").startswith("/login?")
+                    if reply.code not in allowed or not html or (refused and reply.code != 400 and not to_login):
+                        problems.append((method, path, arg and arg.name, raw[:30], logged_in, reply.code,
+                                         reply.text[:100]))
+        # a repeated argument is one value too many
+        if args:
+            reply = await api.call(method, f"{path}?{args[0].name}=1&{args[0].name}=2",
+                                   raw=f"_xsrf={XSRF}" if method == "POST" else None,
+                                   headers={"Cookie": f"_xsrf={XSRF}; {cookie}"},
+                                   content_type="application/x-www-form-urlencoded")
+            if reply.code != 400:
+                problems.append((method, path, args[0].name, "repeated", True, reply.code, reply.text[:100]))
+    assert problems == [], "\n".join(map(repr, problems))
+    assert snapshot() == before

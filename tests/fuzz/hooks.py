@@ -2,7 +2,8 @@
 
 Every generated request gets a fresh admin token (a fuzzed POST /v4/logout revokes the token it was sent with, so
 one shared token would turn the rest of the run into 401s) and, where the body has one, the real passphrase, so
-the fuzzer gets past authentication and reaches the parsing and storage code behind it.
+the fuzzer gets past authentication and reaches the parsing and storage code behind it.  The dashboard's pages
+(their own description, handlers/openapi.py ``build_pages_document``) also get the XSRF cookie and form field.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pairs import auth
 
 SECRET = os.environ["FUZZ_JWT_SECRET"]
 PASSPHRASE = os.environ["FUZZ_PASSPHRASE"]
+XSRF = "0123456789abcdef0123456789abcdef"  # Tornado takes a bare hex token in the cookie and in the form alike
 
 
 @schemathesis.hook
@@ -24,4 +26,8 @@ def map_case(context, case):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     if isinstance(case.body, dict) and "passphrase" in case.body:
         case.body = {**case.body, "passphrase": PASSPHRASE}
+    if not case.path.startswith(("/v4/", "/healthz")):  # a dashboard page
+        case.headers["Cookie"] = f"_xsrf={XSRF}"
+        if isinstance(case.body, dict):
+            case.body = {**case.body, "_xsrf": XSRF}
     return case

@@ -38,6 +38,7 @@ class Arg:
     help: str | None = None
     max_length: int | None = None
     description: str = ""
+    nullable: bool = True  # False: a JSON null counts as absent (the default), for a value the route computes with
 
     def __post_init__(self) -> None:
         if self.type not in CONVERTERS:
@@ -196,7 +197,7 @@ def parse_args(spec: Sequence[Arg], values: Mapping[str, Any]) -> dict[str, Any]
         if value is None:
             if arg.required:
                 raise ArgError(arg.name, arg.help or messages.MISSING)
-            out[arg.name] = None
+            out[arg.name] = None if arg.nullable or arg.default is ABSENT else arg.default
             continue
         try:
             converted = CONVERTERS[arg.type](value)

@@ -78,6 +78,12 @@ def test_defaults_only_when_absent_and_not_converted():
     assert parse_args(spec, {"d": None, "s": None}) == {"d": None, "s": None}
 
 
+@pytest.mark.parametrize("value", [None, [None]])
+def test_a_null_is_the_default_where_the_arg_is_not_nullable(value):
+    spec = (Arg("expire", "int", default=10, nullable=False), Arg("notes", "str", default="x"))
+    assert parse_args(spec, {"expire": value, "notes": value}) == {"expire": 10, "notes": None}
+
+
 def test_required_uses_help_for_missing_null_and_bad_type():
     spec = (Arg("order_contracts", "int", required=True, help=messages.empty("order_contracts")),)
     for values in ({}, {"order_contracts": None}, {"order_contracts": "x"}):

@@ -323,3 +323,11 @@ async def test_bad_page_arguments_are_a_400_page_and_change_nothing(api, app, st
                 problems.append((method, path, args[0].name, "repeated", True, reply.code, reply.text[:100]))
     assert problems == [], "\n".join(map(repr, problems))
     assert snapshot() == before
+
+
+@pytest.mark.gen_test
+async def test_a_null_login_expire_is_the_default_not_a_500(api, store):
+    """Found by the fuzz run once failed logins no longer stopped it: expire null reached the token arithmetic."""
+    for expire in (None, [None]):
+        reply = await api.post("/v4/login", {"username": "admin", "password": "password", "expire": expire})
+        assert (reply.code, reply.json["expire"]) == (200, 10), reply

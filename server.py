@@ -298,8 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
-        configure_logging(settings.log_level)
         func = getattr(args, "func", None)
+        if func is not checks.cmd_check_config:  # check-config reports every finding itself
+            errors = checks.startup_errors(settings)
+            if errors:
+                raise ConfigError("; ".join(errors))
+        configure_logging(settings.log_level)
         if func is not None:
             return func(settings, args)
         event_loop_runner(settings.event_loop)(serve(settings))

@@ -16,7 +16,7 @@ CREDENTIALS = (
     Arg("username", "str", required=True, help=messages.empty("username"), max_length=80),
     Arg("password", "str", required=True, help=messages.empty("password")),
 )
-LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh window in minutes"))
+LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh window in minutes", nullable=False))
 LOGOUT_ARGS = (Arg("refresh_token", "str", description="ours: also revoke this refresh token"),)
 USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
 

@@ -405,12 +405,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.passphrase_route:
             self.ctx.store.writer.submit(delivery.record_tx, delivery.row(self._delivery()))
         anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
-        if bridge.is_bridge_request(self.request.method, self.request.path, anonymous):
+        if bridge.shows_bridge_alive(self.request.method, self.request.path, anonymous, self.get_status()):
             self._remember_bridge()
 
     def _remember_bridge(self) -> None:
-        """"Bridge last seen" (dashboard header, /healthz, the silent-bridge alarm): every write of the bridge, its
-        10-second poll at most once a minute. Queued like the delivery row, after the answer went out."""
+        """"Bridge last seen" (dashboard header, /healthz, the silent-bridge alarm): every accepted write of the
+        bridge, its 10-second poll at most once a minute. Queued like the delivery row, after the answer went out."""
         now = utcnow()
         last = self.ctx.extras.get(bridge.SEEN_KEY)
         if self.request.method == "GET" and last is not None and now - last < bridge.POLL_RESOLUTION:

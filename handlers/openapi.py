@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 import tornado.web
 
-from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users
+from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users, pages, research
 from handlers.base import BaseHandler
 from handlers.openapi_examples import add_examples
 from pairs import __version__, continuity, screener
@@ -408,6 +408,55 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
         "paths": paths,
         "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
     })
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dashboard's pages: HTML, so not in the API's document (whose every answer is JSON), but described from the
+# same Arg tables for the fuzz run (tests/test_fuzz.py), so their query and form arguments meet the fuzzer too.
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def page_operation(method: str, path: str, args: Sequence[Arg]) -> dict[str, Any]:
+    responses = {"200": _html("the page"), "400": _html("a bad argument: an error page"),
+                 "401": _html("a bad bearer token"), "413": _html("the body is larger than the limit"),
+                 "302": {"description": "to the login form, or where a form goes next",
+                         "headers": {"Location": {"schema": {"type": "string"}, "required": True}}}}
+    out: dict[str, Any] = {"operationId": _operation_id(method, path if path != "/" else "/root"),
+                           "security": [{}, {"bearerJWT": []}, {"sessionCookie": []}], "responses": responses}
+    in_path = re.findall(r"{(\w+)}", path)
+    if in_path:
+        responses["404"] = _html("no such row")
+    if method == "GET":
+        out["parameters"] = [*({"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                               for p in in_path),
+                             *({"name": a.name, "in": "query", "required": a.required, "schema": arg_schema(a)}
+                               for a in args)]
+        return out
+    responses["403"] = _html("the XSRF token is missing")
+    if path == "/login":
+        responses["429"] = _html("too many failed logins")
+    form = body_schema((Arg("_xsrf", "str", required=True, description="the _xsrf cookie's value"), *args))
+    out["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}}
+    return out
+
+
+def build_pages_document(server_url: str = "/") -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for pattern, handler in (*pages.ROUTES, *research.ROUTES):
+        if not issubclass(handler, pages.PageHandler):
+            continue
+        path = pattern.replace("([^/]+)", "{name}")
+        for method in ("GET", "POST"):
+            if getattr(handler, method.lower()) is not getattr(pages.PageHandler, method.lower()):
+                args = handler.POST_ARGS if method == "POST" else handler.GET_ARGS
+                paths.setdefault(path, {})[method.lower()] = page_operation(method, path, args)
+    return {"openapi": "3.1.0", "servers": [{"url": server_url}], "paths": paths,
+            "info": {"title": "pairs dashboard pages", "version": __version__,
+                     "description": "The HTML pages' query and form arguments (not an API: every answer is HTML)."},
+            "components": {"securitySchemes": SECURITY_SCHEMES}}
 
 
 class OpenApiHandler(BaseHandler):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 import tornado.web
@@ -16,6 +17,7 @@ import tornado.web
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, users
+from pairs.args import ABSENT, Arg
 from pairs.errors import NotFound, Rejected
 from pairs.store import DatabaseUnavailable, utcnow
 
@@ -25,6 +27,33 @@ MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 3
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
 
+# The pages' query and form arguments, declared like the API's and read by the same parser (pairs.args): bad input
+# is a 400 page, never a 500.  Dates and the list's paging key stay lenient text, as in the original (§7.4: an
+# invalid date means today).
+BEFORE = Arg("before", "int", description="paging: the rowid to continue below (the 'older' link)")
+LOGIN_PAGE_ARGS = (Arg("next", "str", default=dashboard.DEFAULT_PAGE, description="where to go after the login"),
+                   Arg("message", "str", default=""))
+LOGIN_FORM_ARGS = (Arg("username", "str", default=""), Arg("password", "str", default=""),
+                   Arg("next", "str", default=dashboard.DEFAULT_PAGE, description="where to go after the login"),
+                   Arg("expire", "int", default=dashboard.DEFAULT_EXPIRE,
+                       description=f"session minutes, 1 to {MAX_SESSION_MINUTES} (else one week)"))
+DASHBOARD_ARGS = (BEFORE,)
+DAY_ARGS = (Arg("start_date", "str", default="", description="YYYY-MM-DD (invalid: today)"),
+            Arg("end_date", "str", default="", description="YYYY-MM-DD (invalid: today)"))
+LIST_ARGS = (Arg("tradetype", "str", default="pair", description="pair or ticker"),
+             Arg("ticker_webhook", "str", default="", description="a pair name T1-T2 or a ticker symbol"),
+             *DAY_ARGS, Arg("before", "str", default="", description="paging: YYYY-MM-DDTHH:MM:SS~rowid"))
+SETUP_ARGS = (Arg("tab", "str", default="signals", description="signals, pairs or tickers"),
+              Arg("msg", "str", default=""),
+              *(Arg(name, "str", default="") for name in ("tradeaction", "tradepair", "tradecontracts",
+                                                          "tradeprice")),
+              BEFORE, Arg("signal", "int", description="a signal's rowid to edit"),
+              Arg("pair", "str", default=""), Arg("ticker", "str", default=""))
+NOTICE_ARGS = (Arg("msg", "str", default="", description="the one-line outcome of Update Now"),)
+YAHOO_SYMBOL_ARGS = (Arg("symbol", "str", default=""), Arg("yahoo_symbol", "str", default=""))
+DELIVERY_ARGS = (Arg("route", "str", default=""), Arg("status", "str", default="", description="2xx, 4xx, 5xx or a code"),
+                 *DAY_ARGS, BEFORE)
+
 
 # what each page refreshes itself on (pairs.live, static/live.js)
 LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.POSITIONS},{live.PRICES}",
@@ -33,6 +62,10 @@ LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.
 
 class PageHandler(BaseHandler):
     """HTML instead of JSON, and the XSRF token required on every form post (also the login form: login CSRF)."""
+
+    # each method's declared query or form arguments; the bad-input test and the pages' fuzz description read them
+    GET_ARGS: Sequence[Arg] = ()
+    POST_ARGS: Sequence[Arg] = ()
 
     def get_current_user(self) -> Identity | None:
         return self.identity(required=False)
@@ -66,9 +99,15 @@ class PageHandler(BaseHandler):
                                      "text": text})
 
     # ----------------------------------------------------------------------------------------------- helpers
-    def int_arg(self, name: str) -> int | None:
-        text = self.get_query_argument(name, "").strip()
-        return int(text) if text.isdigit() and len(text) < 10 else None
+    def args(self, spec: Sequence[Arg]) -> dict[str, Any]:
+        """As the API's, but a JSON ``null`` (the body is read as JSON whatever its type) is the page's default."""
+        values = super().args(spec)
+        return {a.name: a.default if values[a.name] is None and a.default is not ABSENT else values[a.name]
+                for a in spec}
+
+    def page_args(self) -> dict[str, Any]:
+        """This method's declared arguments (HEAD reads GET's)."""
+        return self.args(self.POST_ARGS if self.request.method == "POST" else self.GET_ARGS)
 
     @property
     def zone(self) -> dt.tzinfo:
@@ -85,7 +124,8 @@ class PageHandler(BaseHandler):
         user = self.current_user if reads else None
         seen = bridge.last_seen() if reads else None
         return {
-            "title": "", "tab": tab, "tabs": TABS, "live_topics": LIVE_TOPICS.get(tab, ""), "now": now, "user": user, "zone": self.zone,
+            "title": "", "tab": tab, "tabs": TABS, "live_topics": LIVE_TOPICS.get(tab, ""), "now": now, "user": user,
+            "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
             "session_expires": self._session_expires() if user else None,
             "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),
@@ -122,30 +162,26 @@ def page_url(path: str, query: dict[str, Any], **changes: Any) -> str:
     return path + ("?" + urllib.parse.urlencode(kept) if kept else "")
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no ``//`` or ``/\\`` (an open redirect otherwise)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/dashboard"
-    return target
-
-
 class RootHandler(PageHandler):
     def get(self) -> None:
         self.redirect("/dashboard")
 
 
 class LoginPageHandler(PageHandler):
+    GET_ARGS, POST_ARGS = LOGIN_PAGE_ARGS, LOGIN_FORM_ARGS
+
     def get(self) -> None:
-        self.page("login.html", "", title="LOGIN", message=self.get_query_argument("message", ""),
-                  next_url=safe_next(self.get_query_argument("next", None)), expire=dashboard.DEFAULT_EXPIRE,
+        args = self.page_args()
+        self.page("login.html", "", title="LOGIN", message=args["message"],
+                  next_url=dashboard.login_redirect(args["next"]), expire=dashboard.DEFAULT_EXPIRE,
                   choices=dashboard.EXPIRE_CHOICES, username="")
 
     async def post(self) -> None:
-        username = self.get_body_argument("username", "")
-        password = self.get_body_argument("password", "")
-        next_url = safe_next(self.get_body_argument("next", None))
-        text = self.get_body_argument("expire", "").strip()
-        expire = int(text) if text.isdigit() and 0 < int(text) <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
+        # every argument is checked before anything is written: a bad one leaves no session behind
+        args = self.page_args()
+        username, password = args["username"], args["password"]
+        next_url = dashboard.login_redirect(args["next"])
+        expire = args["expire"] if 0 < args["expire"] <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
         try:
             await verify_login(self, username, password)
         except ApiError as exc:
@@ -175,30 +211,35 @@ class LogoutPageHandler(PageHandler):
 
 
 class DashboardHandler(PageHandler):
+    GET_ARGS = DASHBOARD_ARGS
+
     def get(self) -> None:
         user = self.current_user
+        before = self.page_args()["before"]
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
-        result = dashboard.recent_signals(limit, self.int_arg("before") if user else None)
+        result = dashboard.recent_signals(limit, before if user else None)
         now = utcnow()
         rows = dashboard.signal_rows(result.rows, now, self.zone)
         self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
-                  older=result.older if user else None, paged=self.int_arg("before") is not None)
+                  older=result.older if user else None, paged=before is not None)
 
 
 class ListHandler(PageHandler):
+    GET_ARGS = LIST_ARGS
+
     async def get(self) -> None:
         user = self.current_user
-        tradetype = "ticker" if self.get_query_argument("tradetype", "pair") == "ticker" else "pair"
-        selected = self.get_query_argument("ticker_webhook", "").strip()
+        args = self.page_args()
+        tradetype = "ticker" if args["tradetype"] == "ticker" else "pair"
+        selected = args["ticker_webhook"].strip()
         now = utcnow()
         start, end, since, until = dashboard.day_window(
-            dashboard.parse_day(self.get_query_argument("start_date", None)),
-            dashboard.parse_day(self.get_query_argument("end_date", None)), self.zone, now)
+            dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"]), self.zone, now)
         rows: list = []
         slips: dict[str, str] = {}
         older = None
         if selected:
-            before = dashboard.parse_history_key(self.get_query_argument("before", "")) if user else None
+            before = dashboard.parse_history_key(args["before"]) if user else None
             result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
             rows = dashboard.signal_rows(result.rows, now, self.zone, price_decimals=2)
             older = result.older if user else None
@@ -216,13 +257,15 @@ class ListHandler(PageHandler):
 
 
 class PositionsHandler(PageHandler):
+    GET_ARGS = NOTICE_ARGS
+
     def get(self) -> None:
         user = self.current_user
         limit = dashboard.POSITION_ROWS[0 if user else 1]
         views = dashboard.pairs_with_status(1, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
-        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.get_query_argument("msg", ""),
+        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.page_args()["msg"],
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
@@ -230,39 +273,42 @@ class PositionsHandler(PageHandler):
 
 
 class WatchlistHandler(PageHandler):
+    GET_ARGS = NOTICE_ARGS
+
     def get(self) -> None:
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
-        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.get_query_argument("msg", ""),
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.page_args()["msg"],
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
                   run=dashboard.last_run(jobs.WATCHLIST))
 
 
 class SetupHandler(PageHandler):
+    GET_ARGS = SETUP_ARGS
+
     def get(self) -> None:
         if self.require_login() is None:
             return
-        tab = self.get_query_argument("tab", "signals")
-        tab = tab if tab in ("signals", "pairs", "tickers") else "signals"
-        values: dict[str, Any] = {"setup_tab": tab, "notice": self.get_query_argument("msg", "")}
-        trade = {k: self.get_query_argument(k, "") for k in ("tradeaction", "tradepair", "tradecontracts",
-                                                              "tradeprice")}
+        args = self.page_args()
+        tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
+        values: dict[str, Any] = {"setup_tab": tab, "notice": args["msg"]}
+        trade = {k: args[k] for k in ("tradeaction", "tradepair", "tradecontracts", "tradeprice")}
         values["trade"] = trade
         values["prefill"] = dashboard.quick_trade(trade["tradeaction"], trade["tradecontracts"],
                                                   trade["tradeprice"])
         values["pairs"] = dashboard.pair_names()
         values["tickers"] = dashboard.ticker_symbols()
-        before = self.int_arg("before")
+        before = args["before"]
         result = dashboard.recent_signals(SETUP_LIST_ROWS, before)
         values["signals"] = result.rows
         values["older"] = result.older
         values["paged"] = before is not None
-        rowid = self.int_arg("signal")
+        rowid = args["signal"]
         values["signal"] = dashboard.find_signal(rowid) if rowid is not None else None
         values["signal_missing"] = rowid is not None and values["signal"] is None
-        name = self.get_query_argument("pair", "")
+        name = args["pair"]
         values["pair"] = next((p for p in values["pairs"] if p.name == name), None) if name else None
-        symbol = self.get_query_argument("ticker", "")
+        symbol = args["ticker"]
         values["ticker"] = next((t for t in values["tickers"] if t.symbol == symbol), None) if symbol else None
         ticker = values["ticker"]
         values["yahoo_rule"] = market.yahoo_symbol(ticker.symbol, ticker.sectype) if ticker else ""
@@ -277,11 +323,14 @@ class SetupHandler(PageHandler):
 class YahooSymbolHandler(PageHandler):
     """The setup page's override of a ticker's Yahoo spelling (what the price job fetches; "" = the rule)."""
 
+    POST_ARGS = YAHOO_SYMBOL_ARGS
+
     async def post(self) -> None:
         if self.require_login() is None:
             return
-        symbol = self.get_body_argument("symbol", "")
-        override = market.yahoo_override(self.get_body_argument("yahoo_symbol", ""))
+        args = self.page_args()
+        symbol = args["symbol"]
+        override = market.yahoo_override(args["yahoo_symbol"])
         if override is None:
             notice = messages.BAD_YAHOO_SYMBOL
         elif await self.ctx.store.write(jobs.set_yahoo_symbol_tx, symbol, override):
@@ -292,24 +341,25 @@ class YahooSymbolHandler(PageHandler):
 
 
 class DeliveryLogHandler(PageHandler):
+    GET_ARGS = DELIVERY_ARGS
+
     def get(self) -> None:
         if self.require_login() is None:
             return
-        route = self.get_query_argument("route", "")
-        status = self.get_query_argument("status", "").strip()
-        start_text = self.get_query_argument("start_date", "")
-        end_text = self.get_query_argument("end_date", "")
-        start, end = dashboard.parse_day(start_text), dashboard.parse_day(end_text)
+        args = self.page_args()
+        route = args["route"]
+        status = args["status"].strip()
+        start, end = dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"])
         since = until = None
         if start or end:
             start, end, since, until = dashboard.day_window(start, end, self.zone, utcnow())
         result = dashboard.deliveries(route or None, status or None, since, until, dashboard.DELIVERY_ROWS,
-                                      self.int_arg("before"))
+                                      args["before"])
         query = {"route": route, "status": status, "start_date": start.isoformat() if start else "",
                  "end_date": end.isoformat() if end else ""}
         self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
                   query=query, routes=dashboard.PASSPHRASE_ROUTES, status_filters=dashboard.STATUS_FILTERS,
-                  paged=self.int_arg("before") is not None)
+                  paged=args["before"] is not None)
 
 
 ROUTES = [

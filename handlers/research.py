@@ -102,5 +102,5 @@ class PairPageHandler(PageHandler):
 ROUTES = [
     (r"/v4/screener", ScreenerApiHandler),
     (r"/screener", ScreenerPageHandler),
-    (r"/pair/(.+)", PairPageHandler),
+    (r"/pair/([^/]+)", PairPageHandler),
 ]

@@ -38,6 +38,7 @@ class Arg:
     help: str | None = None
     max_length: int | None = None
     description: str = ""
+    nullable: bool = True  # False: a JSON null counts as absent (the default), for a value the route computes with
 
     def __post_init__(self) -> None:
         if self.type not in CONVERTERS:
@@ -80,6 +81,8 @@ def _to_str(value: Any) -> str:
 
 
 _INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
+_INT_DIGITS_MAX = 12  # more digits than any INTEGER has: out of range, and never handed to int() (whose 4,300-digit
+# limit raises its own error)
 
 
 def _to_int(value: Any) -> int:
@@ -92,7 +95,10 @@ def _to_int(value: Any) -> int:
             raise ValueError(f"invalid literal for int() with base 10: {value!r}")
         number = int(value)
     elif isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        number = int(value.strip().split(".")[0])
+        digits = value.strip().split(".")[0]
+        if len(digits.lstrip("+-").lstrip("0")) > _INT_DIGITS_MAX:
+            raise ValueError(f"{value[:20]!r}... is out of range ({INT_MIN} to {INT_MAX})")
+        number = int(digits)
     else:
         raise ValueError(f"invalid literal for int() with base 10: {value!r}")
     if not INT_MIN <= number <= INT_MAX:
@@ -157,7 +163,10 @@ def parse_timestamp(value: Any) -> dt.datetime:
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         if offset >= dt.timedelta(hours=24):
             raise ValueError(messages.DATE_HELP)
-        stamp -= sign * offset
+        try:
+            stamp -= sign * offset
+        except OverflowError:  # 9999-12-31 23:59:59-01:00 or 0001-01-01 00:00:00+05:00: outside the calendar in UTC
+            raise ValueError(messages.DATE_HELP) from None
     return stamp
 
 
@@ -192,7 +201,7 @@ def parse_args(spec: Sequence[Arg], values: Mapping[str, Any]) -> dict[str, Any]
         if value is None:
             if arg.required:
                 raise ArgError(arg.name, arg.help or messages.MISSING)
-            out[arg.name] = None
+            out[arg.name] = None if arg.nullable or arg.default is ABSENT else arg.default
             continue
         try:
             converted = CONVERTERS[arg.type](value)
@@ -219,7 +228,11 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BodyError(messages.BAD_REQUEST) from None
-        return {k: v if len(v) > 1 else v[0] for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()}
+        try:  # strict: ``%ff`` is refused, not replaced, as in the query string (a mangled value must not be stored)
+            fields = urllib.parse.parse_qs(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BodyError(messages.BAD_REQUEST) from None
+        return {k: v if len(v) > 1 else v[0] for k, v in fields.items()}
     if ctype.startswith("multipart/"):
         return {}  # read by the handler's form arguments (Tornado parses multipart)
     text = raw.strip()
@@ -244,7 +257,8 @@ def parse_count(text: str, field: str = "number_of_items") -> int:
     stripped = text.strip()
     if not re.fullmatch(r"\d+", stripped):
         raise ArgError(field, f"'{field}' must be a whole number >= 0 (0 means all).")
-    return min(int(stripped), 10**9)
+    significant = stripped.lstrip("0")
+    return min(int(significant or "0"), 10**9) if len(significant) <= 10 else 10**9  # never int() of 5,000 digits
 
 
 def capped(count: int, limit: int | None) -> int:

@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import socket
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ def sqlite_file(settings: Settings) -> Path:
 
 @contextlib.contextmanager
 def _connect(path: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    # a URI names the file by its percent-encoded path: unquoted, ``#``, ``?`` or ``%41`` in a name would cut it
+    # short or change it, and SQLite would write another file
+    uri = "file:" + urllib.parse.quote(str(path.absolute())) + ("?mode=ro" if read_only else "")
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=SQLITE_PRAGMAS["busy_timeout"] / 1000)
     except sqlite3.Error as exc:
@@ -85,16 +88,36 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _make_private_folder(folder: Path) -> None:
+    """``folder`` and any missing parent, created 0700: a backup holds the JWT signing secret and the users' hashes."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: this is exact
+
+
+def _private_file(path: Path) -> None:
+    """An empty file only the owner can read, made before SQLite writes into it (SQLite would use the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def backup_sqlite(source: Path, target: Path, overwrite: bool = False) -> dict[str, int]:
-    """A consistent copy of ``source`` at ``target``; returns the row count of every table in the copy."""
+    """A consistent copy of ``source`` at ``target``, mode 0600; returns the row count of every table in the copy.
+
+    Nothing is left at ``target`` or beside it when the backup fails.
+    """
     if not source.is_file():
         raise BackupError(f"there is no database at {str(source)!r} to back up")
     if target.exists() and not overwrite:
         raise BackupError(f"{str(target)!r} already exists; choose a new name or pass --force")
-    if not target.parent.is_dir():
-        raise BackupError(f"the folder {str(target.parent)!r} does not exist")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
+        _make_private_folder(target.parent)
+        _private_file(partial)
         with _connect(source) as src, _connect(partial) as dst:
             src.backup(dst)  # pages=-1: one step, one snapshot
             dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, not a WAL database
@@ -110,7 +133,8 @@ def backup_sqlite(source: Path, target: Path, overwrite: bool = False) -> dict[s
     except (sqlite3.Error, OSError) as exc:
         raise BackupError(f"the backup to {str(target)!r} failed: {exc}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        for leftover in ("", "-journal", "-wal", "-shm"):
+            Path(f"{partial}{leftover}").unlink(missing_ok=True)
     return counts
 
 

@@ -32,6 +32,12 @@ def is_bridge_request(method: str, path: str, anonymous: bool) -> bool:
     return (method, path) in WRITES
 
 
+def shows_bridge_alive(method: str, path: str, anonymous: bool, status: int) -> bool:
+    """A bridge request the server accepted (2xx): a refused one (wrong passphrase, empty body) may come from
+    anyone, and counting it would hide the silent-bridge alarm and make /healthz lie."""
+    return 200 <= status < 300 and is_bridge_request(method, path, anonymous)
+
+
 def last_seen() -> dt.datetime | None:
     """When the bridge last polled or wrote to us (naive UTC); None if it never did."""
     seen = get_setting(SEEN_KEY)

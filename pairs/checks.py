@@ -250,6 +250,13 @@ def check_server(settings: Settings) -> Iterator[Finding]:
                      "US/Pacific")
 
 
+def startup_errors(settings: Settings) -> list[str]:
+    """The errors of ``check_server`` (port, log level, event loop, bcrypt rounds, body limit, display zone): what
+    the server and every sub-command refuse to start with, wherever the value came from (a command-line option,
+    the environment or the file), instead of binding a random port or logging at a level nobody chose."""
+    return [finding.text for finding in check_server(settings) if finding.level == ERROR]
+
+
 def check_jobs(settings: Settings) -> Iterator[Finding]:
     """The same parsing the jobs use at start-up, so a mistake shows here instead of in the journal."""
     rules = (

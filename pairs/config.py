@@ -81,7 +81,7 @@ class Settings:
     trusted_proxies: str = ""
     webhook_allowlist: str = ""
     force_https: bool = False
-    cors_origins: str = "*"
+    cors_origins: str = ""  # no cross-origin access unless opened on purpose (A.5)
     delivery_log_days: int = 30
     db_wait_ms: int = 2000  # a write waits this long for a locked or unreachable database, then answers 503
     login_max_failures: int = 5

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 import math
+import re
 import statistics
 import zoneinfo
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ import peewee
 from peewee import fn
 
 from pairs import continuity, jobs, market
+from pairs.args import CONVERTERS
 from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
 
@@ -42,6 +44,23 @@ PASSPHRASE_ROUTES = ("/v4/webhook", "/v4/signal/order", "/v4/signal/updateorder"
                      "/v4/ticker/updatepnl", "/v4/pnl", "/v4/regpnl")
 
 
+DEFAULT_PAGE = "/dashboard"
+_URL_TEXT = re.compile(r"[!-~]+")  # printable ASCII: no control character, no space, nothing a browser re-reads
+
+
+def login_redirect(target: str | None) -> str:
+    """Where a login sends the browser: ``target`` when it is a path on this site, else the dashboard.
+
+    Browsers drop tabs and newlines from a URL and read ``\\`` as ``/``, so ``/\\t/evil.example`` and
+    ``/\\evil.example`` both mean ``//evil.example``, another site; a newline would also split the header.  So a
+    path here is printable ASCII (anything else arrives percent-encoded) without ``\\`` and not starting ``//``.
+    """
+    if (not target or not target.startswith("/") or not _URL_TEXT.fullmatch(target) or "\\" in target
+            or target.startswith("//")):
+        return DEFAULT_PAGE
+    return target
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Time
 
@@ -57,12 +76,16 @@ def display_zone(name: str) -> dt.tzinfo:
 
 
 def local_time(stamp: Any, zone: dt.tzinfo) -> dt.datetime | None:
-    """A stored naive-UTC timestamp in the display zone; None for NULL or text peewee could not parse."""
+    """A stored naive-UTC timestamp in the display zone; None for NULL, text peewee could not parse, or a time the
+    zone cannot show (0001-01-01 00:00 UTC is in the year 0 in US/Pacific: the API accepts it, a page must show it)."""
     if not isinstance(stamp, dt.datetime):
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(zone)
+    try:
+        return stamp.astimezone(zone)
+    except OverflowError:
+        return None
 
 
 def format_local(stamp: Any, zone: dt.tzinfo) -> str:
@@ -115,9 +138,13 @@ def day_window(start: dt.date | None, end: dt.date | None, zone: dt.tzinfo,
 
     def utc_midnight(day: dt.date) -> dt.datetime:
         local = dt.datetime.combine(day, dt.time(), tzinfo=zone)
-        return local.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            return local.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # the first or last day of the calendar, east or west of UTC: the window is open there
+            return dt.datetime.min if day.year == dt.MINYEAR else dt.datetime.max
 
-    return start, end, utc_midnight(start), utc_midnight(end + dt.timedelta(days=1))
+    until = utc_midnight(end + dt.timedelta(days=1)) if end < dt.date.max else dt.datetime.max
+    return start, end, utc_midnight(start), until
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -305,10 +332,10 @@ def history_key(sig: Signal) -> str:
 
 
 def parse_history_key(text: str | None) -> tuple[dt.datetime, int] | None:
-    """``YYYY-MM-DDTHH:MM:SS~rowid`` -> (timestamp, rowid); None for anything else."""
+    """``YYYY-MM-DDTHH:MM:SS~rowid`` -> (timestamp, rowid); None for anything else, a rowid outside INTEGER too."""
     stamp, _, rowid = (text or "").partition("~")
     try:
-        return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S"), int(rowid)
+        return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S"), CONVERTERS["int"](rowid)
     except ValueError:
         return None
 
@@ -523,8 +550,11 @@ def deliveries(route: str | None, status: str | None, since: dt.datetime | None,
     if status in STATUS_FILTERS:
         low, high = STATUS_FILTERS[status]
         query = query.where((DeliveryLog.status >= low) & (DeliveryLog.status < high))
-    elif status and status.isdigit():
-        query = query.where(DeliveryLog.status == int(status))
+    elif status:
+        try:
+            query = query.where(DeliveryLog.status == CONVERTERS["int"](status))
+        except ValueError:  # neither a class nor a status code: no filter, as for an unknown class
+            pass
     if since is not None:
         query = query.where(DeliveryLog.received >= since)
     if until is not None:

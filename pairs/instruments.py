@@ -121,6 +121,10 @@ def update_pair_tx(values: dict[str, Any]) -> Pair:
     pair = find_pair(values["name"]) if values.get("name") is not None else None
     if pair is None:
         raise NotFound()
+    # the stored legs are the name's, not the body's tickers (which PUT never writes): a body with decoy tickers
+    # must not activate a pair whose own leg is an active ticker
+    if values["status"] == 1 and any_ticker_active(pair.ticker1, pair.ticker2):
+        raise Rejected(messages.PAIR_TICKER_ACTIVE)
     for key in ("hedge", "status", "notes", "contracts"):
         setattr(pair, key, values[key])
     for key in PAIR_COMPUTED:
@@ -179,7 +183,8 @@ def delete_account_tx(rowid: Any) -> None:
 def parse_rowid(value: Any) -> int | None:
     """A path's rowid: digits within the INTEGER range, else None (answered 404, never a database error)."""
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
+    # isascii: "²" is a digit to isdigit() but not to int()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > 2**31 - 1:
         return None
     return int(text)
 

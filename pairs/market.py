@@ -150,14 +150,19 @@ class CsvFolderSource:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
 
-    def path(self, symbol: str, interval: str) -> Path:
-        return self.folder / f"{symbol}_{interval}.csv"
+    def path(self, symbol: str, interval: str) -> Path | None:
+        """The symbol's file, or None when its name is not one file name in the folder (any logged-in user chooses
+        a pair's tickers: ``../secret/leak`` or ``/etc/x`` must not read another folder's file)."""
+        name = f"{symbol}_{interval}.csv"
+        if "/" in name or "\\" in name or "\x00" in name:
+            return None
+        return self.folder / name
 
     def fetch(self, symbols: Mapping[str, str], interval: str) -> dict[str, pd.DataFrame]:
         out = {}
         for symbol in symbols:
             path = self.path(symbol, interval)
-            if not path.is_file():
+            if path is None or not path.is_file():
                 continue
             try:
                 raw = pd.read_csv(path)

@@ -93,6 +93,21 @@ async def test_ticker_and_pair_activation_exclude_each_other(api, user_token):
 
 
 @pytest.mark.gen_test
+async def test_pair_put_checks_the_legs_of_the_stored_pair_not_the_body_tickers(api, user_token, store):
+    """PUT never writes ticker1/ticker2: decoys in the body must not activate a pair whose leg is an active ticker."""
+    assert (await api.post("/v4/ticker", {"symbol": "KO", "active": 1}, token=user_token)).code == 201
+    assert (await api.post("/v4/pair", {"ticker1": "KO", "ticker2": "PEP", "hedge": 1, "contracts": 1},
+                           token=user_token)).code == 201
+    reply = await api.put("/v4/pair", {"name": "KO-PEP", "ticker1": "DECOY1", "ticker2": "DECOY2", "hedge": 1,
+                                       "contracts": 1, "status": 1}, token=user_token)
+    assert (reply.code, reply.json) == (400, {"message": " one of the tickers is already active!"})
+    assert Pair.get(Pair.name == "KO-PEP").status == 0
+    reply = await api.put("/v4/pair", {"name": "KO-PEP", "ticker1": "DECOY1", "ticker2": "DECOY2", "hedge": 2,
+                                       "contracts": 1, "status": -1}, token=user_token)
+    assert (reply.code, reply.json["status"], reply.json["ticker1"]) == (200, -1, "KO")
+
+
+@pytest.mark.gen_test
 async def test_ticker_writes_need_a_fresh_token(api):
     stale = make_token("user1", False, fresh=False)
     for method in ("POST", "PUT"):

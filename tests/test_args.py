@@ -38,6 +38,8 @@ def test_int_accepts(value, expected):
     ({"a": 1}, "invalid literal for int() with base 10: {'a': 1}"),
     (2**31, "2147483648 is out of range (-2147483648 to 2147483647)"),
     ([1, 2], "expected one value, not a list of 2"),
+    ("9" * 5000, f"{'9' * 20!r}... is out of range (-2147483648 to 2147483647)"),  # int() itself refuses 4,300+
+    ("²", "invalid literal for int() with base 10: '²'"),  # str.isdigit() says yes, int() says no
 ])
 def test_int_rejects(value, text):
     with pytest.raises(ArgError) as err:
@@ -74,6 +76,12 @@ def test_defaults_only_when_absent_and_not_converted():
     spec = (Arg("d", "float", default=-1), Arg("s", "str", default=""))
     assert parse_args(spec, {}) == {"d": -1, "s": ""}
     assert parse_args(spec, {"d": None, "s": None}) == {"d": None, "s": None}
+
+
+@pytest.mark.parametrize("value", [None, [None]])
+def test_a_null_is_the_default_where_the_arg_is_not_nullable(value):
+    spec = (Arg("expire", "int", default=10, nullable=False), Arg("notes", "str", default="x"))
+    assert parse_args(spec, {"expire": value, "notes": value}) == {"expire": 10, "notes": None}
 
 
 def test_required_uses_help_for_missing_null_and_bad_type():
@@ -125,7 +133,8 @@ def test_the_text_none_is_a_null_timestamp():
             parse_args(spec, {"timestamp": other})
 
 
-@pytest.mark.parametrize("text", ["2022-05-27", "27/05/2022 00:00:00", "2022-13-01 00:00:00", "x", 5])
+@pytest.mark.parametrize("text", ["2022-05-27", "27/05/2022 00:00:00", "2022-13-01 00:00:00", "x", 5,
+                                  "9999-12-31 23:59:59-01:00", "0001-01-01 00:00:00+05:00"])  # not in UTC's calendar
 def test_bad_timestamps(text):
     with pytest.raises(ValueError, match="date format should be"):
         parse_timestamp(text)
@@ -167,8 +176,15 @@ def test_a_bad_body_says_what_was_wrong(raw, detail):
     assert caught.value.detail == detail
 
 
+@pytest.mark.parametrize("raw", [b"a=%ff", b"a=%ED%A0%80", b"a=1&b=%C0%AF", b"\xff=1"])
+def test_a_form_body_with_invalid_utf8_is_refused_not_mangled(raw):
+    with pytest.raises(BodyError, match=r"The browser \(or proxy\)"):
+        parse_body(raw, "application/x-www-form-urlencoded")
+
+
 @pytest.mark.parametrize("text, limit, expected", [
     ("0", 5, 5), ("00", 5, 5), ("3", 5, 3), ("100", 5, 5), ("0", None, 0), ("100", None, 100), ("0", 20, 20),
+    ("9" * 5000, None, 10**9), ("9" * 5000, 20, 20), ("0" * 5000 + "7", None, 7),  # never int() of 5,000 digits
 ])
 def test_counts_and_anonymous_caps(text, limit, expected):
     assert capped(parse_count(text), limit) == expected

@@ -90,6 +90,29 @@ def test_backup_refuses_to_overwrite_and_names_missing_files(tmp_path, sqlite_ur
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.parametrize("name", ["a#b.db", "what?.db", "x%41y.db", "100%.db", "sp ace.db"])
+def test_backup_is_private_and_written_under_exactly_its_name(tmp_path, sqlite_url, name, monkeypatch):
+    """A backup holds the JWT secret: 0600 in a 0700 folder whatever the umask, at the name given and nowhere else
+    (an unquoted URI cut ``a#b.db`` to ``a`` and left a full copy there)."""
+    live = make_database(sqlite_url, ["KO"])
+    folder = tmp_path / "made" / "backups"
+    old_umask = os.umask(0o022)
+    try:
+        backup.backup_sqlite(live, folder / name)
+    finally:
+        os.umask(old_umask)
+    assert sorted(p.name for p in folder.iterdir()) == [name]
+    assert symbols_in(folder / name) == ["KO"]
+    assert (folder / name).stat().st_mode & 0o777 == 0o600
+    assert [p.stat().st_mode & 0o777 for p in (folder, folder.parent)] == [0o700, 0o700]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made", "pairs.db"]
+
+    monkeypatch.setattr(backup, "integrity_problem", lambda conn: "page 7 is damaged")
+    with pytest.raises(backup.BackupError, match="failed its integrity check"):
+        backup.backup_sqlite(live, folder / ("again-" + name))
+    assert sorted(p.name for p in folder.iterdir()) == [name]  # nothing partial is left behind
+
+
 def test_postgresql_is_pointed_to_pg_dump(tmp_path):
     settings = load_settings(None, environ={}, database_url="postgresql://app:pw@db.lan:5432/pairs")
     with pytest.raises(backup.BackupError) as caught:

@@ -99,6 +99,54 @@ def test_day_window_is_whole_days_of_the_display_zone():
     assert dashboard.parse_day("24/11/2026") is None
 
 
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+
+
+@pytest.mark.parametrize("start, end, zone, since, until", [
+    # the calendar's last day west of UTC, and its first day east of it: the window stays open at that end
+    (dt.date(9999, 12, 31), dt.date(9999, 12, 31), PACIFIC, dt.datetime(9999, 12, 31, 8), dt.datetime.max),
+    (dt.date(9999, 12, 31), dt.date(9999, 12, 31), TOKYO, dt.datetime(9999, 12, 30, 15), dt.datetime.max),
+    # (local mean time then: Tokyo +9:18:59, Los Angeles -7:52:58)
+    (dt.date(1, 1, 1), dt.date(1, 1, 1), TOKYO, dt.datetime.min, dt.datetime(1, 1, 1, 14, 41, 1)),
+    (dt.date(1, 1, 1), dt.date(1, 1, 1), PACIFIC, dt.datetime(1, 1, 1, 7, 52, 58), dt.datetime(1, 1, 2, 7, 52, 58)),
+])
+def test_day_window_at_the_edges_of_the_calendar(start, end, zone, since, until):
+    assert dashboard.day_window(start, end, zone, dt.datetime(2026, 11, 25)) == (start, end, since, until)
+
+
+@pytest.mark.parametrize("stamp, zone, shown", [
+    (dt.datetime(1, 1, 1), PACIFIC, "0001-01-01 00:00:00"),  # the year 0 in California: shown as stored (UTC)
+    (dt.datetime(9999, 12, 31, 23, 59, 59), TOKYO, "9999-12-31 23:59:59"),
+    (dt.datetime(2026, 11, 25, 5), PACIFIC, "2026-11-24 21:00:00"),
+    (None, PACIFIC, ""),
+])
+def test_any_stored_time_can_be_shown(stamp, zone, shown):
+    assert dashboard.format_local(stamp, zone) == shown
+
+
+@pytest.mark.parametrize("text, key", [
+    ("2026-11-24T10:00:00~5", (dt.datetime(2026, 11, 24, 10), 5)),
+    ("2026-11-24T10:00:00~99999999999999999999", None),  # beyond INTEGER: no database may be asked for it
+    ("2026-11-24T10:00:00~" + "9" * 5000, None), ("2026-11-24T10:00:00~²", None), ("junk", None), ("", None),
+])
+def test_history_key(text, key):
+    assert dashboard.parse_history_key(text) == key
+
+
+@pytest.mark.parametrize("target, goes_to", [
+    ("/setup?tab=pairs", "/setup?tab=pairs"), ("/list?ticker_webhook=KO-PEP&x=http://a", "/list?ticker_webhook=KO-"
+                                                                                          "PEP&x=http://a"),
+    ("/%09/evil.example", "/%09/evil.example"),  # percent-encoded: a path segment, not a tab
+    ("/\t/evil.example", "/dashboard"), ("/\n/evil.example", "/dashboard"), ("/\r\nSet-Cookie:x", "/dashboard"),
+    ("/ /evil.example", "/dashboard"), ("/\x00", "/dashboard"), ("/\x7f/x", "/dashboard"),
+    ("/\u2028/evil.example", "/dashboard"), ("/\u00a0/evil.example", "/dashboard"), ("/é", "/dashboard"),
+    ("//evil.example/", "/dashboard"), ("/\\evil.example", "/dashboard"), ("/a\\b", "/dashboard"),
+    ("https://evil.example/", "/dashboard"), ("evil.example", "/dashboard"), ("", "/dashboard"), (None, "/dashboard"),
+])
+def test_login_redirects_only_to_a_path_on_this_site(target, goes_to):
+    assert dashboard.login_redirect(target) == goes_to
+
+
 def test_money_and_averages():
     assert dashboard.money(-1234.4) == "-$1,234.40" and dashboard.money(None) == "" and dashboard.money(0.4) == "$0.40"
     assert dashboard.money(-3, "C$") == "-C$3.00" and dashboard.money(-0.001) == "$0.00"  # no "-$0.00"

@@ -41,7 +41,8 @@ async def test_known_urls_with_other_methods_answer_json_405(api, admin_token, m
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("path", ["/v4/ticker", "/v4/webhook-nope", "/v4/pnls/0", "/v4/login"])
-async def test_cors_preflight(api, path):
+async def test_cors_preflight(app, api, path):
+    app.ctx.cors_origins = {"*"}  # opened on purpose: [SERVER] CORS_ORIGINS = *
     reply = await api.call("OPTIONS", path, headers={
         "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "Authorization, Content-Type"})
@@ -56,7 +57,18 @@ async def test_cors_preflight(api, path):
 
 
 @pytest.mark.gen_test
-async def test_cors_on_ordinary_answers(api):
+async def test_no_cross_origin_access_by_default(api):
+    """A page on another site must not read the account through the visitor's browser."""
+    for method, path in (("GET", "/v4/pnl/1"), ("GET", "/v4/signals/0"), ("OPTIONS", "/v4/pnl/1")):
+        reply = await api.call(method, path, headers={"Origin": "https://evil.example",
+                                                      "Access-Control-Request-Method": "GET"})
+        assert "Access-Control-Allow-Origin" not in reply.headers, (method, path)
+    assert "Access-Control-Allow-Origin" not in (await api.get("/v4/tickers/0")).headers
+
+
+@pytest.mark.gen_test
+async def test_cors_on_ordinary_answers(app, api):
+    app.ctx.cors_origins = {"*"}
     reply = await api.get("/v4/tickers/0", headers={"Origin": "https://a.example"})
     assert reply.headers["Access-Control-Allow-Origin"] == "https://a.example"
     assert reply.headers["Vary"] == "Origin"

@@ -63,6 +63,19 @@ def test_csv_source_skips_an_unreadable_file(tmp_path, caplog):
     assert "BAD_1d.csv is unreadable" in caplog.text
 
 
+def test_csv_source_reads_only_files_inside_its_folder(tmp_path):
+    """A pair's ticker is chosen by any logged-in user: a name that leads out of the folder is "no data"."""
+    folder, secret = tmp_path / "prices", tmp_path / "secret"
+    folder.mkdir()
+    secret.mkdir()
+    day = (FIXTURES / "KO_1d.csv").read_text()
+    (secret / "leak_1d.csv").write_text(day)
+    (folder / "KO_1d.csv").write_text(day)
+    source = market.CsvFolderSource(folder)
+    symbols = ["../secret/leak", f"{secret}/leak", "..\\secret\\leak", "KO\x00", "KO"]
+    assert sorted(source.fetch({s: s for s in symbols}, market.DAILY)) == ["KO"]
+
+
 def test_make_price_source(tmp_path):
     assert isinstance(market.make_price_source("yahoo"), market.YahooSource)
     source = market.make_price_source("csv:prices", base_dir=FIXTURES.parent)

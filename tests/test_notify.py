@@ -242,3 +242,13 @@ def test_no_bridge_ever_seen_is_not_watched(store, settings):
 ])
 def test_which_requests_are_the_bridges(method, path, anonymous, bridge_request):
     assert bridge.is_bridge_request(method, path, anonymous) is bridge_request
+
+
+@pytest.mark.parametrize("method, path, status, alive", [
+    ("PUT", "/v4/pnl", 200, True), ("PUT", "/v4/pnl", 401, False),  # a wrong passphrase may come from anyone
+    ("PUT", "/v4/signal/order", 400, False), ("PUT", "/v4/ticker/pnl", 404, False),
+    ("GET", "/v4/signals/status/waiting/0", 200, True), ("GET", "/v4/signals/status/waiting/x", 400, False),
+    ("POST", "/v4/webhook", 200, False),
+])
+def test_only_accepted_bridge_requests_show_it_alive(method, path, status, alive):
+    assert bridge.shows_bridge_alive(method, path, True, status) is alive

@@ -10,7 +10,7 @@ import pytest
 import tornado.web
 from test_browser import Tab, launch
 
-from handlers import api_tickers, api_users, openapi
+from handlers import api_tickers, api_users, openapi, pages
 from pairs.config import PROJECT_DIR
 
 METHODS = ("get", "post", "put", "delete", "patch")
@@ -83,6 +83,24 @@ def test_request_bodies_come_from_the_handlers_arg_tables(app):
     login = paths["/v4/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert list(login["properties"]) == [a.name for a in api_users.LOGIN_ARGS]
     assert login["properties"]["expire"]["default"] == 10
+
+
+def test_the_pages_description_covers_every_page_route_from_its_arg_tables(app):
+    """The pages are HTML, so not in the API's document; the fuzz run reads their own description instead."""
+    paths = {openapi.sample_path(p): ops for p, ops in openapi.build_pages_document()["paths"].items()}
+    for rule in app.wildcard_router.rules:
+        if issubclass(rule.target, pages.PageHandler):
+            for path in concrete_paths(rule.matcher.regex.pattern):
+                assert served_methods(rule.target) == set(paths[path]), path
+    listing = paths["/list"]["get"]["parameters"]
+    assert [p["name"] for p in listing] == [a.name for a in pages.LIST_ARGS]
+    assert {p["in"] for p in listing} == {"query"}
+    login = paths["/login"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert list(login["properties"]) == ["_xsrf", *(a.name for a in pages.LOGIN_FORM_ARGS)]
+    assert login["properties"]["expire"]["type"] == "integer" and login["required"] == ["_xsrf"]
+    assert set(paths["/dashboard"]["get"]["responses"]) == {"200", "302", "400", "401", "413"}
+    assert not any(p.startswith("/v4/") for p in paths)
+    assert not any(p in openapi.build_document(app)["paths"] for p in paths)
 
 
 def test_security_schemes_and_requirements(app):

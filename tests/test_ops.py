@@ -10,7 +10,7 @@ import pytest
 
 from handlers import ops
 from pairs import __version__, bridge, jobs
-from pairs.store import get_setting, utcnow
+from pairs.store import Ticker, get_setting, utcnow
 
 
 @pytest.mark.gen_test
@@ -35,9 +35,17 @@ async def test_healthz_bridge_time_is_the_bridges_latest_request(api, store):
     assert tradingview.code == 401
     await store.write(lambda: None)
     assert (await api.get("/healthz")).json["bridge"] == {"last_seen": None}  # TradingView is not the bridge
-    reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "AAPL"})
-    assert reply.code == 400
-    await store.write(lambda: None)  # the delivery row was queued before this write: it is committed now
+    # refused requests on the bridge's routes may come from anyone: they do not show the bridge alive
+    refused = [await api.put("/v4/pnl", {"passphrase": "wrong", "rowid": 0}), await api.put("/v4/signal/order"),
+               await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "AAPL"}),
+               await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "NONE"})]
+    assert [r.code for r in refused] == [401, 400, 400, 404]
+    await store.write(lambda: None)  # the delivery rows were queued before this write: they are committed now
+    assert (await api.get("/healthz")).json["bridge"] == {"last_seen": None}
+    store.write_sync(lambda: Ticker.create(symbol="AAPL", active=1))
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "AAPL", "active_pos": 5})
+    assert reply.code == 200
+    await store.write(lambda: None)
     last_seen = (await api.get("/healthz")).json["bridge"]["last_seen"]
     assert last_seen is not None and last_seen >= before.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -64,8 +72,9 @@ async def test_the_bridges_anonymous_poll_of_the_waiting_list_is_its_heartbeat(a
     assert (await api.get("/v4/signals/status/rerouted/0")).code == 200
     await store.write(lambda: None)
     assert get_setting(bridge.SEEN_KEY) == "2026-01-02 03:04:05"
-    reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "NONE"})
-    assert reply.code == 404
+    store.write_sync(lambda: Ticker.create(symbol="HELD", active=1))
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "webhook", "symbol": "HELD"})
+    assert reply.code == 200
     await store.write(lambda: None)
     assert (await api.get("/healthz")).json["bridge"]["last_seen"] >= polled
 

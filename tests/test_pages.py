@@ -13,7 +13,7 @@ import pytest
 
 from pairs import bridge, dashboard, jobs, market, messages
 from pairs.config import parse_networks
-from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker, utcnow
+from pairs.store import Account, DeliveryLog, Pair, Signal, SimpleSession, Ticker, utcnow
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -180,6 +180,73 @@ async def test_login_redirects_only_to_local_paths(api, store):
         reply = await browser.form("/login", {"username": "admin", "password": "password", "next": target,
                                               "_xsrf": browser.cookies["_xsrf"]})
         assert reply.headers["Location"] == expected
+
+
+@pytest.mark.gen_test
+async def test_login_never_redirects_to_another_site_nor_fails_after_writing_a_session(api, store):
+    browser = Browser(api)
+    page = await browser.get("/login?next=/%09/evil.example")  # %09 is a tab once decoded: /<tab>/evil.example
+    assert page.code == 200 and 'value="/dashboard"' in page.text
+    await browser.login()
+    for target in ("/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: a=b", "/\\evil.example", "/ /x"):
+        sessions = SimpleSession.select().count()
+        reply = await browser.form("/login", {"username": "admin", "password": "password", "next": target,
+                                              "_xsrf": browser.cookies["_xsrf"]})
+        assert (reply.code, reply.headers["Location"]) == (302, "/dashboard"), target
+        assert SimpleSession.select().count() == sessions  # the new session replaced the old one: nothing stray
+    # bad arguments are refused before anything is written
+    sessions = SimpleSession.select().count()
+    for expire in ("²", "9" * 5000, "1.5", "abc"):
+        reply = await browser.form("/login", {"username": "admin", "password": "password", "expire": expire,
+                                              "_xsrf": browser.cookies["_xsrf"]})
+        assert reply.code == 400 and reply.headers["Content-Type"].startswith("text/html"), (expire, reply)
+        assert SimpleSession.select().count() == sessions
+    reply = await browser.form("/login", {"username": "admin", "password": "password", "expire": "999999999",
+                                          "_xsrf": browser.cookies["_xsrf"]})  # out of the choices: one week
+    assert reply.code == 302
+
+
+@pytest.mark.gen_test
+async def test_pages_render_every_time_the_api_accepted(api, store):
+    """0001-01-01 00:00:00Z is a valid webhook timestamp; in US/Pacific it is the year 0, which Python cannot show."""
+    for stamp in ("0001-01-01 00:00:00Z", "9999-12-31 23:59:59Z"):
+        reply = await api.post("/v4/webhook", {"passphrase": "webhook", "ticker": "LNT-1.25*FTS", "timestamp": stamp,
+                                               "order_action": "buy", "order_contracts": 1, "order_price": 1})
+        assert reply.code in (200, 201), reply
+        reply = await api.post("/v4/pnl", {"passphrase": "webhook", "timestamp": stamp, "NetLiquidation": 1})
+        assert reply.code == 201, reply
+    browser = Browser(api)
+    for logged_in in (False, True):
+        if logged_in:
+            await browser.login()
+        for path in ("/dashboard", "/list?ticker_webhook=LNT-FTS&start_date=0001-01-01&end_date=9999-12-31",
+                     "/positions", "/setup", "/setup?signal=1", "/deliveries"):
+            reply = await browser.get(path)
+            assert reply.code in (200, 302), (path, logged_in, reply)
+            assert reply.code == 200 or not logged_in
+    reply = await browser.get("/dashboard")
+    assert "0001-01-01 00:00:00" in reply.text and "9999-12-31" in reply.text
+
+
+@pytest.mark.gen_test
+async def test_dates_and_paging_keys_at_the_edge_of_the_calendar(api, store):
+    add_signals(store, 3)
+    browser = Browser(api)
+    days = "start_date=9999-12-31&end_date=9999-12-31"
+    assert (await browser.get(f"/list?{days}")).code == 200  # anonymous
+    assert (await browser.get(f"/list?ticker_webhook=LNT-FTS&{days}")).code == 200
+    assert (await browser.get("/list?end_date=9999-12-31")).code == 200
+    assert (await browser.get("/list?start_date=0001-01-01")).code == 200
+    await browser.login()
+    for path in ("/deliveries?end_date=9999-12-31", f"/deliveries?{days}", "/deliveries?start_date=0001-01-01",
+                 "/deliveries?status=%C2%B2", "/deliveries?status=" + "9" * 5000,
+                 "/list?ticker_webhook=LNT-FTS&before=2026-01-01T00:00:00~99999999999999999999",
+                 "/list?ticker_webhook=LNT-FTS&end_date=9999-12-31"):
+        reply = await browser.get(path)
+        assert reply.code == 200, (path, reply)
+    for path in ("/dashboard?before=" + "9" * 5000, "/setup?signal=%C2%B2", "/deliveries?before=abc"):
+        reply = await browser.get(path)
+        assert reply.code == 400 and reply.headers["Content-Type"].startswith("text/html"), (path, reply)
 
 
 @pytest.mark.gen_test

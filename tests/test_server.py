@@ -275,6 +275,24 @@ def test_a_malformed_database_url_stops_with_a_message(tmp_path, url):
     assert not list(tmp_path.glob("**/*.db"))
 
 
+@pytest.mark.parametrize("args, env, text", [
+    (("--port", "99999"), {}, "pairs: the port 99999 is not a port number (1-65535)"),
+    (("--port", "0"), {}, "pairs: the port 0 is not a port number (1-65535)"),
+    (("--log-level", "LOUD"), {}, "pairs: the log level 'LOUD' is unknown; use one of DEBUG, INFO, WARNING, ERROR, "
+                                  "CRITICAL"),
+    ((), {"PAIRS_PORT": "70000"}, "pairs: the port 70000 is not a port number (1-65535)"),
+    (("create-user", "x", "--password-stdin"), {"PAIRS_LOG_LEVEL": "LOUD"}, "pairs: the log level 'LOUD' is unknown"),
+])
+def test_bad_options_stop_with_the_rule_check_config_applies(tmp_path, args, env, text):
+    """`serve` and the sub-commands refuse what check-config calls an error, from an option or the environment."""
+    result = run_cli(tmp_path, "--database-url", f"sqlite:///{tmp_path}/pairs.db", *args, stdin="a password\n",
+                     env={**base_env(tmp_path), **env})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(text), result.stderr
+    assert "Traceback" not in result.stderr and "listening" not in result.stderr
+    assert not list(tmp_path.glob("**/*.db"))
+
+
 def test_a_malformed_database_url_in_the_environment_stops_too(tmp_path):
     env = {**base_env(tmp_path), "DATABASE_URL_SQLALCHEMY": "postgres:/nohost"}
     result = run_cli(tmp_path, "--port", str(_free_port()), env=env)

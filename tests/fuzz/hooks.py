@@ -1,8 +1,10 @@
 """Schemathesis hooks for the fuzz run of tests/test_fuzz.py (loaded through SCHEMATHESIS_HOOKS).
 
 Every generated request gets a fresh admin token (a fuzzed POST /v4/logout revokes the token it was sent with, and
-a fuzzed PUT /v4/user may change the admin's password, so one shared token would turn the rest of the run into 401s) and, where the body has one, the real passphrase, so
-the fuzzer gets past authentication and reaches the parsing and storage code behind it.
+a fuzzed PUT /v4/user may change the admin's password, so one shared token would turn the rest of the run into 401s)
+and, where the body has one, the real passphrase, so the fuzzer gets past authentication and reaches the parsing
+and storage code behind it.  The dashboard's pages (their own description, handlers/openapi.py
+``build_pages_document``) also get the XSRF cookie and form field.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def admin_stamp() -> str | None:
     return row[0] if row else None
 
 
+XSRF = "0123456789abcdef0123456789abcdef"  # Tornado takes a bare hex token in the cookie and in the form alike
+
+
 @schemathesis.hook
 def map_case(context, case):
     kind = "refresh" if case.path == "/v4/refresh" else "access"
@@ -35,4 +40,8 @@ def map_case(context, case):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     if isinstance(case.body, dict) and "passphrase" in case.body:
         case.body = {**case.body, "passphrase": PASSPHRASE}
+    if not case.path.startswith(("/v4/", "/healthz")):  # a dashboard page
+        case.headers["Cookie"] = f"_xsrf={XSRF}"
+        if isinstance(case.body, dict):
+            case.body = {**case.body, "_xsrf": XSRF}
     return case

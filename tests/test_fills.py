@@ -53,12 +53,55 @@ def test_table_6_6_rows_1_to_4() -> None:
 
 
 def test_leg_2_first_variant() -> None:
+    """A.4: leg 2's remainder comes from leg 2's quantity only (the original showed remained(B): 210.0, then
+    200.0: leg 1's 90 and 100 compared with leg 2's 300)."""
     run(pair_signal(), [
-        (fill("B", 101, 15.05, 270), ("filled(...)", None, None, 15.05, None, None)),
-        (fill("A", 100, 41.45, 90), ("part.filled", "remained(B): 210.0", 41.45, 15.05, -3.7, 4.7)),
-        (fill("A", 100, 41.45, 100), ("part.filled", "remained(B): 200.0", 41.45, 15.05, -3.7, 4.7)),
+        (fill("B", 101, 15.05, 270), ("filled(...)", "remained(B): 30.0", None, 15.05, None, None)),
+        (fill("A", 100, 41.45, 90), ("part.filled", "remained(B): 30.0", 41.45, 15.05, -3.7, 4.7)),
+        (fill("A", 100, 41.45, 100), ("part.filled", "remained(B): 30.0", 41.45, 15.05, -3.7, 4.7)),
         (fill("B", 101, 15.05, 300), ("filled", "", 41.45, 15.05, -3.7, 4.7)),
     ])
+
+
+# Issue 9 item 20: a fill already applied changes nothing, whatever came between; each row is one order of the
+# same fills, and the expected columns are those of leg 1 then leg 2 (§6.6 rows 1-2), worked out by hand.
+LEG1_90, LEG1_100 = fill("A", 100, 41.45, 90), fill("A", 100, 41.45, 100)
+LEG2_270, LEG2_300 = fill("B", 101, 15.05, 270), fill("B", 101, 15.05, 300)
+PART_FILLED_30 = ("part.filled", "remained(B): 30.0", 41.45, 15.05, -3.7, 4.7)
+FILLED = ("filled", "", 41.45, 15.05, -3.7, 4.7)
+
+
+@pytest.mark.parametrize("sequence, expected", [
+    ([LEG1_90, LEG2_270, LEG1_90], PART_FILLED_30),  # the issue's sequence: leg 1 again after leg 2
+    ([LEG1_90, LEG2_270, LEG1_90, LEG2_270, LEG1_90], PART_FILLED_30),
+    ([LEG2_270, LEG1_90, LEG2_270, LEG1_90], PART_FILLED_30),
+    ([LEG1_90, LEG2_270, LEG1_100], PART_FILLED_30),  # leg 1 complete: leg 2 still lacks 30
+    ([LEG1_100, LEG1_90, LEG2_270], PART_FILLED_30),  # leg 1's older fill, re-sent late
+    ([LEG2_300, LEG2_270, LEG1_90], FILLED),  # leg 2's older fill, re-sent late, before leg 1
+    ([LEG2_300, LEG1_90], FILLED),
+    ([LEG1_90, LEG2_300, LEG2_270, LEG1_100], FILLED),
+])
+def test_a_fill_already_applied_changes_nothing(sequence: list[OrderUpdate], expected: tuple) -> None:
+    row = pair_signal()
+    for update in sequence:
+        row = apply_order_update(row, update)
+    assert tuple(row[k] for k in KEYS) == expected
+
+
+@pytest.mark.parametrize("status_msg, shown", [
+    ("remained(A): 10.0", "leg 1's"), (None, "no"), ("", "no"), ("remained(B): many", "an unreadable"),
+])
+def test_leg_1_after_leg_2_without_its_remainder_waits_for_leg_2(status_msg: str | None, shown: str) -> None:
+    """Both prices, but the row shows no leg-2 remainder (a row the bridge rewrote with PUT /v4/webhook): leg 1's
+    quantity decides nothing about leg 2, so the row stays filled(...) with leg 1's own remainder."""
+    start = {**pair_signal(), "order_status": "created", "price2": 15.05, "status_msg": status_msg}
+    row = apply_order_update(start, LEG1_90)
+    assert tuple(row[k] for k in KEYS) == ("filled(...)", "remained(A): 10.0", 41.45, 15.05, -3.7, 4.7), shown
+
+
+def test_single_older_fill_re_sent_late_changes_nothing() -> None:
+    row = run(single_signal(), [(fill("A", 100, 2.5, 90), ("part.filled", "remained: 10.0", 2.5, None, 2.5, -1.5))])
+    assert apply_order_update(row, fill("A", 100, 2.4, 80)) == row
 
 
 def test_sell_pair_order_price_1() -> None:
@@ -111,7 +154,7 @@ def test_single_without_order_price_keeps_slip_null() -> None:
 def test_zero_price_leg_never_computes_fill_price() -> None:
     run(pair_signal(), [
         (fill("A", 100, 0, 100), ("filled(...)", "remained(A): 0.0", 0, None, None, None)),
-        (fill("B", 101, 2, 300), ("filled(...)", "remained(A): 0.0", 0, 2, None, None)),
+        (fill("B", 101, 2, 300), ("filled(...)", "remained(B): 0.0", 0, 2, None, None)),  # A.4: leg 2's own
     ])
 
 

@@ -67,6 +67,10 @@ TABLE_6_3_EXTRA = [
     ("LNT-.5*FTS", True, "pair", "LNT", "FTS", ".5", None),
     ("LNT-2.5FTS", True, "pair", "LNT", "FTS", "2.5", None),
     ("LNT-FTS2", True, "pair", "LNT", "FTS", "2", None),
+    # §6.1 quirk: every occurrence of the hedge's text leaves the leg, not only the first (issue 14, survivor 4)
+    ("LNT-2*FTS2", True, "pair", "LNT", "FTS", "2", None),
+    ("LNT-1.5*FTS1.5", True, "pair", "LNT", "FTS", "1.5", None),
+    ("LNT-3*3FTS", True, "pair", "LNT", "FTS", "3", None),
     ("BRK.B", True, "single", "BRK B", None, None, None),
     ("BRK.B-1.5*LNT", True, "pair", "BRK B", "LNT", "1.5", None),
     ("spy", False, "single", "", None, None, P),

@@ -151,6 +151,16 @@ def test_single_without_order_price_keeps_slip_null() -> None:
     ])
 
 
+@pytest.mark.parametrize("action, slip", [("buy", -1.0), ("sell", 1.0)])
+def test_order_price_0_is_a_price_and_gets_a_slip(action: str, slip: float) -> None:
+    """A pair's spread can be 0.0 when the alert fires: §6.5 computes slip whenever order_price is not null, so a
+    truthiness test would leave it null (issue 14, survivor 3)."""
+    run(pair_signal(action=action, order_price=0.0), [
+        (fill("A", 100, 10, 100), ("filled(...)", "remained(A): 0.0", 10, None, None, None)),
+        (fill("B", 101, 3, 300), ("filled", "", 10, 3, 1.0, slip)),
+    ])
+
+
 def test_zero_price_leg_never_computes_fill_price() -> None:
     run(pair_signal(), [
         (fill("A", 100, 0, 100), ("filled(...)", "remained(A): 0.0", 0, None, None, None)),

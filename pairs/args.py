@@ -76,6 +76,8 @@ def _to_str(value: Any) -> str:
 
 
 _INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
+_INT_DIGITS_MAX = 12  # more digits than any INTEGER has: out of range, and never handed to int() (whose 4,300-digit
+# limit raises its own error)
 
 
 def _to_int(value: Any) -> int:
@@ -88,7 +90,10 @@ def _to_int(value: Any) -> int:
             raise ValueError(f"invalid literal for int() with base 10: {value!r}")
         number = int(value)
     elif isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        number = int(value.strip().split(".")[0])
+        digits = value.strip().split(".")[0]
+        if len(digits.lstrip("+-").lstrip("0")) > _INT_DIGITS_MAX:
+            raise ValueError(f"{value[:20]!r}... is out of range ({INT_MIN} to {INT_MAX})")
+        number = int(digits)
     else:
         raise ValueError(f"invalid literal for int() with base 10: {value!r}")
     if not INT_MIN <= number <= INT_MAX:
@@ -153,7 +158,10 @@ def parse_timestamp(value: Any) -> dt.datetime:
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         if offset >= dt.timedelta(hours=24):
             raise ValueError(messages.DATE_HELP)
-        stamp -= sign * offset
+        try:
+            stamp -= sign * offset
+        except OverflowError:  # 9999-12-31 23:59:59-01:00 or 0001-01-01 00:00:00+05:00: outside the calendar in UTC
+            raise ValueError(messages.DATE_HELP) from None
     return stamp
 
 
@@ -235,7 +243,8 @@ def parse_count(text: str, field: str = "number_of_items") -> int:
     stripped = text.strip()
     if not re.fullmatch(r"\d+", stripped):
         raise ArgError(field, f"'{field}' must be a whole number >= 0 (0 means all).")
-    return min(int(stripped), 10**9)
+    significant = stripped.lstrip("0")
+    return min(int(significant or "0"), 10**9) if len(significant) <= 10 else 10**9  # never int() of 5,000 digits
 
 
 def capped(count: int, limit: int | None) -> int:

@@ -24,6 +24,7 @@ def test_password_too_long_counts_utf8_bytes(password: str, too_long: bool) -> N
 
 
 def test_hash_and_check_password() -> None:
+    assert auth.hash_password("x").startswith("$2b$12$")  # the default cost (about 0.3 s)
     hashed = auth.hash_password("correct horse", rounds=4)
     assert hashed.startswith("$2b$04$") and len(hashed) == 60 and auth.is_hashed(hashed)
     assert auth.check_password(hashed, "correct horse") is True
@@ -38,7 +39,8 @@ def test_hash_and_check_password() -> None:
     ("plain", "", False),
     (None, "", False),
     ("", "", False),
-    ("$2b$04$" + "." * 53, "x", False),  # looks like a hash, is not one: bcrypt's ValueError means "wrong"
+    ("$2b$04$" + "." * 53, "x", False),  # looks like a hash, is not one
+    ("$2b$99$" + "a" * 53, "x", False),  # bcrypt raises ValueError ("Invalid salt"): that means "wrong" too
 ])
 def test_check_password_cases(stored: str | None, given: str, ok: bool) -> None:
     assert auth.check_password(stored, given) is ok
@@ -88,12 +90,20 @@ def test_make_token_claims(kind: str, lifetime: int) -> None:
 
 
 def test_login_tokens_fresh_for_expire_minutes() -> None:
-    access, refresh = auth.login_tokens(SECRET, "bob", False, 7, now=NOW)
+    access, refresh = auth.login_tokens(SECRET, "bob", True, 7, now=NOW)
     access_claims = auth.decode_token(SECRET, access, "access", now=NOW)
     refresh_claims = auth.decode_token(SECRET, refresh, "refresh", now=NOW)
-    assert (access_claims["fresh"], access_claims["is_admin"]) == (NOW + 7 * 60, False)
+    assert (access_claims["fresh"], access_claims["is_admin"], refresh_claims["is_admin"]) == (NOW + 7 * 60, True, True)
+    assert access_claims["iat"] == refresh_claims["iat"] == int(NOW)
     assert (refresh_claims["fresh"], refresh_claims["exp"]) == (False, int(NOW) + 30 * 24 * 3600)
     assert access_claims["jti"] != refresh_claims["jti"]
+
+
+def test_tokens_made_now_are_valid_now() -> None:
+    """Without a given time (as the routes call them) both are made and checked on the real clock."""
+    access, refresh = auth.login_tokens(SECRET, "bob", False, 7)
+    assert auth.decode_token(SECRET, access, "access")["fresh"] > auth.decode_token(SECRET, access, "access")["iat"]
+    assert auth.decode_token(SECRET, refresh, "refresh")["fresh"] is False
 
 
 def token_error(secret: str, token: str, kind: str, now: float | None) -> tuple[str, str]:
@@ -122,6 +132,9 @@ def test_decode_token_refuses_what_is_not_a_token_of_its_kind() -> None:
     for missing in claims:
         partial = jwt.encode({k: v for k, v in claims.items() if k != missing}, SECRET, algorithm="HS256")
         assert token_error(SECRET, partial, "access", NOW) == auth.TOKEN_INVALID, missing
+        valid_until_2096 = {**claims, "exp": 4_000_000_000}  # for the real clock (no given time)
+        partial = jwt.encode({k: v for k, v in valid_until_2096.items() if k != missing}, SECRET, algorithm="HS256")
+        assert token_error(SECRET, partial, "access", None) == auth.TOKEN_INVALID, missing
     none_alg = jwt.encode(claims, None, algorithm="none")
     assert token_error(SECRET, none_alg, "access", NOW) == auth.TOKEN_INVALID
 
@@ -171,6 +184,7 @@ def test_throttle_blocks_after_five_failures_until_the_window_has_passed() -> No
 def test_throttle_forgets_a_username_after_a_success() -> None:
     clock = Clock()
     throttle = auth.LoginThrottle(max_failures=2, window=60.0, clock=clock)
+    throttle.succeeded("nobody", "1.2.3.4")  # no failures recorded: nothing to forget, no error
     throttle.failed("bob", "1.2.3.4")
     throttle.succeeded("bob", "1.2.3.4")
     throttle.failed("bob", "1.2.3.4")

@@ -205,8 +205,46 @@ def test_readme_example_nmfc_roic() -> None:
 
 def test_fill_too_large_for_a_number_is_refused_without_change() -> None:
     row = apply_order_update(pair_signal(hedge=1e308), fill("A", 100, 1e308, 1))
-    with pytest.raises(Rejected):
+    with pytest.raises(Rejected, match=r"^the fill gives a price or quantity too large to store\.$"):
         apply_order_update(row, fill("B", 101, -1e308, 1))
+
+
+# Edges that `make mutate` found untested: each row pins one rule's boundary.
+def test_no_contracts_count_as_0() -> None:
+    run(pair_signal(contracts=None), [
+        (fill("A", 100, 10, 0), ("filled(...)", "remained(A): 0.0", 10, None, None, None)),
+        (fill("B", 101, 3, 0), ("filled", "", 10, 3, 1.0, 0.0)),
+    ])
+
+
+def test_no_hedge_counts_as_1() -> None:
+    run({**pair_signal(contracts=10), "hedge_param": None}, [
+        (fill("B", 101, 3, 4), ("filled(...)", "remained(B): 6.0", None, 3, None, None)),
+        (fill("A", 100, 10, 10), ("part.filled", "remained(B): 6.0", 10, 3, 7.0, -6.0)),
+    ])
+
+
+def test_fill_price_and_slip_have_4_decimals() -> None:
+    run(pair_signal(hedge=1, order_price=1), [
+        (fill("A", 100, 10.00003, 100), ("filled(...)", "remained(A): 0.0", 10.00003, None, None, None)),
+        (fill("B", 101, 5, 100), ("filled", "", 10.00003, 5, 5.0, -4.0)),
+    ])
+    run(single_signal(order_price=1), [(fill("A", 100, 2.00003, 100), ("filled", "", 2.00003, None, 2.00003,
+                                                                       -1.0))])
+
+
+def test_half_a_contract_left_is_part_filled() -> None:
+    run(single_signal(contracts=10), [(fill("A", 100, 2, 9.5), ("part.filled", "remained: 0.5", 2, None, 2, -1.0))])
+
+
+def test_partial_on_a_row_without_contracts_and_on_a_part_filled_row() -> None:
+    update = fill("A", 100, 1, 1, partial=True, order_contracts=50)
+    row = apply_order_update({**pair_signal(), "order_contracts": None}, update)
+    assert (row["order_contracts"], row["status_msg"]) == (50, "canceled amount: -50")
+    part_filled = apply_order_update(single_signal(), fill("A", 100, 2.5, 90))
+    assert part_filled["order_status"] == "part.filled"
+    row = apply_order_update(part_filled, update)
+    assert (row["order_contracts"], row["status_msg"]) == (50, "canceled amount: 50")
 
 
 @pytest.mark.parametrize("leg, symbol, matches", [
@@ -221,6 +259,7 @@ def test_fill_too_large_for_a_number_is_refused_without_change() -> None:
     ("USD.CAD", "USD.JPY", False),
     ("USD", "USD.CAD", False),
     ("BF B", "BF", False),  # a stock leg matches only its own name
+    ("ETH.USD.P", "ETH", True),  # the base is what comes before the first dot
     ("LNT", "", False),
     (None, "LNT", False),
     ("", "", False),

@@ -104,6 +104,8 @@ def test_tokens_made_now_are_valid_now() -> None:
     access, refresh = auth.login_tokens(SECRET, "bob", False, 7)
     assert auth.decode_token(SECRET, access, "access")["fresh"] > auth.decode_token(SECRET, access, "access")["iat"]
     assert auth.decode_token(SECRET, refresh, "refresh")["fresh"] is False
+    refreshed = auth.make_token(SECRET, "bob", "access", False, False)  # as /v4/refresh makes it
+    assert auth.decode_token(SECRET, refreshed, "access")["sub"] == "bob"
 
 
 def token_error(secret: str, token: str, kind: str, now: float | None) -> tuple[str, str]:

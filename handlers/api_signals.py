@@ -11,7 +11,7 @@ import peewee
 import tornado.ioloop
 
 from handlers.base import ApiError, BaseHandler, _in_networks, message
-from pairs import delivery, messages, signals
+from pairs import delivery, live, messages, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -80,6 +80,7 @@ class WebhookHandler(BaseHandler):
     """POST: TradingView's alert (and the bridge's sync signals).  PUT: the bridge's full echo of a signal."""
 
     passphrase_route = True
+    live_topic = live.SIGNALS
 
     def prepare(self) -> None:
         super().prepare()
@@ -102,6 +103,8 @@ class WebhookHandler(BaseHandler):
 
 
 class SignalItemHandler(BaseHandler):
+    live_topic = live.SIGNALS
+
     def get(self, rowid: str) -> None:
         try:
             row = signals.find_signal(rowid)
@@ -160,7 +163,8 @@ class SignalTickerListHandler(BaseHandler):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Delivery-log retention: once at start, then hourly (server.py registers these hooks).
+# Delivery-log retention, and expired token revocations: once at start, then hourly (server.py registers these
+# hooks).
 
 PURGE_EVERY_MS = 3600 * 1000
 
@@ -175,10 +179,26 @@ async def purge_delivery_log(ctx: Any) -> None:
         log.info("delivery log: removed %d row(s) older than %d days", removed, ctx.settings.delivery_log_days)
 
 
+async def purge_revocations(ctx: Any) -> None:
+    """Revoked token ids whose tokens expired anyway would otherwise pile up for ever."""
+    try:
+        removed = await ctx.store.write(users.purge_revocations_tx)
+    except peewee.PeeweeException:
+        log.exception("revoked-token purge failed; the next one retries")
+        return
+    if removed:
+        log.info("revoked tokens: forgot %d expired one(s)", removed)
+
+
+async def purge_expired_rows(ctx: Any) -> None:
+    await purge_delivery_log(ctx)
+    await purge_revocations(ctx)
+
+
 def start_delivery_log_purge(ctx: Any) -> None:
-    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_delivery_log(ctx))
+    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_expired_rows(ctx))
     spawn = tornado.ioloop.IOLoop.current().spawn_callback
-    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_delivery_log, ctx), PURGE_EVERY_MS)
+    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_expired_rows, ctx), PURGE_EVERY_MS)
     callback.start()
     ctx.extras["delivery_log_purge"] = callback
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
+from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, live, maintenance, openapi, ops, pages
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import PROJECT_DIR, Settings
+from pairs.live import Broadcaster
 from pairs.store import Store, ensure_setting
 
 
@@ -29,6 +30,7 @@ class Context:
     webhook_networks: list
     cors_origins: set[str]
     executor: concurrent.futures.ThreadPoolExecutor
+    live: Broadcaster = dataclasses.field(default_factory=Broadcaster)  # what open dashboard pages hear about
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # jobs and pages keep their state here
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -45,7 +47,8 @@ def make_context(settings: Settings, store: Store) -> Context:
         store=store,
         jwt_secret=jwt_secret,
         cookie_secret=cookie_secret,
-        throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_window_sec),
+        throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_window_sec,
+                                    max_address_failures=4 * settings.login_max_failures),
         trusted_proxies=settings.trusted_proxy_networks(),
         webhook_networks=settings.webhook_networks(),
         cors_origins={o.strip() for o in settings.cors_origins.split(",") if o.strip()},
@@ -53,7 +56,7 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
-ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance)
+ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance, live)
 
 
 class PairsApp(tornado.web.Application):

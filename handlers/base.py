@@ -67,6 +67,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # Passphrase routes set this: no cookie auth there, so no XSRF token either (A.5), and every request is logged.
     passphrase_route = False
+    # Write routes name what they change (pairs.live): open dashboard pages hear of each successful write.
+    live_topic: str | None = None
 
     def initialize(self) -> None:
         counter = self.ctx.extras.get("in_flight")
@@ -231,10 +233,10 @@ class BaseHandler(tornado.web.RequestHandler):
                 return None
             try:
                 claims = auth.decode_token(self.ctx.jwt_secret, token, kind)
-                if users.is_revoked(claims["jti"]):
+                if users.is_revoked(claims):
                     raise auth.TokenError(*auth.TOKEN_REVOKED)
-                user = users.find(claims["sub"])
-                if user is None:  # tokens of deleted users are rejected (A.5)
+                user = users.token_account(claims)
+                if user is None:  # a deleted user, a changed password, or another account of that name (A.5)
                     raise auth.TokenError(*auth.TOKEN_INVALID)
             except auth.TokenError as exc:
                 raise token_error(exc) from None
@@ -298,6 +300,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if counter is not None:
             self._counted = None
             counter.finished()
+        if self.live_topic and self.request.method not in ("GET", "HEAD", "OPTIONS") and self.get_status() < 300:
+            self.ctx.live.publish(self.live_topic)
         if self.passphrase_route:
             self.ctx.store.writer.submit(_record_delivery, self._delivery_row())
         anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
@@ -400,7 +404,11 @@ def _in_networks(address: str, networks: Sequence[Any]) -> bool:
 
 
 def resolve_peer(request: Any, trusted: Sequence[Any]) -> str:
-    """The socket peer; behind a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy."""
+    """The socket peer; behind a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy.
+
+    X-Forwarded-For is the one source (A.5): when every entry is a trusted proxy, the client is the left-most of
+    them (or the socket peer without the header); X-Real-Ip and the like are never believed.
+    """
     peer = request.remote_ip or ""
     if not trusted or not _in_networks(peer, trusted):
         return peer
@@ -409,8 +417,7 @@ def resolve_peer(request: Any, trusted: Sequence[Any]) -> str:
     for hop in reversed(hops):
         if not _in_networks(hop, trusted):
             return hop
-    real = request.headers.get("X-Real-Ip", "").strip()
-    return real or peer
+    return hops[0] if hops else peer
 
 
 class NotFoundHandler(BaseHandler):

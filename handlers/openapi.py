@@ -19,6 +19,7 @@ import tornado.web
 
 from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users
 from handlers.base import BaseHandler
+from handlers.openapi_examples import add_examples
 from pairs import __version__
 from pairs.args import ABSENT, Arg
 from pairs.store import (
@@ -72,8 +73,10 @@ OPERATIONS: tuple[Op, ...] = (
     # users and tokens (SPEC §4)
     Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
        {200: "Tokens"}, (401, 429)),
-    Op("POST", "/v4/refresh", "New tokens for a refresh token", "users", REFRESH, (), {200: "RefreshedTokens"}),
-    Op("POST", "/v4/logout", "Revoke the access token (and the refresh token named in the body)", "users", ACCESS,
+    Op("POST", "/v4/refresh", "New tokens for a refresh token, which is spent (it works once)", "users", REFRESH, (),
+       {200: "RefreshedTokens"}),
+    Op("POST", "/v4/logout", "Revoke the access token and every token of its login (its refresh token too)", "users",
+       ACCESS,
        (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)),
     Op("POST", "/v4/user", "Create a user", "users", ADMIN, api_users.USER_ARGS, {201: "Message"}),
     Op("PUT", "/v4/user", "Create a user or change its password (and admin flag)", "users", ADMIN,
@@ -353,7 +356,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
             if serves(app, op.method, path):
                 paths.setdefault(path, {})[op.method.lower()] = operation_object(
                     dataclasses.replace(op, path=path), legacy)
-    return {
+    return add_examples({
         "openapi": "3.1.0",
         "info": {"title": "pairs", "version": __version__,
                  "description": "Trading-signal server, wire-compatible with pairs-api v4.1 (see SPEC.md). "
@@ -362,7 +365,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
         "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
-    }
+    })
 
 
 class OpenApiHandler(BaseHandler):

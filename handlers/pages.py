@@ -15,14 +15,19 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, dashboard, jobs, market, messages, users
+from pairs import bridge, dashboard, jobs, live, market, messages, users
 from pairs.errors import NotFound, Rejected
-from pairs.store import format_timestamp, utcnow
+from pairs.store import utcnow
 
 TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
+
+
+# what each page refreshes itself on (pairs.live, static/live.js)
+LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.POSITIONS},{live.PRICES}",
+               "/watchlist": live.PRICES}
 
 
 class PageHandler(BaseHandler):
@@ -81,13 +86,13 @@ class PageHandler(BaseHandler):
         user = self.current_user if reads else None
         seen = bridge.last_seen() if reads else None
         return {
-            "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
+            "title": "", "tab": tab, "tabs": TABS, "live_topics": LIVE_TOPICS.get(tab, ""), "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
             "session_expires": self._session_expires() if user else None,
             "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),
             "bridge_minutes": dashboard.minutes_since(seen, now),
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
-            "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
+            "money": dashboard.money, "account_currency": self.ctx.settings.account_currency, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
             "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
         }
 
@@ -216,7 +221,7 @@ class PositionsHandler(PageHandler):
         views = dashboard.pairs_with_status(1, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
-        self.page("positions.html", "/positions", title="POSITIONS", views=views,
+        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.get_query_argument("msg", ""),
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, self.now()) if pnl else None,
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
@@ -227,7 +232,7 @@ class WatchlistHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
-        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views,
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.get_query_argument("msg", ""),
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
                   run=dashboard.last_run(jobs.WATCHLIST))
 
@@ -263,8 +268,9 @@ class SetupHandler(PageHandler):
         values["yahoo_used"] = market.yahoo_symbol(ticker.symbol, ticker.sectype, ticker.yahoo_symbol) if ticker else ""
         values["statuses"] = SIGNAL_STATUSES
         values["status_class"] = dashboard.status_class
-        values["utc_timestamp"] = format_timestamp
-        self.page("setup.html", "/setup", title="RESTful API TEST PAGE", **values)
+        values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
+        values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        self.page("setup.html", "/setup", title="SETUP", **values)
 
 
 class YahooSymbolHandler(PageHandler):

@@ -78,6 +78,7 @@ class Settings:
     login_max_failures: int = 5
     login_window_sec: int = 300
     display_timezone: str = "US/Pacific"
+    account_currency: str = "C$"  # ours: the account PNL's currency sign (the original showed C$)
     log_level: str = "INFO"
     event_loop: str = "auto"  # uvloop when installed (faster answers under load), else asyncio's own
 
@@ -144,6 +145,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "LOGIN_MAX_FAILURES"): "login_max_failures",
     ("SERVER", "LOGIN_WINDOW_SEC"): "login_window_sec",
     ("SERVER", "DISPLAY_TIMEZONE"): "display_timezone",
+    ("SERVER", "ACCOUNT_CURRENCY"): "account_currency",
     ("SERVER", "LOG_LEVEL"): "log_level",
     ("SERVER", "EVENT_LOOP"): "event_loop",
 }

@@ -72,6 +72,16 @@ def format_local(stamp: Any, zone: dt.tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def format_local_offset(stamp: Any, zone: dt.tzinfo) -> str:
+    """The signal editor's timestamp: display-zone time with its offset (``2026-11-29 04:02:58-08:00``), which the
+    API reads back as the same UTC moment (A.3)."""
+    local = local_time(stamp, zone)
+    if local is None:
+        return format_local(stamp, zone)
+    text = local.strftime("%Y-%m-%d %H:%M:%S%z")
+    return f"{text[:-2]}:{text[-2:]}"
+
+
 def minutes_since(stamp: Any, now: dt.datetime) -> int | None:
     """Whole minutes from a naive-UTC ``stamp`` to naive-UTC ``now`` (SPEC §7.3 ``round(Δ/60)``)."""
     if not isinstance(stamp, dt.datetime):
@@ -127,12 +137,12 @@ def fmt(value: Any, spec: str, prefix: str = "") -> str:
 
 
 def money(value: Any, prefix: str = "$") -> str:
-    """``$1,234`` / ``-$1,234``: the sign in front of the currency."""
+    """One format for every amount (issue 13): ``$1,234.50`` / ``-$3.00``, the sign in front of the currency."""
     number = _number(value)
     if number is None:
         return ""
-    text = format(abs(number), ",.0f")
-    return ("-" if round(number) < 0 else "") + prefix + text
+    text = format(abs(number), ",.2f")
+    return ("-" if text.strip("0.,") and number < 0 else "") + prefix + text
 
 
 def sign_class(value: Any) -> str:
@@ -162,14 +172,14 @@ def status_class(status: Any) -> str:
 
 
 def slip_text(sig: Signal) -> str:
-    """``slip | $money`` (3 and 1 decimals) when both prices exist; blank otherwise (SPEC §7.3)."""
+    """``slip | money`` (``0.020 | $2.00``, ``-0.160 | -$16.00``) when both prices exist; blank otherwise."""
     if _number(sig.fill_price) is None or _number(sig.order_price) is None or _number(sig.slip) is None:
         return ""
-    text = f"{round(sig.slip, 3)}"
+    text = format(sig.slip, ".3f")
     contracts = _number(sig.order_contracts)
     if contracts is None:
         return text
-    return f"{text} | ${round(sig.slip * contracts, 1)}"
+    return f"{text} | {money(sig.slip * contracts)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +221,7 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         status_class=klass,
         status_tip=tip,
         elapsed=elapsed,
-        fill_price=fmt(sig.fill_price, ""),  # as stored, like the original
+        fill_price=fmt(sig.fill_price, f",.{price_decimals}f"),  # the same decimals as the order price
         slip=slip_text(sig),
     )
 

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import logging
 import queue
+import secrets
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -261,11 +262,18 @@ ACCOUNT_KEYS = ("rowid", "timestamp", "AvailableFunds", "BuyingPower", "DailyPnL
                 "MaintMarginReq", "NetLiquidation", "RealizedPnL", "UnrealizedPnL")
 
 
+def new_token_stamp() -> str:
+    return secrets.token_hex(16)
+
+
 class User(BaseModel):
     rowid = AutoField(column_name="rowid")
     username = Varchar(80, unique=True)
     password = Varchar(80, null=True)  # a bcrypt hash; plain text in a database of the original until first login
     is_admin = IntegerField(null=True, default=0)  # ours
+    # ours: a random value that every token of this account carries; a new one on each password change, and a
+    # new account of the same name has its own, so older tokens stop working (A.5).  NULL until the first start.
+    token_stamp = Varchar(32, null=True, default=new_token_stamp)
 
     class Meta:
         table_name = "users"

@@ -48,7 +48,9 @@
     figure.appendChild(svg);
   }
 
-  document.addEventListener('DOMContentLoaded', function () {
+  function drawAll() {
     document.querySelectorAll('figure.chart[data-chart]').forEach(draw);
-  });
+  }
+  document.addEventListener('DOMContentLoaded', drawAll);
+  document.addEventListener('pairs:refreshed', drawAll);  // live.js swapped <main>
 })();

@@ -182,7 +182,17 @@ def app(settings, store):
 
 def make_token(username: str = "admin", is_admin: bool = True, fresh: bool | float = True, kind: str = "access",
                secret: str = JWT_SECRET) -> str:
-    return auth.make_token(secret, username, kind, is_admin, fresh)
+    """A token as the server mints it, for the stored user of that name when a test database is open."""
+    return auth.make_token(secret, username, kind, is_admin, fresh, stamp=stored_stamp(username))
+
+
+def stored_stamp(username: str) -> str | None:
+    """The user's token stamp; None at collection time, when no database is open yet (such tokens are refused)."""
+    try:
+        user = users.find(username)
+    except (AttributeError, peewee.PeeweeException):  # the uninitialised database proxy, or no table
+        return None
+    return user.token_stamp if user else None
 
 
 class Api:
@@ -243,12 +253,12 @@ def api(app, http_client, base_url) -> Api:
 
 
 @pytest.fixture
-def admin_token() -> str:
+def admin_token(store) -> str:
     return make_token("admin", True, True)
 
 
 @pytest.fixture
-def user_token() -> str:
+def user_token(store) -> str:
     return make_token("user1", False, True)
 
 

@@ -46,10 +46,10 @@ class Tab:
     async def notice(self) -> str:
         return (await self.page.locator("#notice").text_content() or "").strip()
 
-    async def build_and_send(self, form: str, send_label: str) -> None:
-        await self.page.locator(f"{form} button.build").click()
+    async def save(self, form: str) -> None:
+        """Each setup form has one Save button (issue 13); a success reloads the page with the notice."""
         async with self.page.expect_navigation():
-            await self.page.locator(f"{form} button", has_text=send_label).click()
+            await self.page.locator(f"{form} button.send", has_text="Save").click()
 
 
 async def launch(chromium):
@@ -80,7 +80,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         for symbol in ("lnt", "fts"):
             await tab.goto("/setup?tab=tickers")
             await page.fill("#add-ticker input[name=symbol]", symbol)
-            await tab.build_and_send("#add-ticker", "POST")
+            await tab.save("#add-ticker")
             assert await tab.notice() == "'ticker' created successfully. | Code: 201"
         await tab.shot("1-tickers")
         await tab.goto("/setup?tab=pairs")
@@ -88,12 +88,12 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.select_option("#add-pair select[name=ticker2]", "FTS")
         await page.fill("#add-pair input[name=hedge]", "1.25")
         await page.fill("#add-pair input[name=contracts]", "100")
-        await tab.build_and_send("#add-pair", "POST")
+        await tab.save("#add-pair")
         assert await tab.notice() == "'pair' created successfully. | Code: 201"
         async with page.expect_navigation():
             await page.locator("#pair-list a", has_text="LNT-FTS").click()
         await page.check("#update-pair input[name=status][value='1']")
-        await tab.build_and_send("#update-pair", "PUT")
+        await tab.save("#update-pair")
         assert await tab.notice() == "Updated LNT-FTS | Code: 200"
         await tab.shot("2-pairs")
 
@@ -105,8 +105,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.select_option("#simulator select[name=mar_pos]", "long")
         await page.fill("#simulator input[name=mar_pos_size]", "100")
         await page.fill("#simulator input[name=passphrase]", "webhook")
-        await page.click("#sim-build")
-        built = await page.locator("#sim-json").text_content()
+        built = await page.locator("#sim-json").text_content()  # the folded preview follows the form
         assert '"ticker": "LNT-1.25*FTS"' in built and '"order_comment": "Long(manual)"' in built
         assert '"passphrase": "***"' in built
         async with page.expect_navigation():
@@ -133,7 +132,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.fill("#editor input[name=fill_price]", "1.52")
         await page.fill("#editor input[name=slip]", "0.02")
         await page.fill("#editor input[name=passphrase]", "webhook")
-        await tab.build_and_send("#editor", "PUT")
+        await tab.save("#editor")
         rowid = await page.locator("#editor input[name=rowid]").input_value()
         assert await tab.notice() == f"Updated order #{rowid} | Code: 200"
         await tab.shot("5-editor")
@@ -141,7 +140,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         status = page.locator("#signals tbody tr").first.locator("td.status")
         assert await status.text_content() == "filled"
         assert await status.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(111, 207, 111)"
-        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.02 | $2.0"
+        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.020 | $2.00"
 
         # the list page for the pair and a date range: the average slip
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
@@ -170,9 +169,9 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         # a ticker put on the watchlist, the pair deleted
         await tab.goto("/setup?tab=tickers&ticker=FTS")
         await page.check("#update-ticker input[name=active][value='-1']")
-        await tab.build_and_send("#update-ticker", "PUT")
+        await tab.save("#update-ticker")
         assert await tab.notice() == "Updated FTS | Code: 200"
-        assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(".dot").get_attribute("class")
+        assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(":scope > .dot").get_attribute("class")
         # FTS trades in Toronto: the price job must ask Yahoo for FTS.TO, which no spelling rule can know
         assert await page.locator("#yahoo-used").text_content() == "FTS"
         await page.fill("#yahoo-symbol input[name=yahoo_symbol]", "fts.to")
@@ -287,7 +286,8 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         app.ctx.extras["price_source"] = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
         async with page.expect_navigation():
             await page.click("#update-now")
-        assert page.url.endswith("/watchlist")
+        assert page.url.split("?")[0].endswith("/watchlist")
+        assert await tab.notice() == "1 of 1 pairs updated."  # the outcome of the run, in one line
         assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
         assert await page.locator("figure.chart svg polyline.spread").count() == 1
         assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "

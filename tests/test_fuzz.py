@@ -53,7 +53,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(live_serv
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is in requirements-dev.txt; run `make test` to install it"
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(PROJECT_DIR),
-           "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "NO_COLOR": "1"}
+           "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "FUZZ_DATABASE": str(tmp_path / "fuzz.db"),
+           "NO_COLOR": "1"}
     # bounded: a fixed seed, a few examples per operation, and a time budget for the whole run.  One worker:
     # with two, hypothesis' lambda-source cache (shared by the worker threads) now and then fails an internal
     # assertion (hypothesis 6.170, seen once in about five runs), which is a fuzzer fault, not the server's.

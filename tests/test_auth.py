@@ -276,3 +276,21 @@ def test_is_fresh(fresh: object, now: float | None, expected: bool) -> None:
 ])
 def test_bearer_token(header: str | None, token: str | None) -> None:
     assert auth.bearer_token(header) == token
+
+
+def test_session_key_names_a_whole_login() -> None:
+    assert auth.session_key("3f2a") == "sid:3f2a"
+
+
+def test_throttle_edges() -> None:
+    """The fifth failure (not the sixth) slows the name; the last second of a lockout still answers 1; a success
+    with nothing recorded is no error."""
+    limiter, clock = throttle(max_failures=5, window=300, slowdown=2.0)
+    limiter.succeeded("admin", "a")
+    for _ in range(4):
+        limiter.failed("admin", "a")
+    assert (limiter.delay("admin"), limiter.retry_after("admin", "a")) == (0.0, 0)
+    limiter.failed("admin", "a")
+    assert (limiter.delay("admin"), limiter.retry_after("admin", "a")) == (2.0, 301)
+    clock.now += 299.5
+    assert limiter.retry_after("admin", "a") == 1

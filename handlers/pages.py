@@ -118,9 +118,14 @@ class PageHandler(BaseHandler):
         expiry = users.session_expiry(session.decode("utf-8", "replace")) if session else None
         return int(expiry.replace(tzinfo=dt.UTC).timestamp()) if expiry else None
 
+    def now(self) -> dt.datetime:
+        """The time the pages show ages and "today" against (naive UTC); a test passes its own clock as the
+        application's ``now`` setting, so no page test depends on the wall clock."""
+        return self.settings.get("now", utcnow)()
+
     def _common(self, tab: str, reads: bool = True) -> dict[str, Any]:
         """What the header and every template use; ``reads=False`` for error pages: no user, no database."""
-        now = utcnow()
+        now = self.now()
         user = self.current_user if reads else None
         seen = bridge.last_seen() if reads else None
         return {
@@ -218,7 +223,7 @@ class DashboardHandler(PageHandler):
         before = self.page_args()["before"]
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
         result = dashboard.recent_signals(limit, before if user else None)
-        now = utcnow()
+        now = self.now()
         rows = dashboard.signal_rows(result.rows, now, self.zone)
         self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
                   older=result.older if user else None, paged=before is not None)
@@ -232,7 +237,7 @@ class ListHandler(PageHandler):
         args = self.page_args()
         tradetype = "ticker" if args["tradetype"] == "ticker" else "pair"
         selected = args["ticker_webhook"].strip()
-        now = utcnow()
+        now = self.now()
         start, end, since, until = dashboard.day_window(
             dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"]), self.zone, now)
         rows: list = []
@@ -267,7 +272,7 @@ class PositionsHandler(PageHandler):
         total = dashboard.sum_distance_sma(views)
         self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.page_args()["msg"],
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
-                  pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
+                  pnl_minutes=dashboard.minutes_since(pnl.timestamp, self.now()) if pnl else None,
                   charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
                   run=dashboard.last_run(jobs.PRICES), runs=jobs.last_runs(5) if user else [])
 
@@ -352,7 +357,7 @@ class DeliveryLogHandler(PageHandler):
         start, end = dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"])
         since = until = None
         if start or end:
-            start, end, since, until = dashboard.day_window(start, end, self.zone, utcnow())
+            start, end, since, until = dashboard.day_window(start, end, self.zone, self.now())
         result = dashboard.deliveries(route or None, status or None, since, until, dashboard.DELIVERY_ROWS,
                                       args["before"])
         query = {"route": route, "status": status, "start_date": start.isoformat() if start else "",

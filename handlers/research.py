@@ -14,7 +14,6 @@ from handlers.maintenance import job_control
 from handlers.pages import PageHandler
 from pairs import dashboard, instruments, messages, research, screener
 from pairs.args import Arg
-from pairs.store import utcnow
 
 log = logging.getLogger("pairs.screener")
 
@@ -87,7 +86,7 @@ class PairPageHandler(PageHandler):
         settings = self.ctx.settings
         chart = research.pair_page_chart(pair, settings.chart_days, settings.entry_z, settings.exit_z,
                                          with_signals=user is not None)
-        now = utcnow()
+        now = self.now()
         signals, slips = [], {}
         if user is not None:
             signals = [dashboard.signal_row(s, now, self.zone) for s in research.recent_signals(pair.name)]

@@ -2,11 +2,11 @@
 
 ``apply_order_update`` is pure: it takes the signal's columns and one update message and returns the columns
 after the update.  The caller runs it inside one writer transaction (read, apply, write), so two legs reported at
-the same moment are serialized and neither price is lost (A.4).  Applying the same message twice gives the same
-row as applying it once, which makes the bridge's all-day re-sends harmless.
+the same moment are serialized and neither price is lost (A.4).  A fill already applied changes nothing, in any
+order: the bridge re-sends every cumulative fill all day, so a re-sent or older fill must leave the row as it is.
 
-The §6.6 sequences are reproduced exactly, including the original's comparison of the *current* message's
-quantity with leg 2's expected quantity whichever leg reported (SPEC A.4 requires those outputs).
+The §6.6 leg-1-first sequences are reproduced exactly. Unlike the original, a remainder is computed only from the
+quantity of the leg it names (A.4): leg 1's quantity is never compared with leg 2's expectation.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ LEG_FILLED = "filled(...)"
 PART_FILLED = "part.filled"
 CANCELED = "canceled"
 MULTIPLE_ACTIVE_ORDERS = "multiple active orders"
+SINGLE_REMAINDER = "remained: "
 NUMBER_TOO_LARGE = "the fill gives a price or quantity too large to store."
 
 
@@ -73,33 +74,67 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
         return new
     if row.get("order_status") == FILLED:
         return new
-    contracts = row.get("order_contracts") or 0
-    filled_qty = float(update.filled_qty)  # a float as in the original: "remained: 6.0"
-    if row.get("order_id1") == update.order_id and leg_matches(row.get("ticker1"), update.symbol):
-        new.update(price1=update.price, order_status=LEG_FILLED,
-                   status_msg=f"remained({row.get('ticker1')}): {math.floor(contracts) - filled_qty}")
-    if row.get("order_id2") == update.order_id and leg_matches(row.get("ticker2"), update.symbol):
-        new.update(price2=update.price, order_status=LEG_FILLED)
-    if new.get("ticker_type") == "pair":
-        if new.get("price1") and new.get("price2"):  # 0.0 counts as not filled, as in the original
-            hedge = new.get("hedge_param")
-            hedge = 1.0 if hedge is None else hedge
-            fill_price = round(_finite(new["price1"] - hedge * new["price2"]), 4)
-            expected2 = math.floor(_finite(contracts * hedge))
-            if expected2 > filled_qty:
-                new.update(order_status=PART_FILLED,
-                           status_msg=f"remained({new.get('ticker2')}): {expected2 - filled_qty}")
-            else:
-                new.update(order_status=FILLED, status_msg="")
-            _set_fill(new, fill_price)
-    elif new.get("price1"):
-        fill_price = new["price1"]
-        if contracts > filled_qty:
-            new.update(order_status=PART_FILLED, status_msg=f"remained: {contracts - filled_qty}")
-        else:
-            new.update(order_status=FILLED, status_msg="")
-        _set_fill(new, fill_price)
+    for leg in (1, 2):  # both are checked against the row as it was, as in the original
+        if row.get(f"order_id{leg}") == update.order_id and leg_matches(row.get(f"ticker{leg}"), update.symbol):
+            _record_fill(new, leg, update)
     return new
+
+
+def _expected_quantity(row: Mapping[str, Any], leg: int) -> int:
+    """What the leg should fill: the signal's contracts for leg 1, ``floor(contracts * hedge)`` for leg 2."""
+    contracts = row.get("order_contracts") or 0
+    if leg == 1:
+        return math.floor(contracts)
+    return math.floor(_finite(contracts * _hedge(row)))
+
+
+def _hedge(row: Mapping[str, Any]) -> float:
+    hedge = row.get("hedge_param")
+    return 1.0 if hedge is None else hedge
+
+
+def _shown_remainder(row: Mapping[str, Any], label: str) -> float | None:
+    """The remainder that ``status_msg`` shows under ``label`` (``remained(B): ``), or None when it shows none."""
+    text = row.get("status_msg")
+    if not isinstance(text, str) or not text.startswith(label):
+        return None
+    try:
+        return float(text[len(label):])
+    except ValueError:
+        return None
+
+
+def _record_fill(new: dict[str, Any], leg: int, update: OrderUpdate) -> None:
+    """One leg's cumulative fill. A remainder is only ever computed from the quantity of the leg it names: the
+    row keeps no quantities, so ``status_msg`` is where leg 2's remainder waits for leg 1's price (A.4)."""
+    pair = new.get("ticker_type") == "pair"
+    label = f"remained({new.get(f'ticker{leg}')}): " if pair else SINGLE_REMAINDER
+    leg2_label = f"remained({new.get('ticker2')}): "
+    remainder = _expected_quantity(new, leg) - float(update.filled_qty)  # a float as in the original: "6.0"
+    shown = _shown_remainder(new, label)
+    if shown is not None and remainder > shown:
+        return  # an older cumulative fill of this leg than one already applied, re-sent late: it changes nothing
+    new[f"price{leg}"] = update.price
+    new["order_status"] = LEG_FILLED
+    if not (pair and leg == 1 and _shown_remainder(new, leg2_label) is not None):
+        new["status_msg"] = f"remained({new.get(f'ticker{leg}')}): {remainder}"
+    if pair:
+        if new.get("price1") and new.get("price2"):  # 0.0 counts as not filled, as in the original
+            _set_fill(new, round(_finite(new["price1"] - _hedge(new) * new["price2"]), 4))
+            _settle(new, leg2_label, _shown_remainder(new, leg2_label))
+    elif new.get("price1"):
+        _set_fill(new, new["price1"])
+        _settle(new, SINGLE_REMAINDER, remainder)
+
+
+def _settle(new: dict[str, Any], label: str, remainder: float | None) -> None:
+    """part.filled while the deciding leg has a remainder, else filled; unknown (None): stays filled(...)."""
+    if remainder is None:
+        return
+    if remainder > 0:
+        new.update(order_status=PART_FILLED, status_msg=f"{label}{remainder}")
+    else:
+        new.update(order_status=FILLED, status_msg="")
 
 
 def _set_fill(new: dict[str, Any], fill_price: float) -> None:

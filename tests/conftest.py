@@ -20,6 +20,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import peewee
 import pytest
 
@@ -289,3 +290,14 @@ def chromium(request: pytest.FixtureRequest):
     except ImportError:
         unavailable(request.config, "browser", "the playwright package is not installed")
     return async_playwright
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hypothesis (tests/test_properties.py): the same examples on every run, bounded, no timing assertion (a loaded CI
+# machine must not fail a property for being slow), no example database written into the checkout.
+# HYPOTHESIS_PROFILE=explore looks further, with fresh random examples, when hunting a bug by hand.
+
+hypothesis.settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
+                                     print_blob=True)
+hypothesis.settings.register_profile("explore", max_examples=5000, deadline=None, database=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

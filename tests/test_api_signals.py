@@ -196,6 +196,31 @@ async def test_order_update_table_6_6(api, setup_a) -> None:
     assert (reply.code, reply.json) == (404, {"message": "item not found."})
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_order_update_re_sent_fill_changes_nothing(api, setup_a) -> None:
+    """Issue 9 item 20 (A.4): leg 1, leg 2, leg 1 again; the third message used to turn remained(B): 30.0 into
+    210.0 (leg 1's 90 subtracted from leg 2's 300). Then the leg-2-first order ends in the same row."""
+    await pair_signal_with_orders(api)
+    await api.put("/v4/signal/order", order("A", 100, 41.45, 90))
+    await api.put("/v4/signal/order", order("B", 101, 15.05, 270))
+    after_both = (await api.get("/v4/signal/1")).json
+    assert (after_both["order_status"], after_both["status_msg"]) == ("part.filled", "remained(B): 30.0")
+    reply = await api.put("/v4/signal/order", order("A", 100, 41.45, 90))
+    assert (reply.code, reply.json["status_msg"]) == (200, "remained(B): 30.0")
+    assert (await api.get("/v4/signal/1")).json == after_both
+
+    await api.post("/v4/webhook", webhook("A-3*B", order_contracts=100, order_price=1))
+    assert (await api.put("/v4/webhook", webhook("A-3*B", rowid=2, order_contracts=100, order_price=1,
+                                                 order_id1=200, order_id2=201))).code == 200
+    reply = await api.put("/v4/signal/order", order("B", 201, 15.05, 270))
+    assert (reply.json["order_status"], reply.json["status_msg"]) == ("filled(...)", "remained(B): 30.0")
+    await api.put("/v4/signal/order", order("A", 200, 41.45, 90))
+    await api.put("/v4/signal/order", order("B", 201, 15.05, 270))
+    leg_2_first = (await api.get("/v4/signal/2")).json
+    assert {**leg_2_first, "rowid": 1, "order_id1": 100, "order_id2": 101, "timestamp": None} == {
+        **after_both, "timestamp": None}
+
+
 @pytest.mark.gen_test
 async def test_order_update_errors_cancel_partial(api, setup_a) -> None:
     await pair_signal_with_orders(api)

@@ -1,7 +1,10 @@
-"""The pure rules of pairs/auth.py: the login throttle, usernames, the dummy hash (A.5, issue 9)."""
+"""The pure rules of pairs/auth.py (SPEC §4 with A.5, issue 9): the login throttle, usernames, the dummy hash;
+passwords, the passphrase, token claims and expiry, the bearer header. Every time is a fixed number or an injected
+clock (the real clock only where a token must be valid or expired now). `make mutate` runs these against auth.py."""
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from pairs import auth
@@ -119,3 +122,175 @@ def test_verify_password_checks_the_dummy_hash_for_an_unknown_user(monkeypatch):
     stored = auth.hash_password("password", 4)
     assert auth.verify_password(stored, "password", 4) is True
     assert checked[-1] == stored
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Passwords, the passphrase, tokens
+
+SECRET = "s" * 40
+NOW = 1_600_000_000.0  # 2020-09-13 12:26:40 UTC: in the past, as pyjwt checks iat against the clock
+PASSPHRASE = "webhook"
+
+
+@pytest.mark.parametrize("password, too_long", [
+    ("x" * 72, False), ("x" * 73, True), ("é" * 36, False), ("é" * 37, True), ("", False),
+])
+def test_password_too_long_counts_utf8_bytes(password: str, too_long: bool) -> None:
+    assert auth.password_too_long(password) is too_long
+
+
+def test_hash_and_check_password() -> None:
+    assert auth.hash_password("x").startswith("$2b$12$")  # the default cost (about 0.3 s)
+    hashed = auth.hash_password("correct horse", rounds=4)
+    assert hashed.startswith("$2b$04$") and len(hashed) == 60 and auth.is_hashed(hashed)
+    assert auth.check_password(hashed, "correct horse") is True
+    assert auth.check_password(hashed, "correct hors") is False
+    assert auth.check_password(hashed, "x" * 73) is False  # over bcrypt's limit: wrong, never an exception
+
+
+@pytest.mark.parametrize("stored, given, ok", [
+    ("plain", "plain", True),  # the original kept plain text (A.1.4)
+    ("plain", "plai", False),
+    ("plain", "plain!", False),
+    ("plain", "", False),
+    (None, "", False),
+    ("", "", False),
+    ("$2b$04$" + "." * 53, "x", False),  # looks like a hash, is not one
+    ("$2b$99$" + "a" * 53, "x", False),  # bcrypt raises ValueError ("Invalid salt"): that means "wrong" too
+])
+def test_check_password_cases(stored: str | None, given: str, ok: bool) -> None:
+    assert auth.check_password(stored, given) is ok
+
+
+@pytest.mark.parametrize("stored, hashed", [
+    ("$2a$" + "x" * 56, True), ("$2b$" + "x" * 56, True), ("$2y$" + "x" * 56, True),
+    ("$2x$" + "x" * 56, False), ("$2b$" + "x" * 55, False), ("$2b$" + "x" * 57, False), ("", False), (None, False),
+])
+def test_is_hashed(stored: str | None, hashed: bool) -> None:
+    assert auth.is_hashed(stored) is hashed
+
+
+@pytest.mark.parametrize("given, ok", [
+    ("webhook", True),
+    # a leading part of the passphrase: a check of only len(given) characters would accept these
+    ("w", False), ("web", False), ("webhoo", False), ("", False),
+    # the passphrase with more after it: a check of only len(configured) characters would accept these
+    ("webhook!", False), ("webhookwebhook", False), ("webhook\x00", False),
+    ("Webhook", False), (" webhook", False), ("webhook ", False),
+    (None, False), (["webhook"], False), (b"webhook", False), (7, False),
+])
+def test_passphrase_is_the_whole_configured_text(given: object, ok: bool) -> None:
+    assert auth.passphrase_ok(PASSPHRASE, given) is ok
+
+
+def test_passphrase_compares_unicode_as_utf8() -> None:
+    assert auth.passphrase_ok("pässwörd", "pässwörd") is True
+    assert auth.passphrase_ok("pässwörd", "passwords") is False
+
+
+def test_new_secret_is_long_and_new_each_time() -> None:
+    first, second = auth.new_secret(), auth.new_secret()
+    assert len(first) == 64 and first != second  # 48 random bytes, base64url
+
+
+@pytest.mark.parametrize("kind, lifetime", [("access", 15 * 60), ("refresh", 30 * 24 * 3600)])
+def test_make_token_claims(kind: str, lifetime: int) -> None:
+    token = auth.make_token(SECRET, "bob", kind, is_admin=1, fresh=False, now=NOW + 0.9)
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False,
+                                                                      "verify_iat": False})
+    jti = claims.pop("jti")
+    assert len(jti) == 36 and jti.count("-") == 4
+    assert claims == {"fresh": False, "iat": int(NOW), "type": kind, "sub": "bob", "nbf": int(NOW),
+                      "exp": int(NOW) + lifetime, "is_admin": True}  # no stamp, no sid: none given
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+
+
+def test_login_tokens_fresh_for_expire_minutes() -> None:
+    access, refresh = auth.login_tokens(SECRET, "bob", True, 7, "stamp-1", now=NOW)
+    access_claims = auth.decode_token(SECRET, access, "access", now=NOW)
+    refresh_claims = auth.decode_token(SECRET, refresh, "refresh", now=NOW)
+    assert (access_claims["fresh"], access_claims["is_admin"], refresh_claims["is_admin"]) == (NOW + 7 * 60, True, True)
+    assert access_claims["iat"] == refresh_claims["iat"] == int(NOW)
+    assert access_claims["stamp"] == refresh_claims["stamp"] == "stamp-1"
+    assert access_claims["sid"] == refresh_claims["sid"] and len(access_claims["sid"]) == 36  # one login
+    assert (refresh_claims["fresh"], refresh_claims["exp"]) == (False, int(NOW) + 30 * 24 * 3600)
+    assert access_claims["jti"] != refresh_claims["jti"]
+
+
+def test_tokens_made_now_are_valid_now() -> None:
+    """Without a given time (as the routes call them) both are made and checked on the real clock."""
+    access, refresh = auth.login_tokens(SECRET, "bob", False, 7, None)
+    assert auth.decode_token(SECRET, access, "access")["fresh"] > auth.decode_token(SECRET, access, "access")["iat"]
+    assert auth.decode_token(SECRET, refresh, "refresh")["fresh"] is False
+    refreshed = auth.make_token(SECRET, "bob", "access", False, False)  # as /v4/refresh makes it
+    assert auth.decode_token(SECRET, refreshed, "access")["sub"] == "bob"
+
+
+def token_error(secret: str, token: str, kind: str, now: float | None) -> tuple[str, str]:
+    with pytest.raises(auth.TokenError) as caught:
+        auth.decode_token(secret, token, kind, now=now)
+    assert str(caught.value) == caught.value.message
+    return caught.value.error, caught.value.message
+
+
+def test_decode_token_expiry_at_the_exact_second() -> None:
+    token = auth.make_token(SECRET, "bob", "access", False, True, now=NOW)
+    assert auth.decode_token(SECRET, token, "access", now=NOW + 899)["sub"] == "bob"
+    assert token_error(SECRET, token, "access", NOW + 900) == auth.TOKEN_EXPIRED
+    # without a given time the real clock decides: a token of 2096 is not valid yet (nbf), one of 2020 has expired
+    assert token_error(SECRET, token, "access", None) == auth.TOKEN_EXPIRED
+    future = auth.make_token(SECRET, "bob", "access", False, True, now=4_000_000_000.0)
+    assert token_error(SECRET, future, "access", None) == auth.TOKEN_INVALID
+
+
+def test_decode_token_refuses_what_is_not_a_token_of_its_kind() -> None:
+    access = auth.make_token(SECRET, "bob", "access", False, True, now=NOW)
+    assert token_error(SECRET, access, "refresh", NOW) == auth.TOKEN_INVALID
+    assert token_error("t" * 40, access, "access", NOW) == auth.TOKEN_INVALID
+    assert token_error(SECRET, "not.a.token", "access", NOW) == auth.TOKEN_INVALID
+    claims = {"iat": int(NOW), "exp": int(NOW) + 60, "sub": "bob", "jti": "j", "type": "access"}
+    for missing in claims:
+        partial = jwt.encode({k: v for k, v in claims.items() if k != missing}, SECRET, algorithm="HS256")
+        assert token_error(SECRET, partial, "access", NOW) == auth.TOKEN_INVALID, missing
+        valid_until_2096 = {**claims, "exp": 4_000_000_000}  # for the real clock (no given time)
+        partial = jwt.encode({k: v for k, v in valid_until_2096.items() if k != missing}, SECRET, algorithm="HS256")
+        assert token_error(SECRET, partial, "access", None) == auth.TOKEN_INVALID, missing
+    none_alg = jwt.encode(claims, None, algorithm="none")
+    assert token_error(SECRET, none_alg, "access", NOW) == auth.TOKEN_INVALID
+
+
+@pytest.mark.parametrize("fresh, now, expected", [
+    (True, NOW, True), (False, NOW, False),
+    (NOW + 1, NOW, True), (NOW, NOW, False), (int(NOW) + 1, NOW, True),
+    ("yes", NOW, False), (None, NOW, False),
+    (1.0, None, False), (1e12, None, True),  # the real clock: 1970 has passed, the year 33658 has not
+])
+def test_is_fresh(fresh: object, now: float | None, expected: bool) -> None:
+    assert auth.is_fresh({"fresh": fresh}, now) is expected
+
+
+@pytest.mark.parametrize("header, token", [
+    ("Bearer abc.def.ghi", "abc.def.ghi"),
+    ("  Bearer   abc  ", "abc"),
+    ("Bearer", None), ("Bearer   ", None), ("bearer abc", None), ("Basic abc", None), ("", None), (None, None),
+])
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert auth.bearer_token(header) == token
+
+
+def test_session_key_names_a_whole_login() -> None:
+    assert auth.session_key("3f2a") == "sid:3f2a"
+
+
+def test_throttle_edges() -> None:
+    """The fifth failure (not the sixth) slows the name; the last second of a lockout still answers 1; a success
+    with nothing recorded is no error."""
+    limiter, clock = throttle(max_failures=5, window=300, slowdown=2.0)
+    limiter.succeeded("admin", "a")
+    for _ in range(4):
+        limiter.failed("admin", "a")
+    assert (limiter.delay("admin"), limiter.retry_after("admin", "a")) == (0.0, 0)
+    limiter.failed("admin", "a")
+    assert (limiter.delay("admin"), limiter.retry_after("admin", "a")) == (2.0, 301)
+    clock.now += 299.5
+    assert limiter.retry_after("admin", "a") == 1

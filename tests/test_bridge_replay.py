@@ -234,8 +234,8 @@ async def test_both_legs_reported_at_the_same_moment(api, instruments) -> None:
         row = await stored(api, rowid)
         # no lost update: both prices are there and the spread was computed from them
         assert (row["price1"], row["price2"], row["fill_price"], row["slip"]) == (41.45, 15.05, -3.7, 4.7)
-        # leg 1 last -> its quantity is compared with leg 2's expectation (§6.6, leg-2-first variant)
-        assert (row["order_status"], row["status_msg"]) in (("filled", ""), ("part.filled", "remained(B): 200.0"))
+        # leg 2's full quantity decides, whichever leg was written last (A.4: a remainder only from its own leg)
+        assert (row["order_status"], row["status_msg"]) == ("filled", "")
 
     # the bridge re-sends the same fills: every signal ends filled, and after that nothing changes any more
     for both in legs.values():

@@ -67,6 +67,10 @@ TABLE_6_3_EXTRA = [
     ("LNT-.5*FTS", True, "pair", "LNT", "FTS", ".5", None),
     ("LNT-2.5FTS", True, "pair", "LNT", "FTS", "2.5", None),
     ("LNT-FTS2", True, "pair", "LNT", "FTS", "2", None),
+    # §6.1 quirk: every occurrence of the hedge's text leaves the leg, not only the first (issue 14, survivor 4)
+    ("LNT-2*FTS2", True, "pair", "LNT", "FTS", "2", None),
+    ("LNT-1.5*FTS1.5", True, "pair", "LNT", "FTS", "1.5", None),
+    ("LNT-3*3FTS", True, "pair", "LNT", "FTS", "3", None),
     ("BRK.B", True, "single", "BRK B", None, None, None),
     ("BRK.B-1.5*LNT", True, "pair", "BRK B", "LNT", "1.5", None),
     ("spy", False, "single", "", None, None, P),
@@ -124,7 +128,7 @@ def test_a_hedge_too_large_for_a_number_fails_instead_of_storing_infinity() -> N
 
 STATUS_TICKERS = {"LNT": ticker(active=1), "FTS": ticker(active=0), "BF.A": ticker(active=1),
                   "WTCH": ticker(active=-1), "NULL": ticker(active=None), "BTCUSD": ticker("CRYPTO", active=1)}
-PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "BF A-BF B": SimpleNamespace(hedge=0.7, status=0),
+PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "LNT-BF A": SimpleNamespace(hedge=None, status=1), "BF A-BF B": SimpleNamespace(hedge=0.7, status=0),
          "BTC.USD-SHIB.USD": SimpleNamespace(hedge=1.0, status=-1)}
 
 
@@ -136,6 +140,9 @@ PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "BF A-BF B": SimpleNa
     ("pair", "BTC.USD", "SHIB.USD", 1, "BTCUSD", (False, "canceled", "passive ticker")),
     ("pair", "X", "Y", 1, None, (False, "error", "unknown ticker")),
     ("pair", None, None, None, None, (False, "error", "unknown ticker")),
+    ("pair", "LNT", "FTS", None, "LNT", (False, "canceled", "wrong hedge")),  # no hedge in the signal
+    ("pair", "LNT", "BF A", 1, "LNT", (False, "canceled", "wrong hedge")),  # no hedge in the pairs table
+    ("single", "LNT", None, None, "FTS", (True, None, None)),  # found as written: the registered name is a fallback
     ("single", "LNT", None, None, "LNT", (True, None, None)),
     ("single", "FTS", None, None, "FTS", (False, "canceled", "passive ticker")),
     ("single", "NULL", None, None, "NULL", (False, "canceled", "passive ticker")),
@@ -151,3 +158,34 @@ PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "BF A-BF B": SimpleNa
 def test_status_check(ticker_type, t1, t2, hedge, registered, expected) -> None:
     check = check_status(ticker_type, t1, t2, hedge, STATUS_TICKERS.get, PAIRS.get, registered)
     assert (check.ok, check.order_status, check.status_msg) == expected
+
+
+def refusing_none(table: dict):
+    """A lookup that fails the test when asked for a missing name (the caller must not look up None)."""
+    def lookup(name):
+        assert name is not None and "None" not in name, f"looked up {name!r}"
+        return table.get(name)
+    return lookup
+
+
+@pytest.mark.parametrize("ticker_type, t1, t2", [("pair", None, "FTS"), ("pair", "LNT", None), ("single", None, None)])
+def test_status_check_never_looks_up_a_missing_leg(ticker_type, t1, t2) -> None:
+    check = check_status(ticker_type, t1, t2, 1.25, refusing_none(STATUS_TICKERS), refusing_none(PAIRS))
+    assert (check.ok, check.order_status, check.status_msg) == (False, "error", "unknown ticker")
+
+
+@pytest.mark.parametrize("text, registered", [
+    ("NYSE:LNT", "LNT"), ("NYSE:BF.A-0.7*BF.B", "BF.A"), ("USDCAD", "USDCAD"), ("FX:USD.CAD", "USD.CAD"),
+    ("BTCUSD-SHIBUSD", "BTCUSD"), ("BTC.USD", "BTC.USD"), ("spy", None), ("0.7*LNT", "LNT"), ("", None),
+])
+def test_leg_1_spelling_for_the_status_check(text: str, registered: str | None) -> None:
+    """A.4: leg 1's spelling in the tickers table, for the status check's fallback (None when leg 1 is unknown)."""
+    assert parse_equation(text, EXTRA.get).registered_symbol1 == registered
+
+
+@pytest.mark.parametrize("text, ticker2, hedge", [
+    ("LNT-2*USD.CAD", "USD.CAD", 2.0), ("LNT-BTCUSD*0.5", "BTC.USD", 0.5), ("LNT-X:NYSE:FTS", "FTS", 1.0),
+])
+def test_hedge_and_exchange_on_every_kind_of_leg_2(text: str, ticker2: str, hedge: float) -> None:
+    parsed = parse_equation(text, EXTRA.get)
+    assert (parsed.ok, parsed.fields["ticker2"], parsed.fields["hedge_param"]) == (True, ticker2, hedge)

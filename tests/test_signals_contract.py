@@ -289,3 +289,16 @@ async def test_delivery_log_redacts_the_passphrase_of_every_body_the_webhook_acc
     assert bodies[5] == multipart("XyZ", passphrase="e", **fields).replace('"\r\n\r\ne\r\n', '"\r\n\r\n***\r\n', 1)
     for body in bodies:
         assert "webhook" not in body and "s3cret" not in body and "web%68ook" not in body
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_only_the_whole_passphrase_is_accepted(api, instruments) -> None:
+    """A leading part of the passphrase, or the passphrase with more after it, is wrong: a compare of only the
+    first len(given) or len(configured) characters would let ``w`` or ``webhook!`` in (issue 14, survivor 1)."""
+    for given in ("w", "web", "webhoo", "webhook!", "webhookwebhook", "Webhook"):
+        reply = await api.post("/v4/webhook", webhook("LNT", passphrase=given))
+        assert (reply.code, reply.json) == (401, {"message": "incorrect passphrase."}), given
+        reply = await api.put("/v4/signal/order", order("A", 100, 1, 1, passphrase=given))
+        assert (reply.code, reply.json) == (401, NESTED_WRONG), given
+    assert count() == 0
+    assert (await api.post("/v4/webhook", webhook("LNT"))).code == 200

@@ -155,6 +155,16 @@ def test_flat_legs_give_no_zscore_hedge_or_pvalue():
     assert not any(isinstance(v, float) and math.isnan(v) for v in vars(got).values())
 
 
+def test_flat_legs_with_a_hedge_other_than_1_give_no_zscore():
+    """A flat spread that is not 0 (hedge 0.5): sma 2.5, std 0. Only the std > 0 guard keeps the z-score from
+    dividing by zero and crashing the price job for this pair (issue 14, survivor 2)."""
+    index = pd.date_range("2026-08-03", periods=40, freq="B")
+    flat = pd.Series(5.0, index=index)
+    got = stats.pair_stats(flat, flat, 5.0, 5.0, 0.5)
+    assert got == stats.PairStats(act_price=2.5, sma=2.5, std=0.0, sma_dist=0.0, zscore=None, hedge_ols=None,
+                                  coint_pvalue=None)
+
+
 def test_spread_uses_only_common_days():
     a = pd.Series([10.0, 11.0, 12.0], index=pd.DatetimeIndex(["2026-11-20", "2026-11-23", "2026-11-24"]))
     b = pd.Series([4.0, 5.0], index=pd.DatetimeIndex(["2026-11-23", "2026-11-24"]))

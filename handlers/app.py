@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -77,6 +76,3 @@ class PairsApp(tornado.web.Application):
 def make_app(settings: Settings, store: Store, **overrides: Any) -> PairsApp:
     return PairsApp(make_context(settings, store), **overrides)
 
-
-def static_dir() -> Path:
-    return PROJECT_DIR / "static"

@@ -260,13 +260,6 @@ def _pair_values(pair: Pair, today: dt.date, closed: bool, settings: Settings) -
     return stats.pair_stats(daily1, daily2, last1, last2, pair.hedge, settings.sma_window, settings.coint_window)
 
 
-def last_price_update(job: str = PRICES) -> dt.datetime | None:
-    """When the last run of ``job`` that updated at least one pair finished (naive UTC), for the pages."""
-    run = (JobRun.select(JobRun.finished).where((JobRun.job == job) & (JobRun.updated > 0))
-           .order_by(JobRun.finished.desc()).first())
-    return run.finished if run else None
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The schedule (§8): what runs how often.  The caller ticks ``scheduler.run_pending`` and supplies the actions,
 # which must return at once (the server's actions hand the work to its executor).

@@ -238,7 +238,6 @@ class Pair(BaseModel):
 
 PAIR_KEYS = ("name", "ticker1", "ticker2", "hedge", "status", "notes", "contracts", "act_price", "sma", "sma_dist",
              "std")
-PAIR_STATS_KEYS = ("zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale")  # after the original keys
 
 
 class Account(BaseModel):

@@ -21,7 +21,7 @@ import tornado.httpserver
 from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, jobs, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
-from pairs.store import Store, StoreError
+from pairs.store import Store, StoreError, open_store
 
 log = logging.getLogger("pairs")
 
@@ -37,13 +37,6 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url)
-    changes = store.open()
-    log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
-    return store
 
 
 def prepare_users(settings: Settings, store: Store) -> None:
@@ -86,7 +79,7 @@ class InFlight:
 async def serve(settings: Settings) -> None:
     from handlers.app import make_app  # the HTTP layer is only needed here
 
-    store = open_store(settings)
+    store = open_store(settings.effective_database_url)
     prepare_users(settings, store)
     app = make_app(settings, store)
     in_flight = InFlight()
@@ -150,7 +143,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = _read_password(args)
-    store = open_store(settings)
+    store = open_store(settings.effective_database_url)
     try:
         if users.find(args.username):
             print(f"user {args.username!r} already exists; use reset-password to change its password",
@@ -166,7 +159,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
     password = _read_password(args)
-    store = open_store(settings)
+    store = open_store(settings.effective_database_url)
     try:
         changed = store.write_sync(users.set_password_tx, args.username,
                                    auth.hash_password(password, settings.bcrypt_rounds))

@@ -24,7 +24,7 @@ from peewee import AutoField, DateTimeField, IntegerField, TextField
 
 from pairs import market, messages, stats
 from pairs.config import ConfigError, Settings
-from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, register_model, utcnow
+from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, open_store, register_model, utcnow
 
 log = logging.getLogger("pairs.jobs")
 
@@ -308,12 +308,6 @@ def yfinance_cache(settings: Settings) -> Path:
     return Path(settings.data_dir) / "yfinance"
 
 
-def _open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url)
-    store.open()
-    return store
-
-
 def _progress_bar(stream: Any) -> Progress:
     def show(step: str, done: int, total: int) -> None:
         width = 30
@@ -327,7 +321,7 @@ def _progress_bar(stream: Any) -> Progress:
 
 def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
     source = market.make_price_source(settings.price_source, cache_dir=yfinance_cache(settings))
-    store = _open_store(settings)
+    store = open_store(settings.effective_database_url)
     job = WATCHLIST if args.watchlist else PRICES
     try:
         while True:
@@ -354,7 +348,7 @@ def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
     if args.yahoo is not None and override is None:
         print(f"{args.yahoo!r}: {messages.BAD_YAHOO_SYMBOL}", file=sys.stderr)
         return 2
-    store = _open_store(settings)
+    store = open_store(settings.effective_database_url)
     try:
         if override is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, override):
             print(f"no ticker {args.symbol!r}", file=sys.stderr)

@@ -19,11 +19,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import statistics
 import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-import pandas as pd
+from pairs.lazy import LazyModule
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported when a statistics job first runs, not at start-up
+    np = LazyModule("numpy")
+    pd = LazyModule("pandas")
+
+Time = TypeVar("Time")
 SMA_WINDOW = 20
 COINT_WINDOW = 60
 MIN_COINT_OBS = 30  # below this the ADF regression has too few degrees of freedom to mean anything
@@ -47,21 +57,24 @@ def completed_daily(closes: pd.Series, today: dt.date, session_closed: bool) -> 
     return closes[closes.index.normalize() < pd.Timestamp(today)]
 
 
-def spread(close1: pd.Series, close2: pd.Series, hedge: float) -> pd.Series:
-    both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna()
-    return both["t1"] - hedge * both["t2"]
+def spread(close1: Mapping[Time, float], close2: Mapping[Time, float], hedge: float) -> dict[Time, float]:
+    """close1 − hedge × close2 at the times both legs closed (NaN is no close), in close1's order.
+
+    Plain Python over anything with ``items()``: the price job passes pandas Series, the pages' chart dicts.
+    """
+    second = {time: close for time, close in close2.items() if not math.isnan(close)}
+    return {time: close - hedge * second[time] for time, close in close1.items()
+            if time in second and not math.isnan(close)}
 
 
-def _finite_or(value: float, fallback):
-    return value if value is not None and math.isfinite(value) else fallback
-
-
-def moving_stats(daily_spread: pd.Series, window: int = SMA_WINDOW) -> tuple[float, float]:
-    """(sma, std) of the last ``window`` values, rounded to 5 decimals; (0, 0) with fewer values."""
+def moving_stats(daily_spread: Sequence[float], window: int = SMA_WINDOW) -> tuple[float, float]:
+    """(sma, std) of the last ``window`` values, rounded to 5 decimals; (0, 0) with fewer values or an infinite one."""
     if window < 2 or len(daily_spread) < window:
         return 0.0, 0.0
-    tail = daily_spread.iloc[-window:]
-    return (round(_finite_or(float(tail.mean()), 0.0), 5), round(_finite_or(float(tail.std(ddof=1)), 0.0), 5))
+    tail = [float(value) for value in daily_spread[-window:]]
+    if not all(math.isfinite(value) for value in tail):
+        return 0.0, 0.0
+    return round(statistics.fmean(tail), 5), round(statistics.stdev(tail), 5)
 
 
 def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> tuple[float | None,
@@ -93,7 +106,7 @@ def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WI
 def pair_stats(daily1: pd.Series, daily2: pd.Series, last1: float, last2: float, hedge: float,
                window: int = SMA_WINDOW, coint_window: int = COINT_WINDOW) -> PairStats:
     """Everything the price job stores for one pair, from completed daily closes and the two latest prices."""
-    sma, std = moving_stats(spread(daily1, daily2, hedge), window)
+    sma, std = moving_stats(list(spread(daily1, daily2, hedge).values()), window)
     act_price = round(float(last1) - float(last2) * hedge, 4)
     sma_dist = round(sma - act_price, 4) if sma else 0.0
     zscore = round((act_price - sma) / std, 4) if sma and std > 0 else None

@@ -513,6 +513,14 @@ class Store:
             self.db.close()
 
 
+def open_store(database_url: str) -> Store:
+    """Open and migrate the database of the server and of every sub-command, saying what the migration did."""
+    store = Store(database_url)
+    changes = store.open()
+    log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
+    return store
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Settings kept in the database
 

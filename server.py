@@ -172,9 +172,9 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="server.py",
+        prog=prog,
         description="pairs: trading-signal server (TradingView webhooks, the v4 REST API, the dashboard).",
         epilog=f"Environment: {', '.join(ENV_OVERRIDES)} override config.ini.",
     )
@@ -242,8 +242,8 @@ def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, None]], None
     return asyncio.run
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "server.py") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         settings = settings_from_args(args)
         configure_logging(settings.log_level)
@@ -255,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"pairs: {exc}", file=sys.stderr)
         return 2
+
+
+def console() -> int:
+    """The ``pairs`` command that ``pip install .`` creates (pyproject.toml): ``python server.py`` by another name."""
+    return main(prog="pairs")
 
 
 if __name__ == "__main__":

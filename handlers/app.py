@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -13,7 +14,7 @@ import tornado.web
 from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
 from handlers.base import NotFoundHandler
 from pairs import auth
-from pairs.config import PROJECT_DIR, Settings
+from pairs.config import INSTALLED, PROJECT_DIR, Settings
 from pairs.store import Store, ensure_setting
 
 
@@ -52,6 +53,9 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
+# templates/ and static/: beside server.py in a checkout, inside this package when installed (pyproject.toml)
+ASSETS_DIR = Path(__file__).resolve().parent if INSTALLED else PROJECT_DIR
+
 ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance)
 
 
@@ -63,8 +67,8 @@ class PairsApp(tornado.web.Application):
             "cookie_secret": ctx.cookie_secret,
             "xsrf_cookies": True,
             "xsrf_cookie_kwargs": {"samesite": "Lax"},
-            "template_path": str(PROJECT_DIR / "templates"),
-            "static_path": str(PROJECT_DIR / "static"),
+            "template_path": str(ASSETS_DIR / "templates"),
+            "static_path": str(ASSETS_DIR / "static"),
             "default_handler_class": NotFoundHandler,
             "compress_response": False,
             "log_function": ops.log_request,

@@ -34,6 +34,7 @@ else:  # imported when a statistics job first runs, not at start-up
     pd = LazyModule("pandas")
 
 Time = TypeVar("Time")
+
 SMA_WINDOW = 20
 COINT_WINDOW = 60
 MIN_COINT_OBS = 30  # below this the ADF regression has too few degrees of freedom to mean anything

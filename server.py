@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import logging
 import os
@@ -19,7 +20,7 @@ from typing import Any
 import tornado.httpserver
 
 from handlers import api_signals, maintenance
-from pairs import __version__, auth, backup, checks, jobs, users
+from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
 from pairs.store import Store, StoreError, open_store
 
@@ -79,13 +80,14 @@ class InFlight:
 async def serve(settings: Settings) -> None:
     from handlers.app import make_app  # the HTTP layer is only needed here
 
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings)
     prepare_users(settings, store)
     app = make_app(settings, store)
     in_flight = InFlight()
     app.ctx.extras["in_flight"] = in_flight
-    server = tornado.httpserver.HTTPServer(app, max_body_size=max(16 * 1024 * 1024, settings.body_limit * 4),
-                                           idle_connection_timeout=75)
+    # No handler holds more than the cap: pairs' own handlers stream the body and refuse more (handlers/base.py),
+    # Tornado's (static files) stop at it
+    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.body_limit, idle_connection_timeout=75)
     try:
         server.listen(settings.port, settings.host)
     except OSError as exc:
@@ -138,12 +140,16 @@ def _read_password(args: argparse.Namespace) -> str:
         raise ConfigError("an empty password is not allowed; nothing was changed")
     if auth.password_too_long(password):
         raise ConfigError("the password is longer than 72 bytes (bcrypt's limit); nothing was changed")
+    if len(password) < auth.PASSWORD_MIN:  # the API keeps the original's rule (any non-empty password): README
+        raise ConfigError(f"{messages.PASSWORD_TOO_SHORT}; nothing was changed")
     return password
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    if not auth.username_ok(args.username):
+        raise ConfigError(f"{messages.BAD_USERNAME} Nothing was created.")
     password = _read_password(args)
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings)
     try:
         if users.find(args.username):
             print(f"user {args.username!r} already exists; use reset-password to change its password",
@@ -159,7 +165,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
     password = _read_password(args)
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings)
     try:
         changed = store.write_sync(users.set_password_tx, args.username,
                                    auth.hash_password(password, settings.bcrypt_rounds))
@@ -170,6 +176,41 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"password of {args.username!r} changed")
     return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """``make demo``: serve a fresh data/demo.db on the data-demo/ prices, filled with a day of trading."""
+    demo.remove_demo_database(settings.data_dir)
+    settings = dataclasses.replace(settings, database_url=demo.demo_database_url(settings.data_dir),
+                                   price_source=f"csv:{demo.DEMO_PRICES}")
+    STARTUP_HOOKS.append(start_demo)
+    event_loop_runner(settings.event_loop)(serve(settings))
+    return 0
+
+
+async def run_demo(ctx: Any, base_url: str) -> list[int]:
+    """demo.run in the executor against this server; its price runs go through the server's own job control."""
+    loop = asyncio.get_running_loop()
+    control = maintenance.job_control(ctx)
+
+    def prices() -> None:
+        for job in (jobs.PRICES, jobs.WATCHLIST):
+            asyncio.run_coroutine_threadsafe(control.prices(job, gate=False), loop).result()
+
+    s = ctx.settings
+    return await ctx.run(demo.run, base_url, s.admin_username, s.admin_password, s.webhook_passphrase, prices,
+                         None, log.info)
+
+
+def start_demo(ctx: Any) -> None:
+    host = "127.0.0.1" if ctx.settings.host in ("", "0.0.0.0", "::") else ctx.settings.host
+    task = asyncio.get_running_loop().create_task(run_demo(ctx, f"http://{host}:{ctx.settings.port}"))
+    ctx.extras["demo"] = task  # keep a reference: a task nobody holds may be collected before it ends
+
+    def report(done: asyncio.Task) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("demo failed: %s; the server keeps running with what was stored so far", done.exception())
+    task.add_done_callback(report)
 
 
 def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
@@ -196,6 +237,9 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
         if name == "create-user":
             p.add_argument("--admin", action="store_true", help="give the user the admin flag")
         p.set_defaults(func=func)
+    p = sub.add_parser("demo", help="serve a demo: a fresh data/demo.db on the data-demo/ prices with a day of "
+                       "signals, orders and fills (make demo)")
+    p.set_defaults(func=cmd_demo)
     for register in COMMAND_REGISTRARS:
         register(sub)
     return parser
@@ -209,6 +253,7 @@ COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
 STARTUP_HOOKS.append(maintenance.start_jobs)
 SHUTDOWN_HOOKS.append(maintenance.stop_jobs)
 COMMAND_REGISTRARS.append(jobs.register_commands)
+COMMAND_REGISTRARS.append(screener.register_commands)  # the pair screener (issue 12)
 # The delivery log keeps [SERVER] DELIVERY_LOG_DAYS days (handlers/api_signals.py).
 STARTUP_HOOKS.append(api_signals.start_delivery_log_purge)
 SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)

@@ -99,7 +99,8 @@ def main() -> None:
         store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))
         app = make_app(settings, store)
         app.ctx.extras["price_source"] = source
-        token = auth.make_token(app.ctx.jwt_secret, "admin", "access", True, True)
+        token = auth.make_token(app.ctx.jwt_secret, "admin", "access", True, True,
+                                stamp=users.find("admin").token_stamp)
         seen, took = asyncio.run(latencies_during_run(app, token))
         print(f"first run, inside the server (all bars new): {took:.2f} s; meanwhile {len(seen)} POST /v4/ticker + "
               f"GET /v4/pairs/0 answered, each pair of requests median {statistics.median(seen) * 1000:.1f} ms, "

@@ -52,10 +52,11 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         return self
 
-    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes, float]:
+    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "",
+                      content_type: str = "application/json") -> tuple[int, bytes, float]:
         assert self.reader and self.writer
         head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
-                f"Content-Type: application/json\r\n{headers}\r\n").encode()
+                f"Content-Type: {content_type}\r\n{headers}\r\n").encode()
         started = time.perf_counter()
         self.writer.write(head + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")
@@ -85,8 +86,11 @@ def webhook_body(tag: str) -> bytes:
     return json.dumps({**PAIR_WEBHOOK, "order_comment": tag}).encode()
 
 
-async def register_instruments(port: int) -> None:
-    token = auth.make_token(JWT_SECRET, "admin", "access", True, True)
+async def register_instruments(port: int, db: Path) -> None:
+    with sqlite3.connect(db) as conn:  # a token names the account by its stamp
+        stamp = conn.execute("SELECT token_stamp FROM users WHERE username = 'admin'").fetchone()[0]
+    conn.close()
+    token = auth.make_token(JWT_SECRET, "admin", "access", True, True, stamp=stamp)
     conn = await Connection(port).open()
     auth_header = f"Authorization: Bearer {token}\r\n"
     for path, body in (("/v4/ticker", {"symbol": "LNT"}), ("/v4/ticker", {"symbol": "FTS"}),
@@ -236,7 +240,7 @@ def main() -> int:
 
     server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
     try:
-        asyncio.run(register_instruments(server.port))
+        asyncio.run(register_instruments(server.port, db))
         latencies = asyncio.run(sequential(server.port, args.sequential))
         print(f"sequential webhooks ({len(latencies)}, pair equation, 200 answers): "
               f"p50 {ms(percentile(latencies, 50))}  p99 {ms(percentile(latencies, 99))}  "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiError, BaseHandler
-from pairs import instruments, messages
+from pairs import instruments, live, messages
 from pairs.args import Arg
 from pairs.store import Account, account_json
 
@@ -20,6 +20,7 @@ PNL_ARGS = (
 
 class PnlHandler(BaseHandler):
     passphrase_route = True
+    live_topic = live.POSITIONS
 
     async def post(self) -> None:
         body = self.args(PNL_ARGS)

@@ -10,8 +10,9 @@ from typing import Any
 import peewee
 import tornado.ioloop
 
-from handlers.base import ApiError, BaseHandler, _in_networks, message
-from pairs import delivery, messages, signals
+from handlers import maintenance
+from handlers.base import BaseHandler, _in_networks, message
+from pairs import delivery, live, messages, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -68,18 +69,20 @@ WEBHOOK_ANSWERS = {
 }
 
 
-async def _stored(write: Awaitable[Any], failure: str) -> Any:
-    """A database fault is a 500 with the original's text; a refused or missing row was raised by the tx."""
+async def _stored(handler: BaseHandler, write: Awaitable[Any], failure: str) -> Any:
+    """A database error is a 500 with the original's text, or a 503 when the database is away (nothing stored);
+    a refused or missing row was raised by the tx."""
     try:
         return await write
-    except peewee.PeeweeException:
-        raise message(500, failure) from None
+    except peewee.PeeweeException as exc:
+        raise handler.db_error(exc, failure) from None
 
 
 class WebhookHandler(BaseHandler):
     """POST: TradingView's alert (and the bridge's sync signals).  PUT: the bridge's full echo of a signal."""
 
     passphrase_route = True
+    live_topic = live.SIGNALS
 
     def prepare(self) -> None:
         super().prepare()
@@ -90,30 +93,37 @@ class WebhookHandler(BaseHandler):
     async def post(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"])
-        outcome = await _stored(self.ctx.store.write(signals.insert_signal_tx, body), messages.INSERT_FAILED)
-        status, text = WEBHOOK_ANSWERS[outcome]
+        inserted = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body,
+                                                            self.ctx.settings.duplicate_window_sec),
+                                 messages.INSERT_FAILED)
+        status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
+        if inserted.findings and self.ctx.settings.enable_email_notifications:
+            # mailed now, not at the next periodic check; the check runs in the executor (kept for the tests)
+            self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
 
     async def put(self) -> None:
         body = self.args(WEBHOOK_ARGS)
         self.check_passphrase(body["passphrase"], nested=True)
-        row = await _stored(self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
+        row = await _stored(self, self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
 
 
 class SignalItemHandler(BaseHandler):
+    live_topic = live.SIGNALS
+
     def get(self, rowid: str) -> None:
         try:
             row = signals.find_signal(rowid)
-        except peewee.PeeweeException:
-            raise message(500, messages.GET_FAILED) from None
+        except peewee.PeeweeException as exc:
+            raise self.db_error(exc, messages.GET_FAILED) from None
         if row is None:
             raise message(404, messages.NOT_FOUND)
         self.send(signal_json(row))
 
     async def delete(self, rowid: str) -> None:
         self.identity(fresh=True, admin=True)
-        await _stored(self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
+        await _stored(self, self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
         self.send({"message": messages.deleted("signal")})
 
 
@@ -128,39 +138,41 @@ class OrderHandler(SignalItemHandler):
         self.check_passphrase(body["passphrase"], nested=True)
         update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
                              body["partial"], body["order_contracts"])
-        row = await _stored(self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
+        row = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
 
 
-def _list(rows: Callable[[], list]) -> list[dict[str, Any]]:
-    """A database fault is the original's 500 and text, plus an empty ``signals``: the bridge reads that key of
-    every waiting-list answer it gets, and a KeyError there ends its polling for good (A.1.2)."""
+def _list(handler: BaseHandler, rows: Callable[[], list]) -> list[dict[str, Any]]:
+    """A database fault is the original's 500 and text (503 when the database is away), plus an empty
+    ``signals``: the bridge reads that key of every waiting-list answer it gets, and a KeyError there ends its
+    polling for good (A.1.2)."""
     try:
         return rows()
-    except peewee.PeeweeException:
-        raise ApiError(500, {"message": messages.GET_FAILED, "signals": []}) from None
+    except peewee.PeeweeException as exc:
+        raise handler.db_error(exc, messages.GET_FAILED, signals=[]) from None
 
 
 class SignalListHandler(BaseHandler):
     def get(self, number: str) -> None:
         limit = self.count(number, ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.latest_signals(limit)), "notoken_limit": ANONYMOUS_LIMIT})
+        self.send({"signals": _list(self, lambda: signals.latest_signals(limit)), "notoken_limit": ANONYMOUS_LIMIT})
 
 
 class SignalStatusListHandler(BaseHandler):
     def get(self, status: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.signals_with_status(status, limit))})
+        self.send({"signals": _list(self, lambda: signals.signals_with_status(status, limit))})
 
 
 class SignalTickerListHandler(BaseHandler):
     def get(self, name: str, number: str) -> None:
         limit = self.count(number, ANONYMOUS_LIMIT)
-        self.send({"signals": _list(lambda: signals.signals_for_ticker(name, limit))})
+        self.send({"signals": _list(self, lambda: signals.signals_for_ticker(name, limit))})
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Delivery-log retention: once at start, then hourly (server.py registers these hooks).
+# Delivery-log retention, and expired token revocations: once at start, then hourly (server.py registers these
+# hooks).
 
 PURGE_EVERY_MS = 3600 * 1000
 
@@ -175,10 +187,26 @@ async def purge_delivery_log(ctx: Any) -> None:
         log.info("delivery log: removed %d row(s) older than %d days", removed, ctx.settings.delivery_log_days)
 
 
+async def purge_revocations(ctx: Any) -> None:
+    """Revoked token ids whose tokens expired anyway would otherwise pile up for ever."""
+    try:
+        removed = await ctx.store.write(users.purge_revocations_tx)
+    except peewee.PeeweeException:
+        log.exception("revoked-token purge failed; the next one retries")
+        return
+    if removed:
+        log.info("revoked tokens: forgot %d expired one(s)", removed)
+
+
+async def purge_expired_rows(ctx: Any) -> None:
+    await purge_delivery_log(ctx)
+    await purge_revocations(ctx)
+
+
 def start_delivery_log_purge(ctx: Any) -> None:
-    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_delivery_log(ctx))
+    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_expired_rows(ctx))
     spawn = tornado.ioloop.IOLoop.current().spawn_callback
-    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_delivery_log, ctx), PURGE_EVERY_MS)
+    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_expired_rows, ctx), PURGE_EVERY_MS)
     callback.start()
     ctx.extras["delivery_log_purge"] = callback
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import BaseHandler, field_error, message
-from pairs import instruments, messages
+from pairs import instruments, live, messages
 from pairs.args import Arg
 from pairs.store import Ticker, ticker_json
 
@@ -58,6 +58,7 @@ class TickerHandler(BaseHandler):
 
 class TickerPnlHandler(BaseHandler):
     passphrase_route = True
+    live_topic = live.POSITIONS
 
     async def put(self) -> None:
         body = self.args(TICKER_PNL_ARGS)

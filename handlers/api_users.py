@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import peewee
 
-from handlers.base import ApiError, BaseHandler, field_error, message
+from handlers.base import ApiError, BaseHandler, field_error, message, token_error
 from pairs import auth, messages, users
 from pairs.args import Arg
 from pairs.store import User
@@ -17,8 +20,7 @@ LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh 
 LOGOUT_ARGS = (Arg("refresh_token", "str", description="ours: also revoke this refresh token"),)
 USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
 
-# a real hash to check unknown usernames against, so a login takes as long whether the user exists or not
-_DUMMY_HASH = "$2b$04$CwTycUXWue0Thq9StjUM0uJ8aSXuYqlZbDoBvjdVWh5iCQYxaR1Ky"
+POSTMAN_CSRF_COOKIE = "_csrf_token"
 
 
 def _check_length(password: str) -> None:
@@ -26,21 +28,31 @@ def _check_length(password: str) -> None:
         raise field_error("password", messages.PASSWORD_TOO_LONG)
 
 
+def _check_username(username: str) -> None:
+    if not auth.username_ok(username):
+        raise field_error("username", messages.BAD_USERNAME)
+
+
 async def verify_login(handler: BaseHandler, username: str, password: str) -> User:
     """The user whose password this is, for the API's and the dashboard's login alike.
 
-    Failed logins are throttled per username and per peer; bcrypt runs in the executor; a plain-text password
-    of the original is re-hashed (A.1.4).  Raises ApiError 400 (too long), 429 (throttled), 401 (wrong).
+    Failed logins are throttled per (username, peer) and per peer, and slowed per username (A.5); bcrypt runs
+    in the executor, at the same cost for an unknown user; a plain-text password of the original is re-hashed
+    (A.1.4).  Raises ApiError 400 (too long), 429 (throttled), 401 (wrong).
     """
     _check_length(password)
-    wait = handler.ctx.throttle.retry_after(username, handler.peer)
+    throttle = handler.ctx.throttle
+    wait = throttle.retry_after(username, handler.peer)
     if wait:
         raise ApiError(429, {"message": messages.TOO_MANY_LOGINS.format(seconds=wait)},
                        headers={"Retry-After": str(wait)})
+    delay = throttle.delay(username)
+    if delay:
+        await asyncio.sleep(delay)
     user = users.find(username)
-    stored = user.password if user else _DUMMY_HASH
-    ok = await handler.ctx.run(auth.check_password, stored, password) and user is not None
-    if not ok:
+    stored = user.password if user else None
+    ok = await handler.ctx.run(auth.verify_password, stored, password, handler.ctx.settings.bcrypt_rounds)
+    if not ok or user is None:
         handler.ctx.throttle.failed(username, handler.peer)
         raise message(401, messages.BAD_LOGIN)
     handler.ctx.throttle.succeeded(username, handler.peer)
@@ -55,17 +67,25 @@ class LoginHandler(BaseHandler):
         body = self.args(LOGIN_ARGS)
         username = body["username"]
         user = await verify_login(self, username, body["password"])
-        access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"])
+        access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"],
+                                            user.token_stamp)
+        # the original's Postman collection reads this cookie first after login (its value is never checked: A.5)
+        self.set_cookie(POSTMAN_CSRF_COOKIE, auth.new_secret(), path="/", samesite="Lax", expires_days=5)
         self.send({"access_token": access, "refresh_token": refresh, "expire": body["expire"]})
 
 
 class RefreshHandler(BaseHandler):
-    def post(self) -> None:
+    """Rotation (A.5): each refresh token works once; the new pair belongs to the same login."""
+
+    async def post(self) -> None:
         who = self.identity(kind="refresh")
-        secret = self.ctx.jwt_secret
+        if not await self.ctx.store.write(users.use_refresh_tx, who.claims):
+            raise token_error(auth.TokenError(*auth.TOKEN_REVOKED))
+        secret, stamp = self.ctx.jwt_secret, who.claims.get("stamp")
+        sid = who.claims.get("sid") or str(uuid.uuid4())
         self.send({
-            "access_token": auth.make_token(secret, who.username, "access", who.is_admin, False),
-            "refresh_token": auth.make_token(secret, who.username, "refresh", who.is_admin, False),
+            "access_token": auth.make_token(secret, who.username, "access", who.is_admin, False, None, stamp, sid),
+            "refresh_token": auth.make_token(secret, who.username, "refresh", who.is_admin, False, None, stamp, sid),
         })
 
 
@@ -74,7 +94,7 @@ class LogoutHandler(BaseHandler):
         who = self.identity()
         refresh = self.args(LOGOUT_ARGS)["refresh_token"]  # a bad body is a 400 before anything is revoked
         if who.via == "token":
-            await self.ctx.store.write(users.revoke_tx, who.claims["jti"], who.claims["exp"])
+            await self.ctx.store.write(users.logout_tx, who.claims)
             if refresh is not None:
                 try:
                     claims = auth.decode_token(self.ctx.jwt_secret, refresh, "refresh")
@@ -98,6 +118,7 @@ class UserHandler(BaseHandler):
     async def post(self) -> None:
         self.identity(fresh=True, admin=True)
         body = self.args(USER_ARGS)
+        _check_username(body["username"])
         _check_length(body["password"])
         if users.find(body["username"]):
             raise message(400, messages.USER_EXISTS)
@@ -111,6 +132,7 @@ class UserHandler(BaseHandler):
     async def put(self) -> None:
         self.identity(fresh=True, admin=True)
         body = self.args(USER_ARGS)
+        _check_username(body["username"])
         _check_length(body["password"])
         hashed = await self._hash(body["password"])
         try:
@@ -129,12 +151,11 @@ def _upsert_user_tx(username: str, hashed: str, is_admin: bool | None) -> bool:
     if user is None:
         users.create_tx(username, hashed, bool(is_admin))
         return True
-    user.password = hashed
     if is_admin is not None:
-        if not is_admin and user.is_admin and users.User.select().where(users.User.is_admin == 1).count() <= 1:
+        if not is_admin and user.is_admin and User.select().where(User.is_admin == 1).count() <= 1:
             raise users.LastAdminError(username)
-        user.is_admin = int(is_admin)
-    user.save()
+        User.update(is_admin=int(is_admin)).where(User.rowid == user.rowid).execute()
+    users.set_password_tx(username, hashed)
     return False
 
 

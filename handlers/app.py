@@ -11,10 +11,24 @@ from typing import Any
 
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users, maintenance, openapi, ops, pages
+from handlers import (
+    api_continuity,
+    api_pairs,
+    api_pnl,
+    api_signals,
+    api_tickers,
+    api_users,
+    live,
+    maintenance,
+    openapi,
+    ops,
+    pages,
+    research,
+)
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import INSTALLED, PROJECT_DIR, Settings
+from pairs.live import Broadcaster
 from pairs.store import Store, ensure_setting
 
 
@@ -29,6 +43,7 @@ class Context:
     webhook_networks: list
     cors_origins: set[str]
     executor: concurrent.futures.ThreadPoolExecutor
+    live: Broadcaster = dataclasses.field(default_factory=Broadcaster)  # what open dashboard pages hear about
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # jobs and pages keep their state here
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -45,7 +60,8 @@ def make_context(settings: Settings, store: Store) -> Context:
         store=store,
         jwt_secret=jwt_secret,
         cookie_secret=cookie_secret,
-        throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_window_sec),
+        throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_window_sec,
+                                    max_address_failures=4 * settings.login_max_failures),
         trusted_proxies=settings.trusted_proxy_networks(),
         webhook_networks=settings.webhook_networks(),
         cors_origins={o.strip() for o in settings.cors_origins.split(",") if o.strip()},
@@ -58,7 +74,8 @@ ASSETS_DIR = Path(__file__).resolve().parent if INSTALLED else PROJECT_DIR
 
 # Tornado tries the rules in this order and no two modules' paths overlap: the signals first, so the webhook (the
 # hot route) is matched by its first rule instead of after sixteen others (bench/profile_webhooks.py).
-ROUTE_MODULES = (api_signals, api_users, api_tickers, api_pairs, api_pnl, ops, openapi, pages, maintenance)
+ROUTE_MODULES = (api_signals, api_users, api_tickers, api_pairs, api_pnl, ops, openapi, pages, maintenance,
+                 api_continuity, live, research)
 
 
 class PairsApp(tornado.web.Application):
@@ -67,7 +84,7 @@ class PairsApp(tornado.web.Application):
         routes = [route for module in ROUTE_MODULES for route in module.ROUTES]
         settings = {
             "cookie_secret": ctx.cookie_secret,
-            "xsrf_cookies": True,
+            "xsrf_cookies": False,  # BaseHandler checks the token itself, once the body (maybe holding it) is read
             "xsrf_cookie_kwargs": {"samesite": "Lax"},
             "template_path": str(ASSETS_DIR / "templates"),
             "static_path": str(ASSETS_DIR / "static"),

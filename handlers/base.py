@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import json
 import logging
-import re
+import sys
 import time
-import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import peewee
+import tornado.httputil
 import tornado.web
 
-from pairs import auth, bridge, messages, users
+from pairs import auth, bridge, delivery, messages, users
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
 from pairs.errors import NotFound, Rejected
-from pairs.store import DeliveryLog, PreparedQuery, utcnow
+from pairs.store import DatabaseUnavailable, utcnow
 
 log = logging.getLogger("pairs.http")
 
 SESSION_COOKIE = "pairs_session"
+RETRY_AFTER_SEC = 1  # a 503 for a database that is locked or away: TradingView re-sends on any 5xx anyway
 
 
 class ApiError(tornado.web.HTTPError):
@@ -62,15 +65,37 @@ class Identity:
     claims: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
-    """JSON API handler.  Page handlers subclass it and override ``write_error``."""
+    """JSON API handler.  Page handlers subclass it and override ``write_error``.
+
+    The body is streamed (``stream_request_body``): ``prepare`` refuses a declared length over the cap before a byte
+    of the body is read, ``data_received`` keeps at most the cap of a chunked one and answers 413 as soon as it is
+    over, and every HTTP method of a subclass first puts the body where Tornado would have (``_read_body``), then
+    checks the XSRF token, which may be a form field of that body.
+    """
 
     # Passphrase routes set this: no cookie auth there, so no XSRF token either (A.5), and every request is logged.
     passphrase_route = False
+    # Write routes name what they change (pairs.live): open dashboard pages hear of each successful write.
+    live_topic: str | None = None
+    # A shutdown waits for the requests in flight; a stream that never ends by itself opts out (handlers/live.py).
+    counts_in_flight = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("get", "post", "put", "patch", "delete"):
+            method = cls.__dict__.get(name)
+            if method is not None:
+                setattr(cls, name, _after_body(method))
 
     def initialize(self) -> None:
+        self._received = bytearray()
+        self._size = 0  # bytes received (or declared, when refused unread)
+        self._body_read = False
+        self._answer: Any = None
         counter = self.ctx.extras.get("in_flight")
-        if counter is not None:
+        if counter is not None and self.counts_in_flight:
             counter.started()
             self._counted = counter
 
@@ -128,6 +153,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def prepare(self) -> Any:
         self._started = time.monotonic()
+        if not self._xsrf_in_body():  # first, as Tornado does; a form's token is checked once the body is in
+            self._check_xsrf()
         if self.ctx.settings.force_https and self._scheme() != "https":
             url = "https://" + self.request.host + self.request.uri
             self.set_status(308)
@@ -135,9 +162,56 @@ class BaseHandler(tornado.web.RequestHandler):
             self.finish(dumps({"message": messages.HTTPS_REQUIRED}))
             return None
         limit = self.ctx.settings.body_limit
-        if len(self.request.body) > limit:
+        declared = _declared_length(self.request.headers)
+        connection = self.request.connection
+        if declared is not None and declared > limit:
+            self._size = declared
+            if connection is not None:  # the connection closes after the answer; until then Tornado reads and drops,
+                connection.set_max_body_size(declared)  # instead of adding its own bare 400 behind ours
             raise message(413, messages.BODY_TOO_LARGE.format(limit=limit))
+        if declared is None and connection is not None:
+            connection.set_max_body_size(sys.maxsize)  # chunked: data_received keeps the cap and answers 413 first
         return None
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        limit = self.ctx.settings.body_limit
+        if self._size > limit:
+            self._received.clear()
+            self.send({"message": messages.BODY_TOO_LARGE.format(limit=limit)}, 413)
+            return
+        self._received += chunk
+
+    def _read_body(self) -> None:
+        """The body, complete: into ``request.body`` and, for a form, its arguments (as Tornado does unstreamed);
+        then a form's XSRF check, which Tornado would have made before ``prepare`` (``xsrf_cookies`` is off in the
+        application: BaseHandler checks the token itself)."""
+        if self._body_read:
+            return
+        self._body_read = True
+        self.request.body = bytes(self._received)
+        self._received = bytearray()
+        request = self.request
+        try:
+            tornado.httputil.parse_body_arguments(request.headers.get("Content-Type", ""), request.body,
+                                                  request.body_arguments, request.files, request.headers)
+        except tornado.httputil.HTTPInputError:
+            raise message(400, messages.BAD_REQUEST) from None
+        for name, values in request.body_arguments.items():
+            request.arguments.setdefault(name, []).extend(values)
+        if self._xsrf_in_body():
+            self._check_xsrf()
+
+    def _xsrf_in_body(self) -> bool:
+        """A form may carry the XSRF token as its ``_xsrf`` field: it is checked after the body was read."""
+        content_type = self.request.headers.get("Content-Type", "")
+        return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+    def _check_xsrf(self) -> None:
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            self.check_xsrf_cookie()
 
     def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
         """Every cookie (the session's and Tornado's ``_xsrf``) is Secure under HTTPS, also behind a trusted
@@ -178,7 +252,10 @@ class BaseHandler(tornado.web.RequestHandler):
             except UnicodeDecodeError:
                 raise message(400, messages.BAD_REQUEST) from None
             except BodyError as exc:
-                raise message(400, str(exc)) from None
+                answer = {"message": str(exc)}
+                if exc.detail:
+                    answer["detail"] = exc.detail
+                raise ApiError(400, answer) from None
             merged.update(body)
             self._values = merged
         return self._values
@@ -231,10 +308,10 @@ class BaseHandler(tornado.web.RequestHandler):
                 return None
             try:
                 claims = auth.decode_token(self.ctx.jwt_secret, token, kind)
-                if users.is_revoked(claims["jti"]):
+                if users.is_revoked(claims):
                     raise auth.TokenError(*auth.TOKEN_REVOKED)
-                user = users.find(claims["sub"])
-                if user is None:  # tokens of deleted users are rejected (A.5)
+                user = users.token_account(claims)
+                if user is None:  # a deleted user, a changed password, or another account of that name (A.5)
                     raise auth.TokenError(*auth.TOKEN_INVALID)
             except auth.TokenError as exc:
                 raise token_error(exc) from None
@@ -267,6 +344,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # ----------------------------------------------------------------------------------------------- answers
     def send(self, body: Any, status: int = 200, compact: bool = False) -> None:
+        self._answer = body  # its message goes to the delivery log
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(dumps(body, compact))
@@ -274,6 +352,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.clear_header("Content-Type")
+        if isinstance(exc, DatabaseUnavailable):  # logged by log_exception
+            exc, status_code = self.unavailable(), 503
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
@@ -290,7 +370,29 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, (ApiError, Rejected, NotFound)):
             return
+        if isinstance(value, DatabaseUnavailable):  # expected and explained: one line, no traceback
+            self.log_db_error(value)
+            return
         super().log_exception(typ, value, tb)
+
+    def unavailable(self, **extra: Any) -> ApiError:
+        return ApiError(503, {"message": messages.DB_UNAVAILABLE, **extra},
+                        headers={"Retry-After": str(RETRY_AFTER_SEC)})
+
+    def db_error(self, exc: peewee.PeeweeException, text: str, **extra: Any) -> ApiError:
+        """The answer to a failed database operation, its cause logged once: 503 when the database is locked,
+        unreachable or full (try again), else the original's 500 with ``text`` (a bug)."""
+        self.log_db_error(exc)
+        if isinstance(exc, DatabaseUnavailable):
+            return self.unavailable(**extra)
+        return ApiError(500, {"message": text, **extra})
+
+    def log_db_error(self, exc: BaseException) -> None:
+        where = f"{self.request.method} {self.request.path}"
+        if isinstance(exc, DatabaseUnavailable):
+            log.error("%s answered 503: %s", where, exc)
+        else:
+            log.error("%s answered 500: database error", where, exc_info=exc)
 
     # ----------------------------------------------------------------------------------------------- log
     def on_finish(self) -> None:
@@ -298,8 +400,10 @@ class BaseHandler(tornado.web.RequestHandler):
         if counter is not None:
             self._counted = None
             counter.finished()
+        if self.live_topic and self.request.method not in ("GET", "HEAD", "OPTIONS") and self.get_status() < 300:
+            self.ctx.live.publish(self.live_topic)
         if self.passphrase_route:
-            self.ctx.store.writer.submit(_record_delivery, self._delivery_row())
+            self.ctx.store.writer.submit(delivery.record_tx, delivery.row(self._delivery()))
         anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
         if bridge.is_bridge_request(self.request.method, self.request.path, anonymous):
             self._remember_bridge()
@@ -314,79 +418,36 @@ class BaseHandler(tornado.web.RequestHandler):
         self.ctx.extras[bridge.SEEN_KEY] = now
         self.ctx.store.writer.submit(bridge.remember_tx, now)
 
-    def _delivery_row(self) -> dict[str, Any]:
-        return {
-            "received": utcnow(),
-            "peer": self.peer[:64],
-            "method": self.request.method[:10],
-            "route": self.request.path[:200],
-            "content_type": (self.request.headers.get("Content-Type") or None) and
-            self.request.headers["Content-Type"][:200],
-            "size": len(self.request.body),
-            "status": self.get_status(),
-            "body": redact(self.request.body, self._passphrases()),
-        }
-
-    def _passphrases(self) -> list[str]:
-        """The configured passphrase and the one(s) this request carried, as parsed: what the log must not show.
-
-        A carried value shorter than ``_MIN_SECRET`` is not a secret worth hiding (nor the configured one misspelt),
-        and replacing every ``e`` of a body would make its log row unreadable."""
-        found = [self.ctx.settings.webhook_passphrase]
-        given = getattr(self, "_values", {}).get("passphrase")
-        for value in given if isinstance(given, list) else [given]:
-            if isinstance(value, str) and len(value) >= _MIN_SECRET:
-                found.append(value)
-        return [text for text in found if text]
+    def _delivery(self) -> delivery.Delivery:
+        """What the delivery log keeps of this request.  The body is None when it was not read: refused for its
+        size, or before it came (a source not allowed, HTTPS required)."""
+        body = self.request.body if self._body_read else None
+        carried = getattr(self, "_values", {}).get("passphrase")
+        return delivery.Delivery(
+            received=utcnow(), peer=self.peer, method=self.request.method, route=self.request.path,
+            content_type=self.request.headers.get("Content-Type") or None, size=self._size, status=self.get_status(),
+            body=body, message=delivery.answer_text(self._answer),
+            secrets=delivery.secrets_of(self.ctx.settings.webhook_passphrase, carried))
 
 
-_MIN_SECRET = 4
+def _after_body(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
+        self._read_body()
+        return method(self, *args, **kwargs)
+
+    return run
 
 
-_DELIVERY_COLUMNS = ("received", "peer", "method", "route", "content_type", "size", "status", "body")
-_INSERT_DELIVERY = PreparedQuery(lambda: DeliveryLog.insert(**{key: None for key in _DELIVERY_COLUMNS}))
-
-
-def _record_delivery(row: dict[str, Any]) -> None:
-    """One row per passphrase request: SQL prepared once, this runs for every webhook."""
-    fields = DeliveryLog._meta.fields
-    _INSERT_DELIVERY.execute(fields[key].db_value(row[key]) for key in _DELIVERY_COLUMNS)
-
-
-_PASSPHRASE_JSON = re.compile(r'("passphrase"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
-# a multipart part named passphrase: its header lines, the blank line, then the value up to the line's end
-_PASSPHRASE_PART = re.compile(r'(name="?passphrase"?[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)[^\r\n]*')
-
-
-def _redact_form_field(field: str) -> str:
-    key, sep, _ = field.partition("=")
-    if sep and urllib.parse.unquote_plus(key) == "passphrase":  # also ``pass%70hrase=...``
-        return key + "=***"
-    return field
-
-
-def redact(raw: bytes, secrets: Sequence[str] = (), limit: int = 64 * 1024) -> str:
-    """The body as text with the passphrase's value replaced by ``***``.
-
-    A JSON object is redacted by its key.  Anything else (a form, multipart, broken JSON) by the ``passphrase``
-    key where one can be seen, and then every occurrence of ``secrets`` (the configured passphrase and the values
-    the request carried) is replaced, since e.g. a multipart part names its field on a line of its own.
-    """
-    text = raw[:limit].decode("utf-8", "replace")
+def _declared_length(headers: tornado.httputil.HTTPHeaders) -> int | None:
+    """The Content-Length; None for a chunked body or none (an unreadable one Tornado has refused already)."""
+    text = headers.get("Content-Length")
+    if text is None:
+        return None
     try:
-        body = json.loads(text)
+        return int(text.split(",")[0])
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        if "passphrase" in body:
-            body["passphrase"] = "***"
-        return json.dumps(body)
-    text = _PASSPHRASE_JSON.sub(r'\1"***"', text)
-    text = _PASSPHRASE_PART.sub(r"\1***", text)
-    text = "&".join(_redact_form_field(field) for field in text.split("&"))
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+        return None
 
 
 def _in_networks(address: str, networks: Sequence[Any]) -> bool:
@@ -400,7 +461,11 @@ def _in_networks(address: str, networks: Sequence[Any]) -> bool:
 
 
 def resolve_peer(request: Any, trusted: Sequence[Any]) -> str:
-    """The socket peer; behind a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy."""
+    """The socket peer; behind a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy.
+
+    X-Forwarded-For is the one source (A.5): when every entry is a trusted proxy, the client is the left-most of
+    them (or the socket peer without the header); X-Real-Ip and the like are never believed.
+    """
     peer = request.remote_ip or ""
     if not trusted or not _in_networks(peer, trusted):
         return peer
@@ -409,8 +474,7 @@ def resolve_peer(request: Any, trusted: Sequence[Any]) -> str:
     for hop in reversed(hops):
         if not _in_networks(hop, trusted):
             return hop
-    real = request.headers.get("X-Real-Ip", "").strip()
-    return real or peer
+    return hops[0] if hops else peer
 
 
 class NotFoundHandler(BaseHandler):

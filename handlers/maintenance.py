@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import tornado.ioloop
 
 from handlers.base import BaseHandler
-from pairs import jobs, market, notify
+from pairs import jobs, live, market, notify
 from pairs.config import ConfigError
 
 log = logging.getLogger("pairs.jobs")
@@ -54,10 +55,13 @@ class JobControl:
             log.error("price job cannot run: %s", exc)
             return None
         try:
-            return await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
+            outcome = await self.ctx.run(jobs.run_price_job, self.ctx.store, source, settings, job, now)
         except Exception:  # a job failure is logged; the server and the next run go on
             log.exception("%s run failed", job)
             return None
+        if outcome is not None:
+            self.ctx.live.publish(live.PRICES)
+        return outcome
 
     async def email(self) -> jobs.RunOutcome | None:
         try:
@@ -117,13 +121,26 @@ class RunNowHandler(BaseHandler):
 
     async def get(self) -> None:
         if self.identity().via == "token":
-            await job_control(self.ctx).prices(self.job, gate=self.gate)
+            await self._run_and_show()
+            return
         self.redirect(self.page)
 
     async def post(self) -> None:
         self.identity()  # with the session cookie, BaseHandler.check_xsrf_cookie has checked the token
-        await job_control(self.ctx).prices(self.job, gate=self.gate)
-        self.redirect(self.page)
+        await self._run_and_show()
+
+    async def _run_and_show(self) -> None:
+        """The run, then the page with a one-line notice of what it did, or why it did nothing."""
+        control = job_control(self.ctx)
+        settings = self.ctx.settings
+        now = control.now()
+        if self.gate and not jobs.in_session(now, settings):
+            notice = jobs.closed_notice(now, settings)
+        else:
+            outcome = await control.prices(self.job, gate=self.gate)
+            notice = (jobs.run_notice(outcome, settings.price_source) if outcome is not None
+                      else "Not updated: a run of this job is already under way, or it failed (see the log).")
+        self.redirect(self.page + "?" + urllib.parse.urlencode({"msg": notice}))
 
     async def head(self) -> None:  # a HEAD never runs anything
         self.identity()

@@ -17,10 +17,12 @@ from typing import Any
 import peewee
 import tornado.web
 
-from handlers import api_pairs, api_pnl, api_signals, api_tickers, api_users
+from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users
 from handlers.base import BaseHandler
-from pairs import __version__
+from handlers.openapi_examples import add_examples
+from pairs import __version__, continuity, screener
 from pairs.args import ABSENT, Arg
+from pairs.continuity import FINDING_KEYS
 from pairs.store import (
     ACCOUNT_KEYS,
     PAIR_KEYS,
@@ -72,8 +74,10 @@ OPERATIONS: tuple[Op, ...] = (
     # users and tokens (SPEC §4)
     Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
        {200: "Tokens"}, (401, 429)),
-    Op("POST", "/v4/refresh", "New tokens for a refresh token", "users", REFRESH, (), {200: "RefreshedTokens"}),
-    Op("POST", "/v4/logout", "Revoke the access token (and the refresh token named in the body)", "users", ACCESS,
+    Op("POST", "/v4/refresh", "New tokens for a refresh token, which is spent (it works once)", "users", REFRESH, (),
+       {200: "RefreshedTokens"}),
+    Op("POST", "/v4/logout", "Revoke the access token and every token of its login (its refresh token too)", "users",
+       ACCESS,
        (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)),
     Op("POST", "/v4/user", "Create a user", "users", ADMIN, api_users.USER_ARGS, {201: "Message"}),
     Op("PUT", "/v4/user", "Create a user or change its password (and admin flag)", "users", ADMIN,
@@ -127,10 +131,25 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot (and the newest one in signals)", "pnl", NONE,
        ok={200: "AccountItem"}, error_schemas={404: "MessageWithSignals"}),
     Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
+    # continuity of strategy alerts (issue 16, SPEC A.7)
+    Op("GET", "/v4/continuity/{number_of_items}", "Gap and duplicate findings, newest first", "continuity", ACCESS,
+       ok={200: "FindingList"},
+       description="A gap: an alert's position before its order is not the previous alert's position after it. A "
+                   "duplicate: the same order again within `[SERVER] DUPLICATE_WINDOW_SEC`. `open` counts the "
+                   "findings not yet reviewed."),
+    Op("PUT", "/v4/continuity/finding/{rowid}", "Mark a finding reviewed (or open again)", "continuity", ADMIN,
+       api_continuity.REVIEW_ARGS, {200: "Finding"}),
     # operations
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
        ok={200: "Health", 503: "Health"}),
     Op("GET", "/v4/openapi.json", "This document", "operations", NONE, ok={200: "OpenAPI"}),
+    # pair research (SPEC A.7)
+    Op("GET", "/v4/screener", "The latest screener run's pairs, best first, and the run in progress", "research",
+       ACCESS, ok={200: "Screener"},
+       description="`?top=N` (default 100, 0 = all) bounds the pairs. `running` is null when no run is in progress."),
+    Op("POST", "/v4/screener", "Start a screener run (one at a time)", "research", ADMIN, ok={202: "ScreenerStarted"},
+       errors=(409,), description="Answers at once with the run's id in job_runs; the run goes on in the "
+                                  "background. 409 while another run is in progress."),
 )
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -187,7 +206,9 @@ def components() -> dict[str, Any]:
     signal = row_schema(Signal, SIGNAL_KEYS)
     message = {"type": "object", "required": ["message"], "properties": {"message": {
         "description": "a text, or {field: text} for a field error",
-        "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]}}}
+        "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]},
+        "detail": {"type": "string", "description": "with a malformed JSON body: what was wrong, e.g. `invalid JSON "
+                   "at line 1 column 22: Expecting value` (SPEC A.3)"}}}
 
     def listing(key: str, item: str, with_limit: bool = False) -> dict[str, Any]:
         schema = {"type": "object", "required": [key],
@@ -197,6 +218,17 @@ def components() -> dict[str, Any]:
             schema["properties"]["notoken_limit"] = {"type": "integer"}
         return schema
 
+    finding = {"type": "object", "required": list(FINDING_KEYS), "properties": {
+        "id": {"type": "integer"}, "signal_rowid": {"type": "integer", "description": "the signal found"},
+        "previous_rowid": {"type": "integer", "description": "the alert it was checked against"},
+        "kind": {"enum": [continuity.GAP, continuity.DUPLICATE]},
+        "name": {"type": "string", "description": "the ticker (LNT) or pair (LNT-FTS)"},
+        "expected_pos": {"type": "string", "description": "the previous alert's mar_pos"},
+        "expected_size": {"type": "integer", "description": "the previous alert's mar_pos_size"},
+        "actual_pos": {"type": "string", "description": "this alert's pre_mar_pos"},
+        "actual_size": {"type": "integer", "description": "this alert's pre_mar_pos_size"},
+        "found": {"type": "string"}, "reviewed": {"type": "boolean"},
+        "reviewed_by": {"type": ["string", "null"]}, "reviewed_at": {"type": ["string", "null"]}}}
     account_echo = row_schema(Account, ACCOUNT_KEYS)
     account_echo["description"] = "the request's values as given; rowid as sent (the newest record's for 0)"
     account_item = row_schema(Account, ACCOUNT_KEYS)
@@ -242,6 +274,19 @@ def components() -> dict[str, Any]:
                        "price_job": {"type": ["object", "null"], "description": "the newest job_runs row"},
                        "bridge": {"type": "object", "properties": {"last_seen": {"type": ["string", "null"]}}}}},
         "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"]},
+        "Finding": finding,
+        "FindingList": {"type": "object", "required": ["findings", "open"], "properties": {
+            "findings": {"type": "array", "items": _ref("Finding")}, "open": {"type": "integer"}}},
+        "ScreenerPair": row_schema(screener.ScreenerResult, screener.RESULT_KEYS),
+        "Screener": {"type": "object", "required": ["run", "pairs", "running"], "properties": {
+            "run": {"anyOf": [{"type": "null"}, row_schema(screener.ScreenerRun, screener.RUN_KEYS)]},
+            "pairs": {"type": "array", "items": {"$ref": "#/components/schemas/ScreenerPair"}},
+            "running": {"anyOf": [{"type": "null"}, {
+                "type": "object", "required": ["job", "step", "done", "total"],
+                "properties": {"job": {"type": ["integer", "null"]}, "step": {"type": "string"},
+                               "done": {"type": "integer"}, "total": {"type": "integer"}}}]}}},
+        "ScreenerStarted": {"type": "object", "required": ["message", "job"],
+                            "properties": {"message": {"type": "string"}, "job": {"type": "integer"}}},
     }
 
 
@@ -265,7 +310,7 @@ SECURITY = {NONE: [], OPTIONAL: [{}, *TOKEN_AUTH], ACCESS: TOKEN_AUTH, FRESH: TO
 ERROR_TEXT = {400: "bad input: a field error or an unusable body", 401: "not authenticated or not allowed",
               403: "refused: missing XSRF token, or a source address not on the allowlist",
               404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins",
-              500: "the database failed; the list is empty"}
+              409: "a run is already in progress", 500: "the database failed; the list is empty"}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -353,7 +398,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
             if serves(app, op.method, path):
                 paths.setdefault(path, {})[op.method.lower()] = operation_object(
                     dataclasses.replace(op, path=path), legacy)
-    return {
+    return add_examples({
         "openapi": "3.1.0",
         "info": {"title": "pairs", "version": __version__,
                  "description": "Trading-signal server, wire-compatible with pairs-api v4.1 (see SPEC.md). "
@@ -362,7 +407,7 @@ def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[
         "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
-    }
+    })
 
 
 class OpenApiHandler(BaseHandler):

@@ -1,8 +1,8 @@
 """Operations: the health check and the structured request log.
 
 ``GET /healthz`` answers without authentication, for a load balancer, a monitoring probe or ``curl`` on the Pi:
-200 when the database answers, 503 when it does not, and in both cases what is known about the background jobs
-and the broker bridge.  ``log_request`` replaces Tornado's access log with one ``key=value`` line per request that
+200 when the database answers on the connections the server uses (the IOLoop's, the writer's, an executor
+thread's), 503 when one does not, and what is known about the background jobs and the broker bridge.  ``log_request`` replaces Tornado's access log with one ``key=value`` line per request that
 never contains a passphrase, a password, a token or an Authorization header.
 """
 
@@ -19,9 +19,10 @@ import tornado.web
 
 from handlers.base import BaseHandler
 from pairs import __version__, bridge, jobs
-from pairs.store import format_timestamp, utcnow
+from pairs.store import DatabaseUnavailable, Store, db_fault, format_timestamp, utcnow
 
 access_log = logging.getLogger("pairs.access")
+log = logging.getLogger("pairs.http")
 
 def _plain(value: Any) -> Any:
     return format_timestamp(value) if isinstance(value, dt.datetime) else value
@@ -44,31 +45,40 @@ def last_price_job() -> dict[str, Any] | None:
     return {**run, "outcome": price_job_outcome(run)}
 
 
-def health_report(db: peewee.Database) -> tuple[int, dict[str, Any]]:
-    """(status, body).  Runs on an executor thread with a connection of its own, opened and closed here: a hung
-    database cannot stall the IOLoop, and every probe really reaches the database."""
+def _jobs_and_bridge() -> dict[str, Any]:
+    return {"price_job": last_price_job(), "bridge": {"last_seen": _plain(bridge.last_seen())}}
+
+
+async def health_report(store: Store, run: Any) -> tuple[int, dict[str, Any]]:
+    """(status, body).  Each connection the server uses answers a round trip, each reconnecting once when the
+    server closed it: the IOLoop's (every API read), the writer's (every write; on SQLite it also takes the
+    write lock, so a lock held by another process longer than DB_WAIT_MS is a 503), an executor thread's (jobs,
+    slow pages; ``run`` is the executor)."""
     body: dict[str, Any] = {"status": "ok", "version": __version__, "time": format_timestamp(utcnow())}
+    backend = "sqlite" if store.is_sqlite else "postgresql"
     try:
-        db.connect(reuse_if_open=True)
-        db.execute_sql("SELECT 1").fetchone()
-        body["database"] = {"ok": True, "backend": "sqlite" if isinstance(db, peewee.SqliteDatabase) else
-                            "postgresql"}
-        body["price_job"] = last_price_job()
-        body["bridge"] = {"last_seen": _plain(bridge.last_seen())}
+        store.probe()
+        await store.write(store.probe)  # runs on the writer's thread, so on its connection
+        body["database"] = {"ok": True, "backend": backend}
+        body.update(await run(store.read_in_thread, _jobs_and_bridge))
         return 200, body
     except peewee.PeeweeException as exc:
         body["status"] = "unavailable"
-        body["database"] = {"ok": False, "error": type(exc).__name__}
+        error = exc.error if isinstance(exc, DatabaseUnavailable) else exc
+        body["database"] = {"ok": False, "error": type(getattr(error, "orig", None) or error).__name__,
+                            "cause": db_fault(exc)}
         body["price_job"] = None
         body["bridge"] = {"last_seen": None}
+        if isinstance(exc, DatabaseUnavailable):
+            log.warning("healthz: %s", exc)
+        else:
+            log.error("healthz: database error", exc_info=exc)
         return 503, body
-    finally:
-        db.close()
 
 
 class HealthHandler(BaseHandler):
     async def get(self) -> None:
-        status, body = await self.ctx.run(health_report, self.ctx.store.db)
+        status, body = await health_report(self.ctx.store, self.ctx.run)
         self.set_header("Cache-Control", "no-store")
         self.send(body, status)
 

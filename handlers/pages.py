@@ -15,14 +15,20 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, dashboard, jobs, market, messages, signals, users
+from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users
 from pairs.errors import NotFound, Rejected
-from pairs.store import format_timestamp, utcnow
+from pairs.store import DatabaseUnavailable, utcnow
 
-TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"))
+TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"),
+        ("/screener", "SCREENER"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
 SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
+
+
+# what each page refreshes itself on (pairs.live, static/live.js)
+LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.POSITIONS},{live.PRICES}",
+               "/watchlist": live.PRICES}
 
 
 class PageHandler(BaseHandler):
@@ -37,6 +43,9 @@ class PageHandler(BaseHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         text = ""
+        if isinstance(exc, DatabaseUnavailable):  # logged by log_exception; the page says "try again"
+            exc, status_code = self.unavailable(), 503
+            self.set_status(503)
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
@@ -76,14 +85,16 @@ class PageHandler(BaseHandler):
         user = self.current_user if reads else None
         seen = bridge.last_seen() if reads else None
         return {
-            "title": "", "tab": tab, "tabs": TABS, "now": now, "user": user, "zone": self.zone,
+            "title": "", "tab": tab, "tabs": TABS, "live_topics": LIVE_TOPICS.get(tab, ""), "now": now, "user": user, "zone": self.zone,
             "zone_name": self.ctx.settings.display_timezone,
             "session_expires": self._session_expires() if user else None,
             "bridge_seen": dashboard.format_local(seen, self.zone) if seen else ("never" if reads else "?"),
             "bridge_minutes": dashboard.minutes_since(seen, now),
             "xsrf": self.xsrf_token.decode("ascii"), "page_url": page_url, "fmt": dashboard.fmt,
-            "money": dashboard.money, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
+            "money": dashboard.money, "account_currency": self.ctx.settings.account_currency, "sign_class": dashboard.sign_class, "urlencode": urllib.parse.urlencode,
             "format_local": dashboard.format_local, "minutes_since": dashboard.minutes_since,
+            "open_findings": continuity.open_count() if user else None,
+            "pvalue_warns": research.pvalue_warns,
         }
 
     def page(self, template: str, tab: str, **values: Any) -> None:
@@ -174,7 +185,7 @@ class DashboardHandler(PageHandler):
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
         result = dashboard.recent_signals(limit, self.int_arg("before") if user else None)
         now = utcnow()
-        rows = [dashboard.signal_row(s, now, self.zone) for s in result.rows]
+        rows = dashboard.signal_rows(result.rows, now, self.zone)
         self.page("dashboard.html", "/dashboard", title="DASHBOARD", rows=rows,
                   older=result.older if user else None, paged=self.int_arg("before") is not None)
 
@@ -194,7 +205,7 @@ class ListHandler(PageHandler):
         if selected:
             before = dashboard.parse_history_key(self.get_query_argument("before", "")) if user else None
             result = dashboard.history(selected, since, until, dashboard.LIST_ROWS[0 if user else 1], before)
-            rows = [dashboard.signal_row(s, now, self.zone, price_decimals=2) for s in result.rows]
+            rows = dashboard.signal_rows(result.rows, now, self.zone, price_decimals=2)
             older = result.older if user else None
             # AVG over the whole window reads every signal of the pair in it (a year of one pair of 1,000,000
             # signals: ~0.6 s on SQLite): off the IOLoop, so webhooks are answered meanwhile
@@ -216,7 +227,7 @@ class PositionsHandler(PageHandler):
         views = dashboard.pairs_with_status(1, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
-        self.page("positions.html", "/positions", title="POSITIONS", views=views,
+        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.get_query_argument("msg", ""),
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, utcnow()) if pnl else None,
                   charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
@@ -227,7 +238,7 @@ class WatchlistHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
-        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views,
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.get_query_argument("msg", ""),
                   charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
                   run=dashboard.last_run(jobs.WATCHLIST))
 
@@ -263,8 +274,9 @@ class SetupHandler(PageHandler):
         values["yahoo_used"] = market.yahoo_symbol(ticker.symbol, ticker.sectype, ticker.yahoo_symbol) if ticker else ""
         values["statuses"] = SIGNAL_STATUSES
         values["status_class"] = dashboard.status_class
-        values["utc_timestamp"] = format_timestamp
-        self.page("setup.html", "/setup", title="RESTful API TEST PAGE", **values)
+        values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
+        values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        self.page("setup.html", "/setup", title="SETUP", **values)
 
 
 class YahooSymbolHandler(PageHandler):

@@ -52,7 +52,11 @@ class ArgError(ValueError):
 
 
 class BodyError(ValueError):
-    """The body as a whole is unusable (not JSON, not an object)."""
+    """The body as a whole is unusable (not JSON, not an object); ``detail`` says where, when it can."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -223,8 +227,13 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise BodyError(messages.BAD_REQUEST) from None
+    except json.JSONDecodeError as exc:  # e.g. a TradingView placeholder left unsubstituted: {{strategy...}}
+        raise BodyError(messages.BAD_REQUEST, messages.INVALID_JSON.format(
+            line=exc.lineno, column=exc.colno, reason=exc.msg)) from None
+    except ValueError as exc:  # NaN, Infinity
+        raise BodyError(messages.BAD_REQUEST, str(exc)) from None
+    except RecursionError:
+        raise BodyError(messages.BAD_REQUEST, messages.JSON_TOO_DEEP) from None
     if not isinstance(body, dict):
         raise BodyError(messages.BODY_NOT_OBJECT)
     return body

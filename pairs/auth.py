@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import hmac
 import secrets
 import time
@@ -48,6 +50,32 @@ def check_password(stored: str | None, given: str) -> bool:
     return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
 
+@functools.lru_cache(maxsize=4)
+def dummy_hash(rounds: int) -> str:
+    """A hash of a random password at the configured cost, made once (slow: call it in an executor)."""
+    return hash_password(secrets.token_urlsafe(16), rounds)
+
+
+def verify_password(stored: str | None, given: str, rounds: int) -> bool:
+    """check_password, where an unknown user (``stored`` None) costs the same bcrypt work as a known one (A.5).
+
+    Slow: call it in an executor.
+    """
+    if stored is None:
+        check_password(dummy_hash(rounds), given)
+        return False
+    return check_password(stored, given)
+
+
+USERNAME_MAX = 64
+PASSWORD_MIN = 8
+
+
+def username_ok(username: str) -> bool:
+    """1 to 64 printable characters, no leading or trailing space (A.5): a name that can be typed and deleted."""
+    return 1 <= len(username) <= USERNAME_MAX and username.isprintable() and username == username.strip()
+
+
 def passphrase_ok(configured: str, given: Any) -> bool:
     """Constant-time passphrase comparison; anything but a string is wrong."""
     if not isinstance(given, str):
@@ -80,7 +108,9 @@ TOKEN_NOT_FRESH = ("fresh_token_required", "The token is not fresh.")
 
 
 def make_token(secret: str, username: str, kind: str, is_admin: bool, fresh: bool | float,
-               now: float | None = None) -> str:
+               now: float | None = None, stamp: str | None = None, sid: str | None = None) -> str:
+    """A token with the original's claims (§4.1), plus ours (A.5): ``stamp``, the account's token stamp, and
+    ``sid``, the login it belongs to (shared by the access and refresh tokens of one login and its refreshes)."""
     now = time.time() if now is None else now
     iat = int(now)
     payload = {
@@ -93,16 +123,26 @@ def make_token(secret: str, username: str, kind: str, is_admin: bool, fresh: boo
         "exp": iat + (ACCESS_TTL if kind == "access" else REFRESH_TTL),
         "is_admin": bool(is_admin),
     }
+    if stamp is not None:
+        payload["stamp"] = stamp
+    if sid is not None:
+        payload["sid"] = sid
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def login_tokens(secret: str, username: str, is_admin: bool, expire_minutes: int,
+def login_tokens(secret: str, username: str, is_admin: bool, expire_minutes: int, stamp: str | None,
                  now: float | None = None) -> tuple[str, str]:
     """(access, refresh) as at login: the access token is fresh for ``expire_minutes`` (SPEC §4.1)."""
     now = time.time() if now is None else now
-    access = make_token(secret, username, "access", is_admin, now + expire_minutes * 60, now)
-    refresh = make_token(secret, username, "refresh", is_admin, False, now)
+    sid = str(uuid.uuid4())
+    access = make_token(secret, username, "access", is_admin, now + expire_minutes * 60, now, stamp, sid)
+    refresh = make_token(secret, username, "refresh", is_admin, False, now, stamp, sid)
     return access, refresh
+
+
+def session_key(sid: str) -> str:
+    """The revocation entry of a whole login (its ``sid``), kept beside the revoked ``jti``s."""
+    return "sid:" + sid
 
 
 def decode_token(secret: str, token: str, kind: str, now: float | None = None) -> dict[str, Any]:
@@ -145,17 +185,30 @@ def bearer_token(header: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Failed-login throttling (A.5): per username and per peer, in memory.
+# Failed-login throttling (A.5), in memory.
+#
+# Refusals (429) count failures per (username, address) and per address, never per username alone: otherwise
+# anyone could lock the admin out from elsewhere.  A username that fails from many addresses only makes each of
+# its logins wait ``slowdown`` seconds, the right password included, never longer.
 
 
 @dataclasses.dataclass
 class LoginThrottle:
-    max_failures: int = 5
+    max_failures: int = 5  # per (username, address)
     window: float = 300.0
+    max_address_failures: int = 20  # per address, whatever the usernames
+    slowdown: float = 2.0
+    max_records: int = 100_000
     clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    # key -> failure times, oldest record first, so the oldest can be evicted when memory is full
+    _failures: collections.OrderedDict[tuple[str, ...], list[float]] = dataclasses.field(
+        default_factory=collections.OrderedDict)
 
-    def _recent(self, key: str) -> list[float]:
+    @staticmethod
+    def _keys(username: str, peer: str) -> tuple[tuple[str, ...], ...]:
+        return ("login", peer, username), ("peer", peer), ("user", username)
+
+    def _recent(self, key: tuple[str, ...]) -> list[float]:
         cutoff = self.clock() - self.window
         stamps = [t for t in self._failures.get(key, ()) if t > cutoff]
         if stamps:
@@ -166,20 +219,30 @@ class LoginThrottle:
 
     def retry_after(self, username: str, peer: str) -> int:
         """Seconds until a login may be tried again; 0 when it may be tried now."""
+        login, address, _ = self._keys(username, peer)
         waits = []
-        for key in (f"user:{username}", f"peer:{peer}"):
+        for key, limit in ((login, self.max_failures), (address, self.max_address_failures)):
             stamps = self._recent(key)
-            if len(stamps) >= self.max_failures:
-                waits.append(stamps[-self.max_failures] + self.window - self.clock())
+            if len(stamps) >= limit:
+                waits.append(stamps[-limit] + self.window - self.clock())
         return max(1, int(max(waits)) + 1) if waits else 0
+
+    def delay(self, username: str) -> float:
+        """Seconds a login for ``username`` waits before its password is checked: ``slowdown`` under attack."""
+        return self.slowdown if len(self._recent(("user", username))) >= self.max_failures else 0.0
 
     def failed(self, username: str, peer: str) -> None:
         now = self.clock()
-        for key in (f"user:{username}", f"peer:{peer}"):
-            self._recent(key)
-            self._failures.setdefault(key, []).append(now)
-        if len(self._failures) > 100_000:  # a flood of distinct names cannot grow memory without bound
-            self._failures.clear()
+        keep = max(self.max_failures, self.max_address_failures)  # older failures cannot change any answer
+        for key in self._keys(username, peer):
+            stamps = [*self._recent(key), now][-keep:]
+            self._failures[key] = stamps
+            self._failures.move_to_end(key)
+        while len(self._failures) > self.max_records:  # bounded: the records failed longest ago go first
+            self._failures.popitem(last=False)
 
     def succeeded(self, username: str, peer: str) -> None:
-        self._failures.pop(f"user:{username}", None)
+        self._failures.pop(self._keys(username, peer)[0], None)
+
+    def __len__(self) -> int:
+        return len(self._failures)

@@ -22,7 +22,7 @@ from typing import Any
 
 import peewee
 
-from pairs import jobs, market, users
+from pairs import jobs, market, stats, users
 from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, parse_networks
 from pairs.store import StoreError, _redact, database, open_database
 
@@ -238,6 +238,11 @@ def check_server(settings: Settings) -> Iterator[Finding]:
                        "crack; use 12 outside tests")
     if settings.body_limit < 1024:
         yield _error(f"[SERVER] BODY_LIMIT {settings.body_limit} bytes is too small for a webhook; use 65536")
+    if settings.db_wait_ms < 0:
+        yield _error(f"[SERVER] DB_WAIT_MS {settings.db_wait_ms} is negative; use 2000")
+    elif settings.db_wait_ms > 2500:
+        yield _warning(f"[SERVER] DB_WAIT_MS {settings.db_wait_ms} ms is longer than TradingView waits (3 s with the "
+                       "network); it gives up before the 503 that would make it re-send. Use 2000")
     try:
         zoneinfo.ZoneInfo(settings.display_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -259,6 +264,20 @@ def check_jobs(settings: Settings) -> Iterator[Finding]:
             rule()
         except ConfigError as exc:
             yield _error(str(exc))
+
+
+def check_research(settings: Settings) -> Iterator[Finding]:
+    """The pair page's chart and the screener (issue 12)."""
+    if settings.chart_days < 2:
+        yield _error(f"[SMA] CHART_DAYS must be at least 2 daily closes, not {settings.chart_days}")
+    if not 0 <= settings.exit_z < settings.entry_z:
+        yield _error(f"[SMA] EXIT_Z ({settings.exit_z:g}) must be at least 0 and below ENTRY_Z "
+                     f"({settings.entry_z:g})")
+    if settings.screener_min_obs < stats.MIN_COINT_OBS:
+        yield _error(f"[SCREENER] MIN_OBS must be at least {stats.MIN_COINT_OBS}, not {settings.screener_min_obs}")
+    if settings.screener_window < settings.screener_min_obs:
+        yield _error(f"[SCREENER] WINDOW ({settings.screener_window}) is below MIN_OBS "
+                     f"({settings.screener_min_obs}): no pair could be tested")
 
 
 def stored_default_password_users(settings: Settings) -> list[str] | None:
@@ -297,6 +316,7 @@ def check_settings(settings: Settings) -> list[Finding]:
         *check_email(settings),
         *check_server(settings),
         *check_jobs(settings),
+        *check_research(settings),
     ]
     return sorted(findings, key=lambda f: f.level != ERROR)
 

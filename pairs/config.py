@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +50,12 @@ class Settings:
     price_source: str = "yahoo"
     sma_window: int = 20  # ours: daily closes in the SMA / std
     coint_window: int = 60  # ours: daily closes in the hedge ratio and cointegration test
+    chart_days: int = 250  # ours: daily closes on a pair's page chart
+    entry_z: float = 2.0  # ours: the z-score lines drawn on a pair's page
+    exit_z: float = 0.5
+    # [SCREENER] (ours)
+    screener_window: int = 250  # the last daily closes a run looks at
+    screener_min_obs: int = 120  # common closes a pair needs to be tested
     # [EMAIL]
     enable_email_notifications: bool = False
     mail_check_period: int = 90
@@ -66,6 +73,7 @@ class Settings:
     mail_lookback_hours: int = 72  # ours: older problem signals are history, not news (an imported database); 0 = all
     bridge_silent_min: int = 15  # ours: warn when the broker bridge wrote nothing this long in session; 0 = off
     mail_timeout_sec: int = 30  # ours
+    continuity_alerts: bool = True  # ours: gap and duplicate findings (pairs.continuity) are mailed
     # [SERVER] (ours)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -79,11 +87,14 @@ class Settings:
     force_https: bool = False
     cors_origins: str = "*"
     delivery_log_days: int = 30
+    db_wait_ms: int = 2000  # a write waits this long for a locked or unreachable database, then answers 503
     login_max_failures: int = 5
     login_window_sec: int = 300
     display_timezone: str = "US/Pacific"
+    account_currency: str = "C$"  # ours: the account PNL's currency sign (the original showed C$)
     log_level: str = "INFO"
     event_loop: str = "auto"  # uvloop when installed (faster answers under load), else asyncio's own
+    duplicate_window_sec: int = 60  # the same alert again within this many seconds is a duplicate (continuity)
 
     @property
     def sqlite_default_url(self) -> str:
@@ -118,6 +129,11 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SMA", "PRICE_SOURCE"): "price_source",
     ("SMA", "SMA_WINDOW"): "sma_window",
     ("SMA", "COINT_WINDOW"): "coint_window",
+    ("SMA", "CHART_DAYS"): "chart_days",
+    ("SMA", "ENTRY_Z"): "entry_z",
+    ("SMA", "EXIT_Z"): "exit_z",
+    ("SCREENER", "WINDOW"): "screener_window",
+    ("SCREENER", "MIN_OBS"): "screener_min_obs",
     ("EMAIL", "ENABLE_EMAIL_NOTIFICATIONS"): "enable_email_notifications",
     ("EMAIL", "MAIL_CHECK_PERIOD"): "mail_check_period",
     ("EMAIL", "MAIL_SERVER"): "mail_server",
@@ -134,6 +150,7 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("EMAIL", "MAIL_LOOKBACK_HOURS"): "mail_lookback_hours",
     ("EMAIL", "BRIDGE_SILENT_MIN"): "bridge_silent_min",
     ("EMAIL", "MAIL_TIMEOUT_SEC"): "mail_timeout_sec",
+    ("EMAIL", "CONTINUITY_ALERTS"): "continuity_alerts",
     ("SERVER", "HOST"): "host",
     ("SERVER", "PORT"): "port",
     ("SERVER", "DATABASE_URL"): "database_url",
@@ -145,11 +162,14 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "FORCE_HTTPS"): "force_https",
     ("SERVER", "CORS_ORIGINS"): "cors_origins",
     ("SERVER", "DELIVERY_LOG_DAYS"): "delivery_log_days",
+    ("SERVER", "DB_WAIT_MS"): "db_wait_ms",
     ("SERVER", "LOGIN_MAX_FAILURES"): "login_max_failures",
     ("SERVER", "LOGIN_WINDOW_SEC"): "login_window_sec",
     ("SERVER", "DISPLAY_TIMEZONE"): "display_timezone",
+    ("SERVER", "ACCOUNT_CURRENCY"): "account_currency",
     ("SERVER", "LOG_LEVEL"): "log_level",
     ("SERVER", "EVENT_LOOP"): "event_loop",
+    ("SERVER", "DUPLICATE_WINDOW_SEC"): "duplicate_window_sec",
 }
 
 # environment variable -> Settings field
@@ -187,6 +207,14 @@ def _convert(field: dataclasses.Field, raw: str, where: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{where} must be a whole number, not {raw!r}") from None
+    if kind == "float":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ConfigError(f"{where} must be a number, not {raw!r}")
+        return number
     return raw
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import jobs, market, signals, stats
+from pairs import continuity, jobs, market, signals, stats
 from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
 
@@ -69,6 +69,16 @@ def format_local(stamp: Any, zone: dt.tzinfo) -> str:
     if local is None:
         return "" if stamp is None else str(stamp)[:19]
     return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_local_offset(stamp: Any, zone: dt.tzinfo) -> str:
+    """The signal editor's timestamp: display-zone time with its offset (``2026-11-29 04:02:58-08:00``), which the
+    API reads back as the same UTC moment (A.3)."""
+    local = local_time(stamp, zone)
+    if local is None:
+        return format_local(stamp, zone)
+    text = local.strftime("%Y-%m-%d %H:%M:%S%z")
+    return f"{text[:-2]}:{text[-2:]}"
 
 
 def minutes_since(stamp: Any, now: dt.datetime) -> int | None:
@@ -126,12 +136,12 @@ def fmt(value: Any, spec: str, prefix: str = "") -> str:
 
 
 def money(value: Any, prefix: str = "$") -> str:
-    """``$1,234`` / ``-$1,234``: the sign in front of the currency."""
+    """One format for every amount (issue 13): ``$1,234.50`` / ``-$3.00``, the sign in front of the currency."""
     number = _number(value)
     if number is None:
         return ""
-    text = format(abs(number), ",.0f")
-    return ("-" if round(number) < 0 else "") + prefix + text
+    text = format(abs(number), ",.2f")
+    return ("-" if text.strip("0.,") and number < 0 else "") + prefix + text
 
 
 def sign_class(value: Any) -> str:
@@ -161,14 +171,14 @@ def status_class(status: Any) -> str:
 
 
 def slip_text(sig: Signal) -> str:
-    """``slip | $money`` (3 and 1 decimals) when both prices exist; blank otherwise (SPEC §7.3)."""
+    """``slip | money`` (``0.020 | $2.00``, ``-0.160 | -$16.00``) when both prices exist; blank otherwise."""
     if _number(sig.fill_price) is None or _number(sig.order_price) is None or _number(sig.slip) is None:
         return ""
-    text = f"{round(sig.slip, 3)}"
+    text = format(sig.slip, ".3f")
     contracts = _number(sig.order_contracts)
     if contracts is None:
         return text
-    return f"{text} | ${round(sig.slip * contracts, 1)}"
+    return f"{text} | {money(sig.slip * contracts)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,9 +197,34 @@ class SignalRow:
     elapsed: int | None
     fill_price: str
     slip: str
+    finding: Badge | None = None
+    pair: str = ""  # the name of the signal's pair (its page is /pair/<name>); "" for a single-ticker signal
 
 
-def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3) -> SignalRow:
+@dataclasses.dataclass(frozen=True)
+class Badge:
+    """A continuity finding on its signal's row: ``gap`` or ``dup``, what was expected in the tooltip."""
+
+    id: int
+    label: str
+    tip: str
+    reviewed: bool
+
+
+def badges(rowids: Iterable[int]) -> dict[int, Badge]:
+    return {rowid: Badge(row.id, "dup" if row.kind == continuity.DUPLICATE else "gap", continuity.describe(row),
+                         bool(row.reviewed)) for rowid, row in continuity.findings_of(rowids).items()}
+
+
+def signal_rows(signals: Sequence[Signal], now: dt.datetime, zone: dt.tzinfo,
+                price_decimals: int = 3) -> list[SignalRow]:
+    """The rows of a page, each with its continuity badge (one query for the page)."""
+    found = badges(sig.rowid for sig in signals)
+    return [signal_row(sig, now, zone, price_decimals, found.get(sig.rowid)) for sig in signals]
+
+
+def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: int = 3,
+               finding: Badge | None = None) -> SignalRow:
     """One table row of the dashboard/list pages; ``now`` is naive UTC."""
     status = sig.order_status if isinstance(sig.order_status, str) else ""
     klass = status_class(status)
@@ -210,8 +245,10 @@ def signal_row(sig: Signal, now: dt.datetime, zone: dt.tzinfo, price_decimals: i
         status_class=klass,
         status_tip=tip,
         elapsed=elapsed,
-        fill_price=fmt(sig.fill_price, ""),  # as stored, like the original
+        fill_price=fmt(sig.fill_price, f",.{price_decimals}f"),  # the same decimals as the order price
         slip=slip_text(sig),
+        finding=finding,
+        pair=f"{sig.ticker1}-{sig.ticker2}" if sig.ticker_type == "pair" and sig.ticker1 and sig.ticker2 else "",
     )
 
 

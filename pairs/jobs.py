@@ -60,6 +60,7 @@ class RunOutcome:
     updated: int = 0
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
     message: str = ""
+    symbols_priced: int = 0  # symbols the price source answered for; 0 with legs asked for: unreachable
 
 
 RUNS_KEPT = 500  # per job: weeks of price runs every 20 minutes of the session; job_runs stays small
@@ -157,6 +158,40 @@ def in_session(now: dt.datetime, settings: Settings) -> bool:
     return bounds is not None and bounds[0] < _exchange_time(now, settings) < bounds[1]
 
 
+def next_session_open(now: dt.datetime, settings: Settings) -> dt.datetime | None:
+    """When the extended session next opens after ``now``, in exchange time (None: no weekday has a session)."""
+    local = _exchange_time(now, settings)
+    for days in range(8):
+        bounds = session_bounds(local + dt.timedelta(days=days), settings)
+        if bounds is not None and bounds[0] > local:
+            return bounds[0]
+    return None
+
+
+def closed_notice(now: dt.datetime, settings: Settings) -> str:
+    """Why ``/sma`` did nothing: the session is closed, and when it opens."""
+    opens = next_session_open(now, settings)
+    when = f"; it opens {opens:%a %Y-%m-%d %H:%M} {settings.exchange_timezone}" if opens else ""
+    return f"Not updated: the exchange session is closed{when}. The watchlist can be updated at any time."
+
+
+def run_notice(outcome: RunOutcome, source_spec: str) -> str:
+    """One line for the page (and the command line) on what a price run did, or why it did nothing."""
+    if outcome.pairs == 0:
+        if outcome.job == WATCHLIST:
+            return "0 pairs: no pair is on the watchlist. Give one the status watchlist on SETUP."
+        return ("0 pairs: no pair is active. Activate one on SETUP (a pair trades only when it is active and "
+                "neither leg is an active ticker).")
+    if outcome.updated == 0 and outcome.symbols_priced == 0:
+        where = (f"found no prices in {source_spec[4:]}" if source_spec.startswith("csv:")
+                 else "could not reach Yahoo")
+        return f"Not updated: {where} for any of the {outcome.pairs} pairs' legs. Check it, then try again."
+    text = f"{outcome.updated} of {outcome.pairs} pairs updated"
+    if outcome.failed:
+        text += f"; {len(outcome.failed)} failed: " + "; ".join(f"{k}: {v}" for k, v in outcome.failed.items())
+    return text + "."
+
+
 def session_day(now: dt.datetime, settings: Settings) -> tuple[dt.date, bool]:
     """(the exchange's calendar day at ``now``, whether that day's session has closed)."""
     local = _exchange_time(now, settings)
@@ -179,11 +214,23 @@ def save_pair_stats_tx(results: dict[str, tuple[float, stats.PairStats]], stale:
     for name, (hedge, values) in results.items():
         updated += (Pair.update(act_price=values.act_price, sma=values.sma, sma_dist=values.sma_dist,
                                 std=values.std, zscore=values.zscore, hedge_ols=values.hedge_ols,
-                                coint_pvalue=values.coint_pvalue, stats_updated=when, stale=0)
+                                coint_pvalue=values.coint_pvalue, half_life=values.half_life,
+                                spread_adf_pvalue=values.spread_adf_pvalue, corr=values.corr,
+                                stats_updated=when, stale=0)
                     .where((Pair.name == name) & (Pair.hedge == hedge)).execute())
     if stale:
         Pair.update(stale=1).where(Pair.name.in_(stale)).execute()
     return updated
+
+
+def fetch_and_store(store: Store, source: market.PriceSource, yahoo: dict[str, str], interval: str) -> set[str]:
+    """One batched download of ``yahoo`` ({leg symbol: Yahoo symbol}) kept in ``price_bars``; returns the symbols
+    that had bars.  The source's exceptions reach the caller."""
+    bars = source.fetch(yahoo, interval) if yahoo else {}
+    rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
+    for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
+        store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
+    return set(bars)
 
 
 def run_price_job(store: Store, source: market.PriceSource, settings: Settings, job: str = PRICES,
@@ -214,15 +261,12 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
     for step, interval in enumerate(market.INTERVALS):
         progress(f"{interval} bars for {len(yahoo)} symbols", step, total)
         try:
-            bars = source.fetch(yahoo, interval) if yahoo else {}
+            fetched[interval] = fetch_and_store(store, source, yahoo, interval)
         except Exception as exc:  # a broken source is "no data": pairs go stale, the server stays up
             log.exception("price source failed for %s bars", interval)
             outcome.message = f"price source failed: {exc}"
-            bars = {}
-        rows = [row for symbol, frame in bars.items() for row in market.changed_bars(symbol, interval, frame)]
-        for start in range(0, len(rows), BARS_PER_WRITE):  # small writes: a webhook never waits behind a year
-            store.write_sync(market.store_bars_tx, rows[start:start + BARS_PER_WRITE])
-        fetched[interval] = set(bars)
+            fetched[interval] = set()
+    outcome.symbols_priced = len(set().union(*fetched.values()))
     store.write_sync(market.prune_intraday_tx)
 
     today, closed = session_day(now or dt.datetime.now(dt.UTC), settings)
@@ -321,7 +365,7 @@ def _progress_bar(stream: Any) -> Progress:
 
 def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
     source = market.make_price_source(settings.price_source, cache_dir=yfinance_cache(settings))
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings)
     job = WATCHLIST if args.watchlist else PRICES
     try:
         while True:
@@ -330,6 +374,8 @@ def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{job}: {outcome.pairs} pairs, {outcome.updated} updated, {len(outcome.failed)} stale")
             for name, why in outcome.failed.items():
                 print(f"  {name}: {why}")
+            if outcome.updated == 0:  # say why nothing was done, and what to do about it
+                print(run_notice(outcome, settings.price_source))
             if args.once:
                 return 0 if not outcome.failed else 1
             threading.Event().wait(max(1, settings.sma_calc_period) * 60)
@@ -348,7 +394,7 @@ def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
     if args.yahoo is not None and override is None:
         print(f"{args.yahoo!r}: {messages.BAD_YAHOO_SYMBOL}", file=sys.stderr)
         return 2
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings)
     try:
         if override is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, override):
             print(f"no ticker {args.symbol!r}", file=sys.stderr)

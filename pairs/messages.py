@@ -30,13 +30,20 @@ CSRF_FAILED = "CSRF token missing or incorrect."
 # ours
 BODY_NOT_OBJECT = "the request body must be a JSON object."
 BODY_TOO_LARGE = "the request body is larger than {limit} bytes."
+INVALID_JSON = "invalid JSON at line {line} column {column}: {reason}"  # the "detail" next to BAD_REQUEST (A.3)
+JSON_TOO_DEEP = "the JSON is nested too deeply to read"
 PASSWORD_TOO_LONG = "'password' cannot be longer than 72 bytes."
 LAST_ADMIN = "the last admin user cannot be deleted."
 TOO_MANY_LOGINS = "too many failed logins; try again in {seconds} seconds."
+BAD_USERNAME = "a username is 1 to 64 printable characters, without leading or trailing spaces."
+PASSWORD_TOO_SHORT = "the password is shorter than 8 characters"
 SOURCE_NOT_ALLOWED = "webhooks are not accepted from this address."
 HTTPS_REQUIRED = "use HTTPS."
 INTERNAL_ERROR = "internal server error; the server log has the details."
+DB_UNAVAILABLE = "the database is unavailable right now; nothing was changed, try again in a moment."
 BAD_YAHOO_SYMBOL = "a Yahoo symbol has letters, digits and . - = ^ & only, at most 40 of them."
+SCREENER_STARTED = "screener run started."
+SCREENER_BUSY = "a screener run is already in progress."
 
 
 def created(thing: str) -> str:

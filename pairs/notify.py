@@ -5,7 +5,8 @@ Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical 
 ``(warned)`` marker appended to its ``error_msg`` after the message was accepted by the SMTP server.  The bridge is
 "silent" when, during the extended exchange session, it has neither polled the waiting list nor written anything
 (fills, positions, account PNL, signal echoes; ``pairs.bridge`` keeps the time) for ``BRIDGE_SILENT_MIN``
-minutes; that is reported once per silence.  Sending is blocking smtplib: the server calls ``run_email_job`` in its
+minutes; that is reported once per silence.  Each continuity finding (a missed or a repeated strategy alert,
+``pairs.continuity``) is named once too, unless ``[EMAIL] CONTINUITY_ALERTS`` is off.  Sending is blocking smtplib: the server calls ``run_email_job`` in its
 executor.
 """
 
@@ -20,7 +21,7 @@ import ssl
 import threading
 from collections.abc import Callable
 
-from pairs import bridge, jobs
+from pairs import bridge, continuity, jobs
 from pairs.config import Settings
 from pairs.store import Signal, Store, format_timestamp, get_setting, set_setting_tx, utcnow
 
@@ -29,6 +30,7 @@ log = logging.getLogger("pairs.notify")
 PROBLEM_STATUSES = ("waiting", "rerouted", "error", "critical err")
 WARNED = "(warned)"
 BODY_MAX_SIGNALS = 50
+FINDINGS_MAX = 1000  # continuity findings named by one message at most; the rest go in the next one
 BRIDGE_WARNED_KEY = "bridge_silence_warned"  # settings row: the bridge's last-seen time we already warned about
 
 _running = threading.Lock()
@@ -87,9 +89,20 @@ def signal_line(row: Signal) -> str:
     return " | ".join(part for part in parts if part)
 
 
+def finding_line(row: continuity.Finding) -> str:
+    return f"{row.kind} #{row.signal} | {row.name} | {continuity.describe(row)}"
+
+
 def compose(settings: Settings, signals: list[Signal], silence: tuple[dt.datetime, int] | None,
-            now: dt.datetime) -> email.message.EmailMessage:
+            now: dt.datetime, findings: list[continuity.Finding] | None = None) -> email.message.EmailMessage:
     lines = [settings.mail_body, ""]
+    if findings:
+        lines.append(f"{len(findings)} missed or repeated alert(s) (position before an order is not the position "
+                     "after the previous alert, or the same order twice):")
+        lines += [finding_line(row) for row in findings[:BODY_MAX_SIGNALS]]
+        if len(findings) > BODY_MAX_SIGNALS:
+            lines.append(f"... and {len(findings) - BODY_MAX_SIGNALS} more")
+        lines.append("")
     if signals:
         lines.append(f"{len(signals)} signal(s) not processed after {settings.mail_warn_after_min} minute(s):")
         lines += [signal_line(row) for row in signals[:BODY_MAX_SIGNALS]]
@@ -146,11 +159,12 @@ def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = No
 def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> jobs.RunOutcome | None:
     signals = problem_signals(now, settings.mail_warn_after_min, settings.mail_lookback_hours)
     silence = bridge_silence(now, settings)
-    if not signals and not silence:
+    findings = continuity.unnotified(FINDINGS_MAX) if settings.continuity_alerts else []
+    if not signals and not silence and not findings:
         return None
     outcome = jobs.RunOutcome(job=jobs.EMAIL, started=utcnow(), pairs=len(signals))
     try:
-        send(settings, compose(settings, signals, silence, now))
+        send(settings, compose(settings, signals, silence, now, findings))
     except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:  # retried at the next check: nothing is marked
         log.error("alert e-mail to %s via %s:%s failed: %s", settings.mail_recipient, settings.mail_server,
                   settings.mail_port, exc)
@@ -160,9 +174,12 @@ def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> 
         store.write_sync(mark_warned_tx, [row.rowid for row in signals])
         if silence:
             store.write_sync(remember_bridge_warning_tx, silence[0])
+        if findings:
+            store.write_sync(continuity.mark_notified_tx, [row.id for row in findings], now)
         outcome.updated = 1
         outcome.message = (f"sent to {settings.mail_recipient}: {len(signals)} signal(s)" +
-                           (f", bridge silent {silence[1]} min" if silence else ""))
+                           (f", bridge silent {silence[1]} min" if silence else "") +
+                           (f", {len(findings)} gap/duplicate finding(s)" if findings else ""))
         log.warning("alert e-mail %s", outcome.message)
     outcome.finished = utcnow()
     store.write_sync(jobs.record_run_tx, outcome)

@@ -17,11 +17,11 @@ from typing import Any, NamedTuple
 
 import peewee
 
-from pairs import equation
+from pairs import continuity, equation
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update, leg_matches
 from pairs.instruments import parse_rowid
-from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, format_timestamp, utcnow
+from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, database, format_timestamp, utcnow
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
@@ -91,12 +91,23 @@ def classify(values: dict[str, Any]) -> Classified:
     return Classified(record, parsed.ok, active_ok)
 
 
-def insert_signal_tx(values: dict[str, Any]) -> str:
-    """POST /v4/webhook: the row is always stored; returns the outcome (CREATED, PROBLEMATIC, ...)."""
+class Inserted(NamedTuple):
+    outcome: str  # CREATED, PROBLEMATIC, ...
+    findings: int  # continuity findings written (pairs.continuity)
+
+
+def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int) -> Inserted:
+    """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it
+    (``[SERVER] DUPLICATE_WINDOW_SEC``)."""
     classified = classify(values)
     row = {**classified.record, "timestamp": values.get("timestamp") or utcnow()}
-    _INSERT_SIGNAL.execute(field.db_value(row[field.name]) for field in _INSERT_FIELDS)
-    return classified.outcome
+    plan = continuity.plan_tx(row)
+    cursor = _INSERT_SIGNAL.execute(field.db_value(row[field.name]) for field in _INSERT_FIELDS)
+    findings = 0
+    if plan is not None:
+        rowid = cursor.lastrowid if isinstance(database.obj, peewee.SqliteDatabase) else cursor.fetchone()[0]
+        findings = continuity.record_tx(plan, rowid, duplicate_window_sec)
+    return Inserted(classified.outcome, findings)
 
 
 def replace_signal_tx(values: dict[str, Any]) -> Signal:

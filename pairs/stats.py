@@ -10,6 +10,12 @@
   on ticker2's (with intercept), i.e. the units of ticker2 per unit of ticker1 that best neutralise the pair;
   ``coint_pvalue`` = Engle-Granger cointegration p-value (statsmodels ``coint``: constant, ADF with one lag,
   MacKinnon p-values) of the same closes.  All three over the last ``coint_window`` completed daily closes.
+* ``half_life`` = days for the spread at the configured hedge to revert half-way: an AR(1) fit
+  s(t) = c + phi s(t-1) + e on its last ``coint_window`` daily closes gives −ln 2 / ln phi; None when phi ≥ 1
+  (the fit does not revert), 0 when phi ≤ 0 (it reverts within a day).
+* ``spread_adf_pvalue`` = ADF p-value (constant, one lag) of that same spread: the hedge actually traded, where
+  ``coint_pvalue`` tests the OLS hedge.
+* ``corr`` = correlation of the two legs' daily returns over the last ``coint_window`` common closes.
 
 With too little history a value is 0 (the original columns, whose default is 0) or None (ours): never NaN.
 """
@@ -22,7 +28,7 @@ import math
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pairs.lazy import LazyModule
 
@@ -49,6 +55,9 @@ class PairStats:
     zscore: float | None
     hedge_ols: float | None
     coint_pvalue: float | None
+    half_life: float | None = None
+    spread_adf_pvalue: float | None = None
+    corr: float | None = None
 
 
 def completed_daily(closes: pd.Series, today: dt.date, session_closed: bool) -> pd.Series:
@@ -104,13 +113,77 @@ def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WI
             round(pvalue, 6) if pvalue is not None and math.isfinite(pvalue) else None)
 
 
+def ar1_phi(levels):
+    """The AR(1) coefficient phi of s(t) = c + phi s(t-1) + e, per column of a (T,) or (T, k) array: the
+    least-squares slope of s(t) on s(t-1).  NaN for a flat column.  (The screener fits thousands at once.)"""
+    values = np.asarray(levels, dtype="float64")
+    lagged, current = values[:-1], values[1:]
+    lagged_dev = lagged - lagged.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (lagged_dev * (current - current.mean(axis=0))).sum(axis=0) / (lagged_dev ** 2).sum(axis=0)
+
+
+def half_life_of(phi: float) -> float | None:
+    """Days to revert half-way for an AR(1) coefficient, 2 decimals; None when it does not revert."""
+    if not math.isfinite(phi) or phi >= 1:
+        return None
+    if phi <= 0:
+        return 0.0
+    return round(-math.log(2) / math.log(phi), 2)
+
+
+def _tail(daily_spread: Mapping[Any, float] | pd.Series, window: int) -> np.ndarray:
+    """The last ``window`` values of a daily spread (``spread``'s dict, or a pandas Series) as floats."""
+    values = list(daily_spread.values()) if isinstance(daily_spread, dict) else daily_spread.to_numpy()
+    return np.asarray(values[-window:], dtype="float64")
+
+
+def half_life(daily_spread: Mapping[Any, float] | pd.Series, window: int = COINT_WINDOW) -> float | None:
+    """Half-life in days of the last ``window`` daily spread closes (module docstring); None with too little."""
+    tail = _tail(daily_spread, window)
+    if len(tail) < MIN_COINT_OBS:
+        return None
+    return half_life_of(float(ar1_phi(tail)))
+
+
+def spread_adf_pvalue(daily_spread: Mapping[Any, float] | pd.Series, window: int = COINT_WINDOW) -> float | None:
+    """ADF p-value (constant, one lag, MacKinnon) of the last ``window`` daily spread closes, 6 decimals."""
+    tail = _tail(daily_spread, window)
+    if len(tail) < MIN_COINT_OBS or np.ptp(tail) == 0:
+        return None
+    from statsmodels.tsa.stattools import adfuller
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a perfectly fitting regression: no p-value
+            pvalue = float(adfuller(tail, maxlag=1, autolag=None, regression="c", result_object=False)[1])
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return round(pvalue, 6) if math.isfinite(pvalue) else None
+
+
+def returns_corr(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> float | None:
+    """Correlation of the legs' daily returns over the last ``window`` common closes, 4 decimals."""
+    both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna().iloc[-window:]
+    if len(both) < MIN_COINT_OBS:
+        return None
+    returns = both.pct_change().iloc[1:]
+    if (returns.std() == 0).any():
+        return None
+    value = float(returns["t1"].corr(returns["t2"]))
+    return round(value, 4) if math.isfinite(value) else None
+
+
 def pair_stats(daily1: pd.Series, daily2: pd.Series, last1: float, last2: float, hedge: float,
                window: int = SMA_WINDOW, coint_window: int = COINT_WINDOW) -> PairStats:
     """Everything the price job stores for one pair, from completed daily closes and the two latest prices."""
-    sma, std = moving_stats(list(spread(daily1, daily2, hedge).values()), window)
+    daily_spread = spread(daily1, daily2, hedge)
+    sma, std = moving_stats(list(daily_spread.values()), window)
     act_price = round(float(last1) - float(last2) * hedge, 4)
     sma_dist = round(sma - act_price, 4) if sma else 0.0
     zscore = round((act_price - sma) / std, 4) if sma and std > 0 else None
     hedge_ols, pvalue = hedge_and_coint(daily1, daily2, coint_window)
     return PairStats(act_price=act_price, sma=sma, std=std, sma_dist=sma_dist, zscore=zscore, hedge_ols=hedge_ols,
-                     coint_pvalue=pvalue)
+                     coint_pvalue=pvalue, half_life=half_life(daily_spread, coint_window),
+                     spread_adf_pvalue=spread_adf_pvalue(daily_spread, coint_window),
+                     corr=returns_corr(daily1, daily2, coint_window))

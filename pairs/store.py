@@ -6,6 +6,11 @@ them in one transaction (each inside its own savepoint, so one failure does not 
 and only then resolves each caller's future.  Writes therefore never interleave, a read-modify-write inside ``fn``
 is serialized against every other write, the IOLoop never waits on a commit, and an acknowledged write is on
 disk (SQLite ``synchronous=FULL``) with one fsync shared by the whole batch.
+
+The database may go away (a PostgreSQL restart, another process holding SQLite's write lock, a full disk): a
+statement outside a transaction that failed on a dead connection runs once more on a new one; the writer retries
+a batch that never reached its commit until the database is back or the write has waited ``wait_ms``; what still
+fails is a ``DatabaseUnavailable``, which the HTTP layer answers with 503 (SPEC A.2).
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ import datetime as dt
 import functools
 import logging
 import queue
+import re
+import secrets
+import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 from peewee import (
@@ -35,6 +44,9 @@ from peewee import (
     TextField,
 )
 from playhouse.migrate import SchemaMigrator
+
+if TYPE_CHECKING:
+    from pairs.config import Settings
 
 log = logging.getLogger("pairs.store")
 
@@ -53,6 +65,134 @@ class StoreError(ValueError):
     """The database URL or the database itself is unusable; the message says what to do."""
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Database faults: what an operator must tell apart, and what is answered 503 instead of 500
+
+LOCKED = "locked"
+UNREACHABLE = "unreachable"  # refused, closed by the server, or lost on the way
+DISK_FULL = "disk full"
+IO_ERROR = "I/O error"
+
+# primary result codes (the low byte of the extended code)
+_SQLITE_FAULTS = {5: LOCKED, 6: LOCKED, 10: IO_ERROR, 13: DISK_FULL, 14: IO_ERROR}
+_POSTGRES_FAULTS = {"53100": DISK_FULL, "55P03": LOCKED}
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """The DB-API exception peewee wrapped (``orig``), or ``exc`` itself."""
+    return getattr(exc, "orig", None) or exc
+
+
+def db_fault(exc: BaseException | None) -> str | None:
+    """The kind of fault of the database behind ``exc``, or None for an error of the statement itself (a
+    constraint, a bug)."""
+    found = _find_fault(exc)
+    return found[0] if found else None
+
+
+def _find_fault(exc: BaseException | None) -> tuple[str, BaseException] | None:
+    """(kind, the exception that shows it).  Follows the exception's context: a failed ROLLBACK masks the fault
+    it was rolling back ("cannot rollback - no transaction is active" after SQLite gave up on a full disk)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseUnavailable):
+            return exc.cause, exc.error
+        driver = _driver_error(exc)
+        if isinstance(driver, sqlite3.Error):
+            code = getattr(driver, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _SQLITE_FAULTS:
+                return _SQLITE_FAULTS[code & 0xFF], exc
+        elif type(driver).__module__.split(".")[0] in ("psycopg", "psycopg2"):
+            state = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+            if state in _POSTGRES_FAULTS:
+                return _POSTGRES_FAULTS[state], exc
+            if state and state.startswith("40"):  # serialization failure, deadlock: a transaction lost to a lock
+                return LOCKED, exc
+            if {"OperationalError", "InterfaceError"} & {cls.__name__ for cls in type(driver).__mro__}:
+                return UNREACHABLE, exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class DatabaseUnavailable(peewee.OperationalError):
+    """The database is locked, unreachable or out of space: answered 503 (try again), not 500 (a bug).
+
+    ``str()`` is the log line: the cause, the operation and the driver's error, never a parameter's value."""
+
+    def __init__(self, cause: str, operation: str, error: BaseException):
+        found = _find_fault(error)
+        error = found[1] if found else error
+        driver = _driver_error(error)
+        super().__init__(f"database {cause} during {operation}: {type(driver).__name__}: "
+                         f"{str(driver).strip() or type(error).__name__}")
+        self.cause = cause
+        self.operation = operation
+        self.error = error
+
+
+_STATEMENT_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+"?(\w+)', re.IGNORECASE)
+
+
+def describe_sql(sql: str) -> str:
+    """``SELECT signals``: what a statement did, for the log (the SQL text, never its parameters)."""
+    table = _STATEMENT_TABLE.search(sql)
+    return f"{_verb(sql)} {table.group(1)}" if table else _verb(sql)
+
+
+def _verb(sql: str) -> str:
+    return sql.split(None, 1)[0].upper() if sql.strip() else "?"
+
+
+_READS = frozenset({"SELECT", "PRAGMA", "SHOW", "EXPLAIN"})
+
+
+class _Reconnecting:
+    """Database mixin: a read run outside a transaction (on the IOLoop or in an executor thread) that failed
+    because the connection died runs once more on a new connection; a fault that remains is raised as a
+    ``DatabaseUnavailable``.  Inside a transaction the writer decides (its batch must be retried whole); a write
+    outside one may have committed before its connection died, so it is not run again."""
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        try:
+            return super().execute_sql(sql, params)  # type: ignore[misc]
+        except peewee.PeeweeException as exc:
+            if self.in_transaction():  # type: ignore[attr-defined]
+                raise
+            cause = db_fault(exc)
+            if cause is None:
+                raise
+            error: BaseException = exc
+        if cause == UNREACHABLE:
+            self.drop_connection()
+        if cause == UNREACHABLE and _verb(sql) in _READS:
+            try:
+                return super().execute_sql(sql, params)  # type: ignore[misc]
+            except peewee.PeeweeException as again:
+                cause = db_fault(again)
+                if cause is None:
+                    raise
+                error = again
+                if cause == UNREACHABLE:
+                    self.drop_connection()
+        raise DatabaseUnavailable(cause, describe_sql(sql), error) from error
+
+    def drop_connection(self) -> None:
+        """Forget this thread's connection (closed by the server, or broken); the next statement opens a new one."""
+        try:
+            self.close()  # type: ignore[attr-defined]
+        except peewee.PeeweeException:
+            pass  # close() forgets the connection even when closing it failed
+
+
+class SqliteDatabase(_Reconnecting, peewee.SqliteDatabase):
+    pass
+
+
+class PostgresqlDatabase(_Reconnecting, peewee.PostgresqlDatabase):
+    pass
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC, whole seconds: how every timestamp is stored."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -62,8 +202,10 @@ def utcnow() -> dt.datetime:
 # Database URLs
 
 
-def open_database(url: str) -> peewee.Database:
+def open_database(url: str, wait_ms: int | None = None) -> peewee.Database:
     """``sqlite:///relative.db``, ``sqlite:////abs.db``, ``postgresql://u:p@host:port/db`` (or ``postgres://``).
+
+    ``wait_ms``: how long a SQLite statement waits for another process's lock (default: SQLITE_PRAGMAS).
 
     Anything else is a StoreError: never a silent in-memory database.
     """
@@ -84,7 +226,12 @@ def open_database(url: str) -> peewee.Database:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder {str(parent)!r} for the SQLite database: {exc}") from None
-        return peewee.SqliteDatabase(str(Path(path).expanduser()), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # IMMEDIATE: a transaction takes the write lock at BEGIN, where SQLite waits for it (busy_timeout).  A
+        # deferred one that reads first cannot wait: in WAL mode its upgrade to a writer fails at once with
+        # "database is locked" while another process writes (issue 15; tests/test_db_faults.py).
+        pragmas = SQLITE_PRAGMAS if wait_ms is None else {**SQLITE_PRAGMAS, "busy_timeout": wait_ms}
+        return SqliteDatabase(str(Path(path).expanduser()), pragmas=pragmas, check_same_thread=False,
+                              lock_type="IMMEDIATE")
     if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
         name = parts.path.lstrip("/")
         if not name or "/" in name:
@@ -105,7 +252,7 @@ def open_database(url: str) -> peewee.Database:
             kwargs["password"] = urllib.parse.unquote(parts.password)
         for key, values in urllib.parse.parse_qs(parts.query).items():
             kwargs[key] = values[-1]
-        return peewee.PostgresqlDatabase(urllib.parse.unquote(name), **kwargs)
+        return PostgresqlDatabase(urllib.parse.unquote(name), **kwargs)
     raise StoreError(f"database URL {_redact(url)!r}: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://")
 
 
@@ -180,6 +327,9 @@ class Signal(BaseModel):
             (("order_id1",), False),
             (("order_id2",), False),
             (("timestamp",), False),
+            # the continuity check's "previous alert of this instrument" by time (pairs/continuity.py)
+            (("ticker1", "ticker_type", "timestamp", "rowid"), False),
+            (("ticker1", "ticker2", "timestamp", "rowid"), False),
         )
 
 
@@ -231,6 +381,9 @@ class Pair(BaseModel):
     coint_pvalue = DoubleField(null=True)
     stats_updated = DateTimeField(null=True)
     stale = IntegerField(null=True)  # 1: the last run had no prices for a leg, the values above are older
+    half_life = DoubleField(null=True)  # days, at the configured hedge (pairs.stats)
+    spread_adf_pvalue = DoubleField(null=True)
+    corr = DoubleField(null=True)
 
     class Meta:
         table_name = "pairs"
@@ -260,11 +413,18 @@ ACCOUNT_KEYS = ("rowid", "timestamp", "AvailableFunds", "BuyingPower", "DailyPnL
                 "MaintMarginReq", "NetLiquidation", "RealizedPnL", "UnrealizedPnL")
 
 
+def new_token_stamp() -> str:
+    return secrets.token_hex(16)
+
+
 class User(BaseModel):
     rowid = AutoField(column_name="rowid")
     username = Varchar(80, unique=True)
     password = Varchar(80, null=True)  # a bcrypt hash; plain text in a database of the original until first login
     is_admin = IntegerField(null=True, default=0)  # ours
+    # ours: a random value that every token of this account carries; a new one on each password change, and a
+    # new account of the same name has its own, so older tokens stop working (A.5).  NULL until the first start.
+    token_stamp = Varchar(32, null=True, default=new_token_stamp)
 
     class Meta:
         table_name = "users"
@@ -311,7 +471,8 @@ class DeliveryLog(BaseModel):
     content_type = Varchar(200, null=True)
     size = IntegerField()
     status = IntegerField()
-    body = TextField(null=True)
+    body = TextField(null=True)  # NULL: not read (refused for its size, or before it came)
+    message = TextField(null=True)  # the answer's message (and detail): why a 400 was a 400
 
     class Meta:
         table_name = "delivery_log"
@@ -371,15 +532,38 @@ class _Stop:
     pass
 
 
-class Writer:
-    """One thread that runs every write; callers get a future resolved after the commit."""
+RETRY_PAUSE_SEC = 0.05  # between two tries of a batch while the database is down: recovery within this of its return
 
-    def __init__(self, db: peewee.Database, batch_max: int = 256):
+
+class _BatchFailed(Exception):
+    """A batch was rolled back (or its commit failed): ``cause`` is the fault (None: not a database fault)."""
+
+    def __init__(self, error: BaseException, committing: bool):
+        super().__init__(str(error))
+        self.error = error
+        self.cause = db_fault(error)
+        self.committing = committing
+
+
+def _operation(fn: Callable[..., Any]) -> str:
+    return f"write {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+class Writer:
+    """One thread that runs every write; callers get a future resolved after the commit.
+
+    A write waits up to ``wait_sec`` for a database that is locked, unreachable or full, then fails with
+    ``DatabaseUnavailable`` without having stored anything.  A batch is retried only while it cannot have
+    committed: on PostgreSQL a commit whose answer was lost may have committed, so it is not run again."""
+
+    def __init__(self, db: peewee.Database, batch_max: int = 256, wait_sec: float = 2.0):
         self.db = db
         self.batch_max = batch_max
+        self.wait_sec = wait_sec
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
         self._started = False
+        self._fault_since: float | None = None
         self.batches = 0
         self.writes = 0
 
@@ -392,7 +576,7 @@ class Writer:
         if not self._started or not self._thread.is_alive():
             raise RuntimeError("the writer is not running")
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((fn, args, future))
+        self._queue.put((fn, args, future, time.monotonic() + self.wait_sec))
         return future
 
     def stop(self) -> None:
@@ -402,7 +586,6 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
-        self.db.connect(reuse_if_open=True)
         try:
             stopping = False
             while not stopping:
@@ -436,48 +619,92 @@ class Writer:
                 item[2].set_exception(RuntimeError("the writer has stopped"))
 
     def _run_batch(self, batch: list) -> None:
-        outcomes = []
-        try:
-            with self.db.atomic():
-                for fn, args, future in batch:
-                    if not future.set_running_or_notify_cancel():
+        pending = [item for item in batch if item[2].set_running_or_notify_cancel()]
+        reconnected = False
+        while pending:
+            try:
+                outcomes = self._attempt(pending)
+            except _BatchFailed as failed:
+                if failed.cause is None or (failed.committing and not isinstance(self.db, peewee.SqliteDatabase)):
+                    # Not a fault of the database, or a PostgreSQL commit that may have happened: never re-run.
+                    if failed.cause is None:
+                        log.error("write batch of %d failed to commit", len(pending), exc_info=failed.error)
+                        error = failed.error
+                    else:
+                        error = DatabaseUnavailable(failed.cause, "commit (outcome unknown) of " + ", ".join(
+                            dict.fromkeys(_operation(item[0]) for item in pending)), failed.error)
+                        self.db.drop_connection()
+                    for item in pending:
+                        item[2].set_exception(error)
+                    return
+                self._fault(failed)
+                now = time.monotonic()
+                for item in [item for item in pending if item[3] <= now]:
+                    item[2].set_exception(DatabaseUnavailable(failed.cause, _operation(item[0]), failed.error))
+                pending = [item for item in pending if item[3] > now]
+                if failed.cause == UNREACHABLE:
+                    self.db.drop_connection()
+                    if not reconnected:  # the first try on a new connection is at once: the server may be back
+                        reconnected = True
                         continue
+                if pending:
+                    time.sleep(min(RETRY_PAUSE_SEC, min(item[3] for item in pending) - now))
+                continue
+            self._recovered()
+            self.batches += 1
+            self.writes += len(outcomes)
+            for future, result, exc in outcomes:
+                if exc is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(exc)
+            return
+
+    def _attempt(self, items: list) -> list:
+        """One transaction for ``items``: BEGIN (IMMEDIATE on SQLite), each write in its savepoint, COMMIT."""
+        committing = False
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("batch of %d: %s", len(items), ", ".join(_operation(item[0]) for item in items))
+        try:
+            if isinstance(self.db, peewee.SqliteDatabase):  # wait for another writer's lock, but not past a deadline
+                wait_ms = max(0, int((min(item[3] for item in items) - time.monotonic()) * 1000))
+                self.db.execute_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            outcomes = []
+            with self.db.atomic():
+                for fn, args, future, _deadline in items:
                     try:
                         with self.db.atomic():
                             outcomes.append((future, fn(*args), None))
-                    except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    except Exception as exc:  # handed to the caller, unless the whole transaction is lost
+                        if db_fault(exc) is not None:  # the transaction itself is lost: retry the batch whole
+                            raise
                         outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit itself failed: nothing of this batch is stored
-            log.exception("write batch of %d failed to commit", len(batch))
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            self._reconnect()
-            return
-        self.batches += 1
-        self.writes += len(outcomes)
-        for future, result, exc in outcomes:
-            if exc is None:
-                future.set_result(result)
-            else:
-                future.set_exception(exc)
+                committing = True
+        except Exception as exc:  # classified by _run_batch
+            raise _BatchFailed(exc, committing) from exc
+        return outcomes
 
-    def _reconnect(self) -> None:
-        try:
-            if not self.db.is_closed():
-                self.db.close()
-            self.db.connect(reuse_if_open=True)
-        except Exception:  # the next batch will report it
-            log.exception("writer could not reconnect to the database")
+    def _fault(self, failed: _BatchFailed) -> None:
+        if self._fault_since is None:
+            self._fault_since = time.monotonic()
+            log.warning("%s; each write waits up to %.0f ms for the database, then fails with 503",
+                        DatabaseUnavailable(failed.cause, "a write", failed.error), self.wait_sec * 1000)
+
+    def _recovered(self) -> None:
+        if self._fault_since is not None:
+            log.warning("database writable again after %.1f s", time.monotonic() - self._fault_since)
+            self._fault_since = None
 
 
 class Store:
-    """The database of one server: open, migrate, write through the writer, close."""
+    """The database of one server: open, migrate, write through the writer, close.
 
-    def __init__(self, url: str):
+    ``wait_ms`` ([SERVER] DB_WAIT_MS): how long a write waits for a locked, unreachable or full database."""
+
+    def __init__(self, url: str, wait_ms: int = 2000):
         self.url = url
-        self.db = open_database(url)
-        self.writer = Writer(self.db)
+        self.db = open_database(url, wait_ms)
+        self.writer = Writer(self.db, wait_sec=wait_ms / 1000.0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -502,10 +729,19 @@ class Store:
         return self.writer.submit(fn, *args).result()
 
     def read_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` with a connection of this thread's own, opened and closed around it: for reads in an
-        executor thread (jobs, slow page queries), which must not keep a connection per idle thread."""
-        with self.db.connection_context():
+        """``fn(*args)`` with a connection of this thread's own, opened on first use and closed after: for reads in
+        an executor thread (jobs, slow page queries), which must not keep a connection per idle thread."""
+        opened_here = self.db.is_closed()
+        try:
             return fn(*args)
+        finally:
+            if opened_here and not self.db.is_closed():
+                self.db.drop_connection()
+
+    def probe(self) -> None:
+        """A round trip on this thread's connection (reconnecting once if the server closed it); raises
+        ``DatabaseUnavailable`` when the database does not answer."""
+        self.db.execute_sql("SELECT 1").fetchone()
 
     def close(self) -> None:
         self.writer.stop()
@@ -513,9 +749,9 @@ class Store:
             self.db.close()
 
 
-def open_store(database_url: str) -> Store:
+def open_store(settings: Settings) -> Store:
     """Open and migrate the database of the server and of every sub-command, saying what the migration did."""
-    store = Store(database_url)
+    store = Store(settings.effective_database_url, settings.db_wait_ms)
     changes = store.open()
     log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
     return store
@@ -594,6 +830,9 @@ def pair_json(row: Pair) -> dict[str, Any]:
     out["coint_pvalue"] = row.coint_pvalue
     out["stats_updated"] = None if row.stats_updated is None else format_timestamp(row.stats_updated)
     out["stale"] = bool(row.stale)
+    out["half_life"] = row.half_life
+    out["spread_adf_pvalue"] = row.spread_adf_pvalue
+    out["corr"] = row.corr
     return out
 
 

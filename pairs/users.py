@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Callable
+from typing import Any
 
 from pairs import auth
 from pairs.config import DEFAULT_PASSWORD, Settings
-from pairs.store import RevokedToken, SimpleSession, User, utcnow
+from pairs.store import RevokedToken, SimpleSession, User, new_token_stamp, utcnow
 
 log = logging.getLogger("pairs.users")
 
@@ -25,13 +27,46 @@ def find(username: str) -> User | None:
     return User.get_or_none(User.username == username)
 
 
-def is_revoked(jti: str) -> bool:
-    return RevokedToken.select().where(RevokedToken.jti == jti).exists()
+def is_revoked(claims: dict[str, Any]) -> bool:
+    """The token itself, or the whole login it belongs to, was revoked."""
+    keys = [claims["jti"]]
+    if isinstance(claims.get("sid"), str):
+        keys.append(auth.session_key(claims["sid"]))
+    return RevokedToken.select().where(RevokedToken.jti.in_(keys)).exists()
+
+
+def token_account(claims: dict[str, Any]) -> User | None:
+    """The account a valid token names: same username and same token stamp (a password change or a new account
+    of the same name gets a new stamp, so older tokens name no account any more)."""
+    user = find(claims["sub"])
+    if user is None or not user.token_stamp or claims.get("stamp") != user.token_stamp:
+        return None
+    return user
 
 
 def revoke_tx(jti: str, exp: int) -> None:
     expires = dt.datetime.fromtimestamp(exp, dt.UTC).replace(tzinfo=None)
     RevokedToken.insert(jti=jti, expires=expires).on_conflict_ignore().execute()
+
+
+def end_login_tx(sid: str) -> None:
+    """Revoke every token of one login; none of them outlives a refresh token minted now."""
+    revoke_tx(auth.session_key(sid), int(time.time()) + auth.REFRESH_TTL)
+
+
+def logout_tx(claims: dict[str, Any]) -> None:
+    """Revoke an access token and, through its ``sid``, every token of its login: its refresh token too (A.5)."""
+    revoke_tx(claims["jti"], claims["exp"])
+    if isinstance(claims.get("sid"), str):
+        end_login_tx(claims["sid"])
+
+
+def use_refresh_tx(claims: dict[str, Any]) -> bool:
+    """Spend a refresh token (rotation): True the first time only, also when two refreshes race (one writer)."""
+    if RevokedToken.select().where(RevokedToken.jti == claims["jti"]).exists():
+        return False
+    revoke_tx(claims["jti"], claims["exp"])
+    return True
 
 
 def purge_revocations_tx() -> int:
@@ -44,7 +79,12 @@ def create_tx(username: str, password_hash: str, is_admin: bool = False) -> User
 
 
 def set_password_tx(username: str, password_hash: str) -> bool:
-    return User.update(password=password_hash).where(User.username == username).execute() > 0
+    """A new password ends every token and dashboard session of the user (A.5); False when there is no user."""
+    changed = User.update(password=password_hash, token_stamp=new_token_stamp()).where(
+        User.username == username).execute() > 0
+    if changed:
+        SimpleSession.delete().where(SimpleSession.username == username).execute()
+    return changed
 
 
 def rehash_tx(username: str, old_value: str, password_hash: str) -> None:
@@ -114,6 +154,8 @@ def ensure_defaults_tx(settings: Settings, hasher: Callable[[str], str]) -> list
         # a database of the original: admin was the configured name (SPEC §4.1)
         User.update(is_admin=1).where(User.username == settings.admin_username).execute()
     User.update(is_admin=0).where(User.is_admin.is_null()).execute()
+    for user in User.select(User.rowid).where(User.token_stamp.is_null()):  # rows of the original or older ones
+        User.update(token_stamp=new_token_stamp()).where(User.rowid == user.rowid).execute()
     return created
 
 

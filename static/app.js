@@ -55,6 +55,20 @@
     tick();
   }
 
+  // an admin's check mark next to a gap/dup badge: PUT /v4/continuity/finding/<id>, then the page again
+  function reviewFindings() {
+    document.querySelectorAll('button.review-finding').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        button.disabled = true;
+        const reply = await api('PUT', '/v4/continuity/finding/' + button.dataset.finding, { reviewed: true });
+        if (reply.status === 200) { window.location.reload(); return; }
+        button.disabled = false;
+        button.title = messageOf(reply.data) || ('failed: ' + reply.status);
+      });
+    });
+  }
+
   window.pairs = { api: api, messageOf: messageOf };
   document.addEventListener('DOMContentLoaded', startCountdown);
+  document.addEventListener('DOMContentLoaded', reviewFindings);
 })();

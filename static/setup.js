@@ -1,6 +1,6 @@
 'use strict';
-// /setup: the webhook simulator, the signal editor, pairs and tickers.  Every form here shows the JSON it will
-// send ("Create JSON"), then sends it to the /v4 API; server data only ever reaches the page as text.
+// /setup: the webhook simulator, the signal editor, pairs and tickers.  Every form has one button that sends it
+// to the /v4 API; the JSON it sends is shown, folded, as it is typed.  Server data only reaches the page as text.
 (function () {
   const result = function () { return document.getElementById('result'); };
 
@@ -50,25 +50,29 @@
     return '';
   }
 
+  function preview(pre, body) {
+    const shown = Object.assign({}, body);
+    if (shown.passphrase) shown.passphrase = '***';
+    pre.textContent = JSON.stringify(shown, null, 2);
+  }
+
   function apiForm(form) {
     const pre = form.querySelector('pre.json');
     const send = form.querySelector('button.send');
-    let body = null;
-    form.querySelector('button.build').addEventListener('click', function () {
-      body = collect(form);
-      const trouble = problem(form, body);
-      if (trouble) { show(trouble); body = null; send.disabled = true; return; }
-      const shown = Object.assign({}, body);
-      if (shown.passphrase) shown.passphrase = '***';
-      pre.textContent = JSON.stringify(shown, null, 2);
-      send.disabled = false;
-    });
+    const refresh = function () { preview(pre, collect(form)); };
+    form.addEventListener('input', refresh);
+    form.addEventListener('change', refresh);
+    refresh();
     form.addEventListener('submit', async function (event) {
       event.preventDefault();
-      if (!body) return;
+      const body = collect(form);
+      preview(pre, body);
+      const trouble = problem(form, body);
+      if (trouble) { show(trouble); return; }
       send.disabled = true;
       reportAndGo(await window.pairs.api(form.dataset.method, form.dataset.url, body), form.dataset.after,
         form.dataset.done);
+      send.disabled = false;
     });
   }
 
@@ -85,13 +89,11 @@
     const tickerSelect = document.getElementById('sim-ticker');
     const pre = document.getElementById('sim-json');
     const post = document.getElementById('sim-post');
-    let body = null;
 
     function mode() { return form.querySelector('input[name="tradetype"]:checked').value; }
     function switchMode() {
       form.querySelector('.for-pair').hidden = mode() !== 'pair';
       form.querySelector('.for-ticker').hidden = mode() !== 'ticker';
-      post.disabled = true;
     }
     form.querySelectorAll('input[name="tradetype"]').forEach(function (r) { r.addEventListener('change', switchMode); });
     switchMode();
@@ -136,18 +138,20 @@
       return draft;
     }
 
-    document.getElementById('sim-build').addEventListener('click', function () {
+    const refresh = function () {
       const built = build();
-      if (typeof built === 'string') { show(built); body = null; post.disabled = true; return; }
-      body = built;
-      const shown = Object.assign({}, body, { passphrase: '***' });
-      pre.textContent = JSON.stringify(shown, null, 2);
-      post.disabled = false;
-    });
+      if (typeof built === 'string') { pre.textContent = ''; return built; }
+      preview(pre, built);
+      return built;
+    };
+    form.addEventListener('input', refresh);
+    form.addEventListener('change', refresh);
     post.addEventListener('click', async function () {
-      if (!body) return;
+      const body = refresh();
+      if (typeof body === 'string') { show(body); return; }
       post.disabled = true;
       reportAndGo(await window.pairs.api('POST', '/v4/webhook', body), '/setup?tab=signals');
+      post.disabled = false;
     });
   }
 

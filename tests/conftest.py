@@ -81,11 +81,18 @@ class ThrowawayPostgres:
     def start(self) -> str:
         self._run(str(self.bin / "initdb"), "-D", self.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8")
+        self.start_server()
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start_server(self) -> None:
+        """Start the initialised cluster (again, after ``pg_ctl("stop", ...)`` in a test of database faults)."""
         options = (f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bin / "pg_ctl"), "-D", self.dir, "-l", f"{self.dir}/log", "-w", "-t", "60", "-o",
-                  options, "start")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.pg_ctl("-o", options, "start")
+
+    def pg_ctl(self, *args: str) -> None:
+        """``pg_ctl ARGS`` on this cluster, waiting for it to finish (``restart -m fast``, ``stop -m fast``)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", self.dir, "-l", f"{self.dir}/log", "-w", "-t", "60", *args)
 
     def stop(self) -> None:
         try:
@@ -181,7 +188,17 @@ def app(settings, store):
 
 def make_token(username: str = "admin", is_admin: bool = True, fresh: bool | float = True, kind: str = "access",
                secret: str = JWT_SECRET) -> str:
-    return auth.make_token(secret, username, kind, is_admin, fresh)
+    """A token as the server mints it, for the stored user of that name when a test database is open."""
+    return auth.make_token(secret, username, kind, is_admin, fresh, stamp=stored_stamp(username))
+
+
+def stored_stamp(username: str) -> str | None:
+    """The user's token stamp; None at collection time, when no database is open yet (such tokens are refused)."""
+    try:
+        user = users.find(username)
+    except (AttributeError, peewee.PeeweeException):  # the uninitialised database proxy, or no table
+        return None
+    return user.token_stamp if user else None
 
 
 class Api:
@@ -242,12 +259,12 @@ def api(app, http_client, base_url) -> Api:
 
 
 @pytest.fixture
-def admin_token() -> str:
+def admin_token(store) -> str:
     return make_token("admin", True, True)
 
 
 @pytest.fixture
-def user_token() -> str:
+def user_token(store) -> str:
     return make_token("user1", False, True)
 
 

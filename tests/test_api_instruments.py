@@ -361,7 +361,8 @@ async def test_passphrase_routes_are_recorded_in_the_delivery_log(api, store):
 
 MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
 NOT_FRESH = '{"error":"fresh_token_required","message":"The token is not fresh."}\n'
-BAD_JSON = '{"message": "The browser (or proxy) sent a request that this server could not understand."}\n'
+BAD_JSON = ('{"message": "The browser (or proxy) sent a request that this server could not understand.", '
+            '"detail": "invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes"}\n')
 
 
 @pytest.mark.gen_test

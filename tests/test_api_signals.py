@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import json
+import time
 
 import pytest
 
@@ -111,7 +112,8 @@ async def test_webhook_post_errors(api, instruments) -> None:
     assert (reply.code, reply.json) == (401, {"message": "incorrect passphrase."})  # flat on POST
     reply = await api.call("POST", "/v4/webhook", raw='{"passphrase": ')
     assert (reply.code, reply.json) == (
-        400, {"message": "The browser (or proxy) sent a request that this server could not understand."})
+        400, {"message": "The browser (or proxy) sent a request that this server could not understand.",
+              "detail": "invalid JSON at line 1 column 15: Expecting value"})
     assert signal_count() == 0
 
 
@@ -354,6 +356,22 @@ async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
     app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=0)  # 0: keep everything
     await purge_delivery_log(app.ctx)
     assert DeliveryLog.select().count() == 1
+
+
+@pytest.mark.gen_test
+async def test_expired_token_revocations_are_purged_with_the_delivery_log(app, store) -> None:
+    """Issue 9: ``revoked_tokens`` grew for ever (users.purge_revocations_tx was never called)."""
+    from handlers.api_signals import start_delivery_log_purge, stop_delivery_log_purge
+    from pairs import users
+    from pairs.store import RevokedToken
+
+    now = int(time.time())
+    for jti, exp in (("expired-1", now - 3600), ("expired-2", now - 1), ("alive", now + 900)):
+        await store.write(users.revoke_tx, jti, exp)
+    start_delivery_log_purge(app.ctx)  # once at start, then hourly
+    await app.ctx.extras["delivery_log_first_purge"]
+    stop_delivery_log_purge(app.ctx)
+    assert [r.jti for r in RevokedToken.select()] == ["alive"]
 
 
 @pytest.mark.gen_test(timeout=30)  # dozens of requests: room for a loaded CI machine

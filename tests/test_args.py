@@ -151,6 +151,22 @@ def test_bad_body(raw, text):
         parse_body(raw, "application/json")
 
 
+@pytest.mark.parametrize("raw, detail", [
+    (b'{"order_contracts": {{strategy.order.contracts}}}', "invalid JSON at line 1 column 22: Expecting property "
+     "name enclosed in double quotes"),
+    (b'{\n  "ticker": "LNT",\n  "order_price": \n}', "invalid JSON at line 4 column 1: Expecting value"),
+    (b'{"a": NaN}', "NaN is not valid JSON"),
+    (b"[" * 5000 + b"]" * 5000, "the JSON is nested too deeply to read"),
+    (b"[1, 2]", None),
+])
+def test_a_bad_body_says_what_was_wrong(raw, detail):
+    """A.3: the original's message stays; ``detail`` says where the JSON broke (a TradingView placeholder left as
+    it was, a value missing)."""
+    with pytest.raises(BodyError) as caught:
+        parse_body(raw, "text/plain")
+    assert caught.value.detail == detail
+
+
 @pytest.mark.parametrize("text, limit, expected", [
     ("0", 5, 5), ("00", 5, 5), ("3", 5, 3), ("100", 5, 5), ("0", None, 0), ("100", None, 100), ("0", 20, 20),
 ])

@@ -7,6 +7,7 @@ style blocked by the CSP, or a failing fetch, cannot go unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,14 @@ class Tab:
     async def goto(self, path: str) -> None:
         await self.page.goto(self.base + path)
 
+    async def login(self, next_path: str, username: str = "admin", password: str = "password") -> None:
+        """Through the login form, as a user does; lands on ``next_path``."""
+        await self.goto(f"/login?next={next_path}")
+        await self.page.fill("input[name=username]", username)
+        await self.page.fill("input[name=password]", password)
+        async with self.page.expect_navigation():
+            await self.page.click("#login-form button[type=submit]")
+
     async def shot(self, step: str) -> None:
         OUTPUT.mkdir(exist_ok=True)
         path = OUTPUT / f"{self.name}-{step}.png"
@@ -46,10 +55,10 @@ class Tab:
     async def notice(self) -> str:
         return (await self.page.locator("#notice").text_content() or "").strip()
 
-    async def build_and_send(self, form: str, send_label: str) -> None:
-        await self.page.locator(f"{form} button.build").click()
+    async def save(self, form: str) -> None:
+        """Each setup form has one Save button (issue 13); a success reloads the page with the notice."""
         async with self.page.expect_navigation():
-            await self.page.locator(f"{form} button", has_text=send_label).click()
+            await self.page.locator(f"{form} button.send", has_text="Save").click()
 
 
 async def launch(chromium):
@@ -67,11 +76,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         page = tab.page
 
         # log in from the login form; the session cookie is HttpOnly, so scripts cannot see it
-        await tab.goto("/login?next=/setup")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/setup")
         assert page.url.endswith("/setup")
         assert "pairs_session" not in await page.evaluate("document.cookie")
         assert (await page.locator("#countdown").text_content()).startswith("6d 23h")
@@ -80,7 +85,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         for symbol in ("lnt", "fts"):
             await tab.goto("/setup?tab=tickers")
             await page.fill("#add-ticker input[name=symbol]", symbol)
-            await tab.build_and_send("#add-ticker", "POST")
+            await tab.save("#add-ticker")
             assert await tab.notice() == "'ticker' created successfully. | Code: 201"
         await tab.shot("1-tickers")
         await tab.goto("/setup?tab=pairs")
@@ -88,12 +93,12 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.select_option("#add-pair select[name=ticker2]", "FTS")
         await page.fill("#add-pair input[name=hedge]", "1.25")
         await page.fill("#add-pair input[name=contracts]", "100")
-        await tab.build_and_send("#add-pair", "POST")
+        await tab.save("#add-pair")
         assert await tab.notice() == "'pair' created successfully. | Code: 201"
         async with page.expect_navigation():
             await page.locator("#pair-list a", has_text="LNT-FTS").click()
         await page.check("#update-pair input[name=status][value='1']")
-        await tab.build_and_send("#update-pair", "PUT")
+        await tab.save("#update-pair")
         assert await tab.notice() == "Updated LNT-FTS | Code: 200"
         await tab.shot("2-pairs")
 
@@ -105,8 +110,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.select_option("#simulator select[name=mar_pos]", "long")
         await page.fill("#simulator input[name=mar_pos_size]", "100")
         await page.fill("#simulator input[name=passphrase]", "webhook")
-        await page.click("#sim-build")
-        built = await page.locator("#sim-json").text_content()
+        built = await page.locator("#sim-json").text_content()  # the folded preview follows the form
         assert '"ticker": "LNT-1.25*FTS"' in built and '"order_comment": "Long(manual)"' in built
         assert '"passphrase": "***"' in built
         async with page.expect_navigation():
@@ -133,7 +137,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         await page.fill("#editor input[name=fill_price]", "1.52")
         await page.fill("#editor input[name=slip]", "0.02")
         await page.fill("#editor input[name=passphrase]", "webhook")
-        await tab.build_and_send("#editor", "PUT")
+        await tab.save("#editor")
         rowid = await page.locator("#editor input[name=rowid]").input_value()
         assert await tab.notice() == f"Updated order #{rowid} | Code: 200"
         await tab.shot("5-editor")
@@ -141,7 +145,7 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         status = page.locator("#signals tbody tr").first.locator("td.status")
         assert await status.text_content() == "filled"
         assert await status.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(111, 207, 111)"
-        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.02 | $2.0"
+        assert await page.locator("#signals tbody tr").first.locator("td").nth(9).text_content() == "0.020 | $2.00"
 
         # the list page for the pair and a date range: the average slip
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
@@ -170,9 +174,9 @@ async def test_trader_day_in_the_browser(chromium, app, http_server, base_url, s
         # a ticker put on the watchlist, the pair deleted
         await tab.goto("/setup?tab=tickers&ticker=FTS")
         await page.check("#update-ticker input[name=active][value='-1']")
-        await tab.build_and_send("#update-ticker", "PUT")
+        await tab.save("#update-ticker")
         assert await tab.notice() == "Updated FTS | Code: 200"
-        assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(".dot").get_attribute("class")
+        assert "st-1" in await page.locator("#ticker-list li", has_text="FTS").locator(":scope > .dot").get_attribute("class")
         # FTS trades in Toronto: the price job must ask Yahoo for FTS.TO, which no spelling rule can know
         assert await page.locator("#yahoo-used").text_content() == "FTS"
         await page.fill("#yahoo-symbol input[name=yahoo_symbol]", "fts.to")
@@ -263,22 +267,17 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         tab = Tab(await context.new_page(), base_url, f"charts-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/positions")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
-        chart = page.locator("figure.chart svg.spread-chart")
+        await tab.login("/positions")
+        # drawn by Lightweight Charts (canvas): the figure's data has the spread, SMA and std of every day
+        chart = page.locator("figure.chart .spread-lwc")
         assert await chart.count() == 1
-        assert await chart.locator("polyline.spread").count() == 1
-        assert await chart.locator("polyline.sma").count() == 1
-        assert await chart.locator("polygon.band2").count() == 1 and await chart.locator("polygon.band1").count() == 1
-        points = (await chart.locator("polyline.spread").get_attribute("points")).split()
-        assert len(points) == 90
+        await chart.locator("canvas").first.wait_for()
+        data = json.loads(await page.locator("figure.chart").get_attribute("data-chart"))
+        assert len(data["points"]) == 90 and data["points"][-1]["sma"] is not None
         assert await page.locator("#positions td.check").first.text_content() == "ok"
         await tab.shot("positions")
         await tab.goto("/watchlist")
-        assert await page.locator("figure.chart svg").count() == 0
+        assert await page.locator("figure.chart .spread-lwc").count() == 0
         assert await page.locator("figure.chart .chart-empty").text_content() == "no stored prices yet"
         assert (await page.locator("#last-run").text_content()).strip() == "Last Price Update: never"
         await tab.shot("watchlist")
@@ -287,9 +286,10 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         app.ctx.extras["price_source"] = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
         async with page.expect_navigation():
             await page.click("#update-now")
-        assert page.url.endswith("/watchlist")
+        assert page.url.split("?")[0].endswith("/watchlist")
+        assert await tab.notice() == "1 of 1 pairs updated."  # the outcome of the run, in one line
         assert (await page.locator("#last-run").text_content()).endswith("(0 min ago)")
-        assert await page.locator("figure.chart svg polyline.spread").count() == 1
+        await page.locator("figure.chart .spread-lwc canvas").first.wait_for()
         assert await page.locator("#watchlist td.num.z0, #watchlist td.num.z1, #watchlist td.num.z15, "
                                   "#watchlist td.num.z2").count() == 1
         await tab.shot("watchlist-updated")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pairs import auth, checks, users
-from pairs.config import PROJECT_DIR, load_settings
+from pairs.config import PROJECT_DIR, ConfigError, load_settings
 from pairs.store import Store
 
 GOOD = {"webhook_passphrase": "a-long-random-passphrase", "admin_password": "s3cret-admin",
@@ -58,6 +58,14 @@ def test_short_passphrase_and_short_jwt_secret(tmp_path):
         "the webhook passphrase is only 3 characters long; use at least 12 random characters (for example the "
         "output of `openssl rand -hex 16`)."]
     assert [t[:40] for t in texts(settings, checks.ERROR)] == ["JWT_SECRET_KEY is shorter than 32 bytes,"]
+
+
+def test_db_wait_must_fit_inside_tradingviews_timeout(tmp_path):
+    assert texts(settings_for(tmp_path, db_wait_ms=-1), checks.ERROR) == [
+        "[SERVER] DB_WAIT_MS -1 is negative; use 2000"]
+    assert [t[:45] for t in texts(settings_for(tmp_path, db_wait_ms=5000), checks.WARNING)] == [
+        "[SERVER] DB_WAIT_MS 5000 ms is longer than Tr"]
+    assert texts(settings_for(tmp_path, db_wait_ms=2500)) == []
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -150,6 +158,27 @@ def run_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> su
     environment.update(env or {})
     return subprocess.run([sys.executable, str(PROJECT_DIR / "server.py"), *args], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"chart_days": 1}, "[SMA] CHART_DAYS must be at least 2 daily closes, not 1"),
+    ({"entry_z": 1.0, "exit_z": 1.5}, "[SMA] EXIT_Z (1.5) must be at least 0 and below ENTRY_Z (1)"),
+    ({"exit_z": -0.5}, "[SMA] EXIT_Z (-0.5) must be at least 0 and below ENTRY_Z (2)"),
+    ({"screener_min_obs": 10}, "[SCREENER] MIN_OBS must be at least 30, not 10"),
+    ({"screener_window": 100}, "[SCREENER] WINDOW (100) is below MIN_OBS (120): no pair could be tested"),
+])
+def test_chart_and_screener_values(tmp_path, changes, expected):
+    assert texts(settings_for(tmp_path, **changes), checks.ERROR) == [expected]
+
+
+def test_z_lines_are_read_as_numbers_from_the_config_file(tmp_path):
+    config = tmp_path / "config.ini"
+    config.write_text("[SMA]\nENTRY_Z = 2.5\nEXIT_Z = 0\nCHART_DAYS = 120\n[SCREENER]\nMIN_OBS = 60\n")
+    settings = load_settings(config, environ={})
+    assert (settings.entry_z, settings.exit_z, settings.chart_days, settings.screener_min_obs) == (2.5, 0.0, 120, 60)
+    config.write_text("[SMA]\nENTRY_Z = two\n")
+    with pytest.raises(ConfigError, match=r"\[SMA\] ENTRY_Z in .* must be a number, not 'two'"):
+        load_settings(config, environ={})
 
 
 def test_cli_exit_codes_and_output(tmp_path):

@@ -99,6 +99,7 @@ def test_secret_lines(tmp_path, line, field, value):
     ("FORCE_HTTPS = yes", "force_https", True), ("FORCE_HTTPS = off", "force_https", False),
     ("CORS_ORIGINS = https://a.example", "cors_origins", "https://a.example"),
     ("LOGIN_MAX_FAILURES = 3", "login_max_failures", 3), ("DELIVERY_LOG_DAYS = 7", "delivery_log_days", 7),
+    ("DB_WAIT_MS = 500", "db_wait_ms", 500),
 ])
 def test_our_server_section(tmp_path, line, field, value):
     settings = load_settings(write_ini(tmp_path, f"[SERVER]\n{line}\n"), environ={})

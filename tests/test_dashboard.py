@@ -80,7 +80,7 @@ def test_signal_row_slip_money_elapsed_today_and_nulls():
                  order_contracts=1500, order_price=1234.5, order_status="created", fill_price=1234.6, slip=0.1234)
     row = dashboard.signal_row(sig, now, PACIFIC)
     assert (row.time, row.today, row.quantity, row.price) == ("2026-11-25 03:57:30", True, "1,500", "1,234.500")
-    assert (row.status_class, row.elapsed, row.slip) == ("st-created", 2, "0.123 | $185.1")
+    assert (row.status_class, row.elapsed, row.slip) == ("st-created", 2, "0.123 | $185.10")
     last_year = dashboard.signal_row(Signal(rowid=8, timestamp=now - dt.timedelta(days=365)), now, PACIFIC)
     assert last_year.today is False  # the original ignored the year
     empty = dashboard.signal_row(Signal(rowid=9), now, PACIFIC)
@@ -100,7 +100,9 @@ def test_day_window_is_whole_days_of_the_display_zone():
 
 
 def test_money_and_averages():
-    assert dashboard.money(-1234.4) == "-$1,234" and dashboard.money(None) == "" and dashboard.money(0.4) == "$0"
+    assert dashboard.money(-1234.4) == "-$1,234.40" and dashboard.money(None) == "" and dashboard.money(0.4) == "$0.40"
+    assert dashboard.money(-3, "C$") == "-C$3.00" and dashboard.money(-0.001) == "$0.00"  # no "-$0.00"
+    assert dashboard.money(1234567.891) == "$1,234,567.89"
     assert dashboard.slip_average_text(None) == "?" and dashboard.slip_average_text(0.0) == "0.00000"
 
 

@@ -260,7 +260,7 @@ async def test_nothing_of_the_original_is_dropped_or_rewritten(api, original, be
             assert [auth.is_hashed(r[2]) for r in old] == [False, True]  # only user1 logged in
         else:
             assert old == before[table], table
-    assert set(original.columns("users")) - set(columns_before["users"]) == {"is_admin"}
+    assert set(original.columns("users")) - set(columns_before["users"]) == {"is_admin", "token_stamp"}
     assert users.find("admin").is_admin == 1 and users.find("user1").is_admin == 0
 
 

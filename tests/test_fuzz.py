@@ -32,7 +32,8 @@ def live_server(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRS_", "WEBHOOK_", "DB_ADMIN", "JWT_"))}
     env.update(WEBHOOK_PASSPHRASE=PASSPHRASE, JWT_SECRET_KEY=JWT_SECRET, DB_ADMIN_PASS="fuzz-admin-password",
-               PAIRS_BCRYPT_ROUNDS="4", PAIRS_DATA_DIR=str(tmp_path), PAIRS_LOG_LEVEL="WARNING")
+               PAIRS_BCRYPT_ROUNDS="4", PAIRS_DATA_DIR=str(tmp_path), PAIRS_LOG_LEVEL="WARNING",
+               PAIRS_PRICE_SOURCE=f"csv:{PROJECT_DIR / 'tests' / 'fixtures' / 'prices'}")  # a screener run: no network
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen([sys.executable, str(PROJECT_DIR / "server.py"), "--port", str(port),
                                "--database-url", f"sqlite:///{tmp_path}/fuzz.db"], cwd=tmp_path, env=env,
@@ -53,7 +54,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(live_serv
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is in requirements-dev.txt; run `make test` to install it"
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(PROJECT_DIR),
-           "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "NO_COLOR": "1"}
+           "FUZZ_JWT_SECRET": JWT_SECRET, "FUZZ_PASSPHRASE": PASSPHRASE, "FUZZ_DATABASE": str(tmp_path / "fuzz.db"),
+           "NO_COLOR": "1"}
     # bounded: a fixed seed, a few examples per operation, and a time budget for the whole run.  One worker:
     # with two, hypothesis' lambda-source cache (shared by the worker threads) now and then fails an internal
     # assertion (hypothesis 6.170, seen once in about five runs), which is a fuzzer fault, not the server's.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import tornado.web
 
 from pairs import users
 from pairs.config import parse_networks
-from pairs.store import Ticker
+from pairs.store import DeliveryLog, Ticker
 
 NOT_FOUND_URL = ('{"message": "The requested URL was not found on the server. If you entered the URL manually '
                  'please check your spelling and try again."}\n')
@@ -172,8 +174,8 @@ async def test_https_redirect_is_opt_in_and_uses_308(app, api):
 @pytest.mark.gen_test
 async def test_failed_logins_count_per_forwarded_peer_behind_a_trusted_proxy(app, api):
     app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
-    for _ in range(5):
-        reply = await api.post("/v4/login", {"username": f"u{_}", "password": "x"},
+    for n in range(20):  # the per-address limit, whatever the usernames (A.5)
+        reply = await api.post("/v4/login", {"username": f"u{n}", "password": "x"},
                                headers={"X-Forwarded-For": "203.0.113.7"})
         assert reply.code == 401
     blocked = await api.post("/v4/login", {"username": "admin", "password": "password"},
@@ -182,6 +184,36 @@ async def test_failed_logins_count_per_forwarded_peer_behind_a_trusted_proxy(app
     other = await api.post("/v4/login", {"username": "admin", "password": "password"},
                            headers={"X-Forwarded-For": "198.51.100.1"})
     assert other.code == 200
+
+
+@pytest.mark.parametrize("socket_peer, forwarded, real_ip, expected", [
+    ("127.0.0.1", None, "198.51.100.66", "127.0.0.1"),  # issue 9 item 22: X-Real-Ip is never believed
+    ("127.0.0.1", "10.0.0.5", "198.51.100.66", "10.0.0.5"),  # every hop trusted: the left-most one
+    ("127.0.0.1", "10.0.0.9, 10.0.0.5", None, "10.0.0.9"),
+    ("127.0.0.1", "198.51.100.1, 203.0.113.7, 10.0.0.5", None, "203.0.113.7"),  # right-most untrusted
+    ("127.0.0.1", "203.0.113.7", None, "203.0.113.7"),
+    ("203.0.113.9", "198.51.100.1", "198.51.100.2", "203.0.113.9"),  # not from a trusted proxy: the socket
+])
+def test_the_client_address_comes_from_x_forwarded_for_only(socket_peer, forwarded, real_ip, expected):
+    from tornado.httputil import HTTPHeaders
+
+    from handlers.base import resolve_peer
+
+    headers = HTTPHeaders()
+    if forwarded is not None:
+        headers["X-Forwarded-For"] = forwarded
+    if real_ip is not None:
+        headers["X-Real-Ip"] = real_ip
+    request = types.SimpleNamespace(remote_ip=socket_peer, headers=headers)
+    assert resolve_peer(request, parse_networks("127.0.0.1, 10.0.0.0/8", "test")) == expected
+
+
+@pytest.mark.gen_test
+async def test_x_real_ip_from_a_trusted_proxy_is_not_the_logged_peer(app, api):
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    await api.post("/v4/pnl", {"passphrase": "wrong"}, headers={"X-Real-Ip": "198.51.100.66"})
+    await app.ctx.store.write(lambda: None)
+    assert [row.peer for row in DeliveryLog.select()] == ["127.0.0.1"]
 
 
 @pytest.mark.gen_test

@@ -60,6 +60,9 @@ def test_price_run_updates_pairs_and_marks_only_the_missing_symbols_pair_stale(p
         assert (got.act_price, got.sma, got.std, got.sma_dist) == (want.act_price, want.sma, want.std,
                                                                    want.sma_dist)
         assert (got.zscore, got.hedge_ols, got.coint_pvalue) == (want.zscore, want.hedge_ols, want.coint_pvalue)
+        assert (got.half_life, got.spread_adf_pvalue, got.corr) == (want.half_life, want.spread_adf_pvalue,
+                                                                    want.corr)
+        assert got.spread_adf_pvalue is not None and got.corr is not None
         assert got.stale == 0 and got.stats_updated == outcome.finished
     stale = pair("EWA-ZZZ")
     assert stale.stale == 1 and stale.sma == 0 and stale.stats_updated is None
@@ -166,11 +169,13 @@ def test_pair_json_has_the_original_keys_first_then_the_statistics(pairs_db, set
     run(pairs_db, settings)
     body = pair_json(pair("BF A-BF B"))
     assert list(body) == ["name", "ticker1", "ticker2", "hedge", "status", "notes", "contracts", "act_price", "sma",
-                          "sma_dist", "std", "zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale"]
+                          "sma_dist", "std", "zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale",
+                          "half_life", "spread_adf_pvalue", "corr"]
     assert isinstance(body["stats_updated"], str) and len(body["stats_updated"]) == 19
     fresh = pair_json(pair("EWA-EWC"))
     assert (fresh["zscore"], fresh["hedge_ols"], fresh["coint_pvalue"], fresh["stats_updated"], fresh["stale"]) == (
         None, None, None, None, False)
+    assert (fresh["half_life"], fresh["spread_adf_pvalue"], fresh["corr"]) == (None, None, None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -235,6 +240,11 @@ async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, 
     assert outcome.updated == 2
     reply = await api.get("/v4/pair/KO-PEP", token=admin_token)
     assert reply.json["sma"] != 0 and reply.json["stale"] is False and reply.json["coint_pvalue"] is not None
+    assert reply.json["spread_adf_pvalue"] is not None and reply.json["corr"] is not None
+    listed = await api.get("/v4/pairs/0", token=admin_token)
+    by_name = {p["name"]: p for p in listed.json["pairs"]}
+    assert list(by_name["KO-PEP"])[-3:] == ["half_life", "spread_adf_pvalue", "corr"]
+    assert by_name["KO-PEP"]["corr"] == reply.json["corr"]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -253,17 +263,17 @@ async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, a
 
     control.now = lambda: SATURDAY  # /sma keeps the session gate: nothing runs
     reply = await api.get("/sma", token=user_token)
-    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert reply.code == 302 and reply.headers["Location"].split("?")[0] == "/positions"
     assert jobs.last_runs(5) == []
 
     control.now = lambda: TUESDAY_3PM_NEW_YORK
     reply = await api.get("/sma", token=user_token)
-    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert reply.code == 302 and reply.headers["Location"].split("?")[0] == "/positions"
     assert pair("KO-PEP").sma != 0
 
     control.now = lambda: SATURDAY  # the watchlist update has no gate
     reply = await api.get("/update_watchlist", token=user_token)
-    assert reply.code == 302 and reply.headers["Location"] == "/watchlist"
+    assert reply.code == 302 and reply.headers["Location"].split("?")[0] == "/watchlist"
     assert pair("EWA-EWC").sma != 0
     assert [r["job"] for r in jobs.last_runs(5)] == ["watchlist", "prices"]
 
@@ -385,10 +395,10 @@ async def test_update_now_button_posts_with_the_session_cookie_and_the_xsrf_toke
     assert jobs.last_runs(5) == [] and pair("EWA-EWC").sma == 0
 
     reply = await browser.form("/update_watchlist", {"_xsrf": browser.cookies["_xsrf"]})
-    assert reply.code == 302 and reply.headers["Location"] == "/watchlist"
+    assert reply.code == 302 and reply.headers["Location"].split("?")[0] == "/watchlist"
     assert pair("EWA-EWC").sma != 0 and pair("EWA-EWC").stale == 0
     reply = await browser.form("/sma", {"_xsrf": browser.cookies["_xsrf"]})
-    assert reply.code == 302 and reply.headers["Location"] == "/positions"
+    assert reply.code == 302 and reply.headers["Location"].split("?")[0] == "/positions"
     assert [r["job"] for r in jobs.last_runs(5)] == ["prices", "watchlist"]
     anonymous = await api.call("POST", "/update_watchlist")
     assert anonymous.code == 401 and anonymous.json["error"] == "authorization_required"

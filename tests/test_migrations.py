@@ -34,6 +34,17 @@ def rows_of(db: peewee.Database, table: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def load_snapshot(db_url: str, version: str) -> str:
+    """Load one shipped schema with its sample rows into the empty database; returns the dialect."""
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    db = open_database(db_url)
+    db.connect()
+    for statement in statements((FOLDER / f"{version}.{dialect}.sql").read_text()):
+        db.execute_sql(statement)
+    db.close()
+    return dialect
+
+
 def test_every_snapshot_exists_for_both_dialects_and_the_current_version_has_one():
     assert f"pairs-{__version__}" in VERSIONS, "run `python -m tests.fixtures.schemas.snapshot` and commit it"
     assert "pairs-api-4.1" in VERSIONS
@@ -73,12 +84,7 @@ def test_start_up_migration_keeps_every_row(version, db_url):
 
 def test_the_original_databases_numbers_survive_widening(db_url):
     """pairs-api on PostgreSQL stored pair statistics as REAL; after the migration they are double precision."""
-    dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
-    db = open_database(db_url)
-    db.connect()
-    for statement in statements((FOLDER / f"pairs-api-4.1.{dialect}.sql").read_text()):
-        db.execute_sql(statement)
-    db.close()
+    dialect = load_snapshot(db_url, "pairs-api-4.1")
     store = Store(db_url)
     store.open()
     try:
@@ -87,5 +93,29 @@ def test_the_original_databases_numbers_survive_widening(db_url):
         if dialect == "postgresql":
             kinds = {c.name: c.data_type for c in store.db.get_columns("pairs")}
             assert kinds["hedge"] == kinds["std"] == "double precision"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_user_of_a_shipped_schema_gets_its_own_token_stamp_at_start(version, db_url, tmp_path):
+    """Issue 9 items 4 and 5: tokens carry the account's stamp; rows from before it get one at the first start."""
+    from pairs import auth, users
+    from pairs.config import load_settings
+    from pairs.store import User
+
+    load_snapshot(db_url, version)
+    settings = load_settings(None, environ={}, data_dir=str(tmp_path), database_url=db_url, bcrypt_rounds=4)
+    store = Store(db_url)
+    store.open()
+    try:
+        names = [u.username for u in User.select().order_by(User.rowid)]
+        store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))
+        stamps = {u.username: u.token_stamp for u in User.select()}
+        assert sorted(stamps) == sorted(names) and len(names) >= 2
+        assert all(len(stamp) == 32 for stamp in stamps.values())
+        assert len(set(stamps.values())) == len(stamps)
+        store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))
+        assert {u.username: u.token_stamp for u in User.select()} == stamps  # kept at every later start
     finally:
         store.close()

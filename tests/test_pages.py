@@ -220,7 +220,7 @@ async def test_status_colours_elapsed_minutes_slip_and_today(api, store):
     page = (await api.get("/dashboard")).text
     assert re.search(r'class="status st-waiting">waiting \((7|8) min\)</td>', page)
     assert '<td class="status st-filled">filled</td>' in page
-    assert '<td class="num">0.02 | $2.0</td>' in page
+    assert '<td class="num">0.020 | $2.00</td>' in page
     assert 'class="status st-error" title="insufficient funds">critical err</td>' in page
     assert page.count('class="time today"') == 2  # the row of 400 days ago is not "today" (the year counts)
     legend = page.split('<p class="legend">', 1)[1].split("</p>", 1)[0]
@@ -336,15 +336,16 @@ async def test_positions_show_legs_sums_distance_and_hedge_check(api, store):
     page = (await browser.get("/positions")).text
     row = page.split('data-pair="LNT-FTS"', 1)[1].split("</tr>", 1)[0]
     assert "LNT-1.25*FTS" in row
-    assert 'title="avg: $10.000 | act: $10.300">$30</td>' in row
-    assert '<td class="num dist-plus">$200</td>' in row
+    assert 'title="avg: $10.000 | act: $10.300">$30.00</td>' in row
+    assert '<td class="num dist-plus">$200.00</td>' in row
     assert '<td class="num z2">2.50</td>' in row
     assert '<td class="check ">ok</td>' in row
     assert "tradeaction=close&amp;tradepair=LNT-FTS&amp;tradecontracts=100&amp;tradeprice=10.3" in row
-    assert 'id="account"' in page and "C$100,000" in page and "-C$12" in page and "C$200" in page
-    assert "Last PNL Update: (0 min ago)" in page
+    assert 'id="account"' in page and "C$100,000.00" in page and "-C$12.00" in page
+    assert re.search(r"Last PNL Update: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(0 min ago\)", page)
     account = page.split('id="account"', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["C$200", "C$100,200"]  # ΣDistanceSMA, Ceiling
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", account)[-2:] == ["$200.00", "C$100,200.00"]  # ΣDistanceSMA, Ceiling
+    assert "<th>&Sigma;DistanceSMA (US$)</th>" in account and 'id="ceiling-note"' in page  # US$ added to C$: said
     assert "AAA" in page.split('id="singles"', 1)[1]
     assert "no stored prices yet" in page
 
@@ -592,3 +593,45 @@ async def test_a_database_failure_is_an_html_500_page(api, app, store, monkeypat
     reply = await api.get("/dashboard")
     assert reply.code == 500 and reply.headers["Content-Type"].startswith("text/html")
     assert messages.INTERNAL_ERROR in reply.text and "database went away" not in reply.text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 9: dashboard sessions end with a password change; nobody elsewhere can lock the dashboard login
+
+
+@pytest.mark.gen_test
+async def test_a_password_change_ends_the_users_dashboard_sessions(api, store, admin_token):
+    """Issue 9 item 4: the session of a user whose password an admin reset kept working."""
+    user1, admin = Browser(api), Browser(api)
+    assert (await user1.login("user1")).code == 302
+    assert (await admin.login("admin")).code == 302
+    assert (await user1.get("/setup")).code == 200
+    reply = await api.put("/v4/user", {"username": "user1", "password": "a new password"}, token=admin_token)
+    assert reply.code == 200
+    dead = await user1.get("/setup")
+    assert dead.code == 302 and dead.headers["Location"].startswith("/login?")
+    assert (await admin.get("/setup")).code == 200  # another user's session goes on
+    assert (await user1.login("user1", "a new password")).code == 302
+
+
+@pytest.mark.gen_test
+async def test_failures_from_other_addresses_never_lock_the_dashboard_login(app, api, store):
+    """Issue 9 item 6, on the dashboard's form: per (username, address) and per address, never per username."""
+    app.ctx.trusted_proxies = parse_networks("127.0.0.1", "test")
+    app.ctx.throttle.slowdown = 0.01
+    browser = Browser(api)
+    await browser.get("/login")
+
+    async def form_login(password: str, address: str):
+        fields = {"username": "admin", "password": password, "expire": "60", "_xsrf": browser.cookies["_xsrf"],
+                  "next": "/dashboard"}
+        return await api.call("POST", "/login", raw=urllib.parse.urlencode(fields),
+                              headers={"Cookie": f"_xsrf={browser.cookies['_xsrf']}", "X-Forwarded-For": address},
+                              content_type="application/x-www-form-urlencoded")
+
+    for n in range(5):
+        for _ in range(5):
+            assert (await form_login("guess", f"203.0.113.{n}")).code == 401
+        assert (await form_login("password", f"203.0.113.{n}")).code == 429
+    reply = await form_login("password", "198.51.100.9")
+    assert reply.code == 302 and reply.headers["Location"] == "/dashboard"

@@ -170,3 +170,103 @@ def test_moving_stats_over_the_last_window_values():
                                              round(statistics.stdev([4.0, 8.0, 16.0]), 5))
     assert stats.moving_stats(values, 6) == (0.0, 0.0)
     assert stats.moving_stats([1.0, math.inf, 2.0], 3) == (0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# half_life, spread_adf_pvalue, corr: series whose answers are known
+
+
+def ar1(phi: float, size: int, seed: int = 7, level: float = 100.0) -> pd.Series:
+    """s(t) = level + phi (s(t-1) - level) + N(0, 1): mean-reverting around ``level`` for |phi| < 1."""
+    noise = np.random.default_rng(seed).normal(size=size)
+    values = np.empty(size)
+    values[0] = level
+    for t in range(1, size):
+        values[t] = level + phi * (values[t - 1] - level) + noise[t]
+    return pd.Series(values, index=pd.date_range("2020-01-01", periods=size, freq="B"))
+
+
+def random_walk(size: int, seed: int, start: float = 100.0) -> pd.Series:
+    steps = np.random.default_rng(seed).normal(size=size)
+    return pd.Series(start + np.cumsum(steps), index=pd.date_range("2020-01-01", periods=size, freq="B"))
+
+
+@pytest.mark.parametrize("phi, expected", [
+    (0.9, -math.log(2) / math.log(0.9)),  # 6.58 days
+    (0.5, 1.0),
+    (0.97, -math.log(2) / math.log(0.97)),  # 22.76 days
+])
+def test_half_life_of_an_ar1_is_its_known_value(phi, expected):
+    got = stats.half_life(ar1(phi, 20000), window=20000)
+    assert got == pytest.approx(expected, rel=0.08)
+
+
+@pytest.mark.parametrize("series, expected", [
+    (pd.Series(np.arange(100.0)), None),  # a straight line: phi = 1, never comes back
+    (pd.Series(1.03 ** np.arange(100.0)), None),  # explodes: phi > 1
+    (pd.Series([1.0, -1.0] * 50), 0.0),  # flips every day: phi = -1, back within the day
+    (pd.Series(np.ones(100)), None),  # flat: nothing to fit
+    (ar1(0.5, 20), None),  # fewer than MIN_COINT_OBS closes
+])
+def test_half_life_is_none_when_the_spread_does_not_revert(series, expected):
+    assert stats.half_life(series, window=100) == expected
+
+
+def test_half_life_phi_matches_a_least_squares_fit_with_a_constant():
+    series = ar1(0.8, 300, seed=3)
+    lagged, current = series.to_numpy()[:-1], series.to_numpy()[1:]
+    slope = np.linalg.lstsq(np.column_stack([np.ones_like(lagged), lagged]), current, rcond=None)[0][1]
+    assert stats.ar1_phi(series.to_numpy()) == pytest.approx(slope, abs=1e-12)
+    assert stats.half_life(series, window=300) == round(-math.log(2) / math.log(slope), 2)
+
+
+def test_spread_adf_pvalue_is_small_for_an_ar1_and_large_for_a_random_walk():
+    assert stats.spread_adf_pvalue(ar1(0.5, 250), window=250) < 1e-6
+    walk = random_walk(250, seed=11)
+    assert stats.spread_adf_pvalue(walk, window=250) > 0.2
+    assert stats.spread_adf_pvalue(walk, window=250) == round(adfuller(walk.to_numpy(), maxlag=1, autolag=None,
+                                                                       regression="c", result_object=False)[1], 6)
+    assert stats.spread_adf_pvalue(pd.Series(np.ones(100)), window=100) is None
+    assert stats.spread_adf_pvalue(walk.iloc[:20], window=60) is None
+
+
+def test_spread_adf_pvalue_uses_the_configured_hedge_not_the_ols_one():
+    """Legs cointegrated at hedge 2: the spread at 2 is stationary, at 1 it carries a random walk."""
+    leg2 = random_walk(250, seed=5)
+    leg1 = 2 * leg2 + ar1(0.3, 250, seed=6, level=0.0)
+    assert stats.spread_adf_pvalue(stats.spread(leg1, leg2, 2.0), window=250) < 0.01
+    assert stats.spread_adf_pvalue(stats.spread(leg1, leg2, 1.0), window=250) > 0.05
+
+
+@pytest.mark.parametrize("close2, expected", [
+    (lambda c: 3 * c, 1.0),  # perfectly correlated: the same returns
+    (lambda c: c * 1.0 + 0.0, 1.0),
+])
+def test_corr_of_a_perfectly_correlated_pair_is_one(close2, expected):
+    close1 = random_walk(120, seed=2)
+    assert stats.returns_corr(close1, close2(close1)) == expected
+
+
+def test_corr_of_independent_walks_is_near_zero_and_matches_numpy():
+    close1, close2 = random_walk(500, seed=21), random_walk(500, seed=22)
+    got = stats.returns_corr(close1, close2, window=500)
+    r1, r2 = np.diff(close1.to_numpy()) / close1.to_numpy()[:-1], np.diff(close2.to_numpy()) / close2.to_numpy()[:-1]
+    assert got == round(float(np.corrcoef(r1, r2)[0, 1]), 4)
+    assert abs(got) < 0.1
+
+
+def test_corr_is_none_for_a_flat_leg_or_too_little_history():
+    close1 = random_walk(100, seed=1)
+    assert stats.returns_corr(close1, pd.Series(5.0, index=close1.index)) is None
+    assert stats.returns_corr(close1.iloc[:10], close1.iloc[:10]) is None
+
+
+def test_pair_stats_carry_the_new_keys_at_the_configured_hedge():
+    got = computed_stats("BF A", "BF B", 1.0, dt.date(2026, 11, 24))
+    daily = market.CsvFolderSource(FIXTURES).fetch({"BF A": "BF A", "BF B": "BF B"}, market.DAILY)
+    close1 = stats.completed_daily(daily["BF A"]["Close"], dt.date(2026, 11, 24), False)
+    close2 = stats.completed_daily(daily["BF B"]["Close"], dt.date(2026, 11, 24), False)
+    spread = stats.spread(close1, close2, 1.0)
+    assert got.half_life == stats.half_life(spread, 60) and got.half_life is not None and got.half_life > 0
+    assert got.spread_adf_pvalue == stats.spread_adf_pvalue(spread, 60) < 0.05
+    assert got.corr == stats.returns_corr(close1, close2, 60) and 0 < got.corr <= 1

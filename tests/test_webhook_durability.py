@@ -71,7 +71,10 @@ def test_acknowledged_webhooks_survive_sigkill(tmp_path: Path) -> None:
     restarted = ServerProcess(tmp_path, f"sqlite:///{db}", env=env).start()
     try:
         connection = http.client.HTTPConnection("127.0.0.1", restarted.port, timeout=30)
-        token = auth.make_token(JWT_SECRET, "admin", "access", True, True)
+        with sqlite3.connect(db) as conn:  # a token names the account by its stamp (A.5)
+            stamp = conn.execute("SELECT token_stamp FROM users WHERE username = 'admin'").fetchone()[0]
+        conn.close()
+        token = auth.make_token(JWT_SECRET, "admin", "access", True, True, stamp=stamp)
         connection.request("GET", "/v4/signals/0", headers={"Authorization": f"Bearer {token}"})
         response = connection.getresponse()
         assert response.status == 200

@@ -47,6 +47,14 @@ function propertiesTable(spec, schema) {
     el("th", { text: "notes" }))), el("tbody", {}, ...rows));
 }
 
+// an example from the description as indented JSON (text only), or nothing when there is none
+function exampleBlock(title, media) {
+  const example = media && media.examples && media.examples.example;
+  if (!example) return null;
+  return el("div", { class: "example" }, el("h4", { text: title }),
+    el("pre", { class: "mono", text: JSON.stringify(example.value, null, 2) }));
+}
+
 function authText(spec, security) {
   if (!security || !security.length) return "no authentication";
   return security.map((req) => Object.keys(req).join(" + ") || "anonymous").join(" or ");
@@ -63,9 +71,11 @@ function renderOperation(spec, path, method, op) {
       el("td", { class: "mono", text: p.name }), el("td", { text: p.description || "" }))))));
   }
   if (op.requestBody) {
+    const media = op.requestBody.content["application/json"];
     details.append(el("h4", { text: "Request body" }));
     details.append(el("p", { text: op.requestBody.description || "" }));
-    details.append(propertiesTable(spec, op.requestBody.content["application/json"].schema));
+    details.append(propertiesTable(spec, media.schema));
+    details.append(exampleBlock("Example request", media));
   }
   details.append(el("h4", { text: "Responses" }));
   const rows = Object.entries(op.responses).map(([status, response]) => {
@@ -74,6 +84,8 @@ function renderOperation(spec, path, method, op) {
       el("td", { class: "mono", text: media ? typeText(spec, media.schema) : "" }));
   });
   details.append(el("table", {}, el("tbody", {}, ...rows)));
+  const success = Object.keys(op.responses).filter((status) => status.startsWith("2")).sort()[0];
+  if (success) details.append(exampleBlock("Example answer (" + success + ")", (op.responses[success].content || {})["application/json"]));
   const header = el("header", {},
     el("span", { class: "method " + method, text: method.toUpperCase() }),
     el("span", { class: "path", text: path }),

@@ -24,9 +24,10 @@ from conftest import _free_port, wait_until
 
 from pairs.config import PROJECT_DIR
 
-SOURCES = ("pyproject.toml", "setup.cfg", "requirements.txt", "server.py", "pairs", "handlers", "templates", "static")
-SUB_COMMANDS = ("serve", "create-user", "reset-password", "check-config", "backup", "restore", "refresh-prices",
-                "yahoo-symbol")
+SOURCES = ("pyproject.toml", "setup.cfg", "requirements.txt", "server.py", "pairs", "handlers", "templates", "static",
+           "data-demo")
+SUB_COMMANDS = ("serve", "create-user", "reset-password", "demo", "check-config", "backup", "restore",
+                "refresh-prices", "yahoo-symbol", "screen")
 CONFIG = """[SECRET]
 WEBHOOK_PASSPHRASE = a-long-webhook-passphrase-for-the-test
 ADMIN_PASSWORD = a-long-admin-password-for-the-test
@@ -73,14 +74,16 @@ def pairs_command(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
 
 
 def test_the_package_holds_the_server_and_requires_the_pinned_dependencies(venv, tmp_path):
-    where = subprocess.run([venv / "bin" / "python", "-c", "import handlers.app, importlib.metadata, pairs, server; "
-                            "print(server.__file__, pairs.__file__, handlers.app.ASSETS_DIR, sep='\\n'); "
-                            "print(*importlib.metadata.requires('pairs'), sep='\\n')"],
+    where = subprocess.run([venv / "bin" / "python", "-c", "import handlers.app, importlib.metadata, pairs.demo, "
+                            "server; print(server.__file__, pairs.__file__, handlers.app.ASSETS_DIR, "
+                            "pairs.demo.DEMO_PRICES, sep='\\n'); print(*importlib.metadata.requires('pairs'), sep='\\n')"],
                            cwd=tmp_path, env=environment(tmp_path), capture_output=True, text=True, check=True)
-    server_file, pairs_file, assets, *requires = where.stdout.splitlines()
+    server_file, pairs_file, assets, demo_prices, *requires = where.stdout.splitlines()
     site = str(venv / "lib")
-    assert server_file.startswith(site) and pairs_file.startswith(site) and assets.startswith(site)
+    assert all(path.startswith(site) for path in (server_file, pairs_file, assets, demo_prices))
     assert sorted(Path(assets, "templates").glob("*.html")) and Path(assets, "static", "docs", "docs.js").is_file()
+    shipped = sorted(path.name for path in (PROJECT_DIR / "data-demo" / "prices").glob("*.csv"))
+    assert shipped and sorted(path.name for path in Path(demo_prices).glob("*.csv")) == shipped
     pinned = [line.split("#")[0] for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()]
     assert [normal(r) for r in requires] == [normal(p) for p in pinned if p.strip()]
 

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import JWT_SECRET, _free_port, fresh_pg_database, unavailable, wait_until
+from conftest import _free_port, fresh_pg_database, unavailable, wait_until
 
 from pairs import auth
 from pairs.store import Store, User
@@ -221,11 +221,11 @@ def test_webhooks_and_pages_import_no_pandas(tmp_path, servers):
     """pandas, numpy, yfinance and statsmodels are the price job's: start-up, a webhook and the pages (a chart
     included) never import them, so the server idles at about half the memory (issue 10)."""
     db = tmp_path / "pairs.db"
-    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db}",
-                           env={**base_env(tmp_path), "JWT_SECRET_KEY": JWT_SECRET},
-                           launcher=(sys.executable, "-c", REPORTS_HEAVY))
+    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db}", launcher=(sys.executable, "-c", REPORTS_HEAVY))
     servers.append(server)
-    token = auth.make_token(JWT_SECRET, "admin", "access", True, True)
+    status, tokens = server.request("POST", "/v4/login", {"username": "admin", "password": "password", "expire": 30})
+    assert status == 200
+    token = tokens["access_token"]
     for path, body, thing in (("/v4/ticker", {"symbol": "KO"}, "ticker"), ("/v4/ticker", {"symbol": "PEP"}, "ticker"),
                               ("/v4/pair", {"ticker1": "KO", "ticker2": "PEP", "hedge": 0.4, "status": 1,
                                             "contracts": 10}, "pair")):
@@ -242,7 +242,8 @@ def test_webhooks_and_pages_import_no_pandas(tmp_path, servers):
     status, positions = get_page(server.port, "/positions")
     chart = json.loads(html.unescape(re.search(r'data-chart="([^"]*)"', positions).group(1)))
     assert status == 200 and chart["points"][-1]["sma"] is not None  # a chart with its SMA
-    assert get_page(server.port, "/dashboard")[0] == 200
+    for page in ("/dashboard", "/watchlist", "/pair/KO-PEP", "/list?tradetype=pair&ticker=KO-PEP"):
+        assert get_page(server.port, page)[0] == 200, page
     assert server.stop() == 0
     assert server.logged("heavy modules: []"), server.lines[-3:]
 

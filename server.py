@@ -21,8 +21,8 @@ import tornado.httpserver
 
 from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
-from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
-from pairs.store import Store, StoreError
+from pairs.config import ENV_OVERRIDES, ConfigError, Settings, command, load_settings
+from pairs.store import Store, StoreError, open_store
 
 log = logging.getLogger("pairs")
 
@@ -40,13 +40,6 @@ def configure_logging(level: str) -> None:
     )
 
 
-def open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url, settings.db_wait_ms)
-    changes = store.open()
-    log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
-    return store
-
-
 def prepare_users(settings: Settings, store: Store) -> None:
     created = store.write_sync(users.ensure_defaults_tx, settings,
                                lambda pw: auth.hash_password(pw, settings.bcrypt_rounds))
@@ -54,8 +47,8 @@ def prepare_users(settings: Settings, store: Store) -> None:
         log.info("created default users: %s", ", ".join(created))
     for name in users.default_password_users(settings):
         hint = " (or set DB_ADMIN_PASS before the first start)" if name == settings.admin_username else ""
-        log.warning("!!! user %r still has the default password: change it now with "
-                    "`python server.py reset-password %s`%s", name, name, hint)
+        log.warning("!!! user %r still has the default password: change it now with `%s`%s", name,
+                    command(f"reset-password {name}"), hint)
     if settings.webhook_passphrase == "webhook":
         log.warning("!!! the webhook passphrase is the published default 'webhook': set WEBHOOK_PASSPHRASE or "
                     "[SECRET] WEBHOOK_PASSPHRASE in config.ini")
@@ -220,9 +213,9 @@ def start_demo(ctx: Any) -> None:
     task.add_done_callback(report)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="server.py",
+        prog=prog,
         description="pairs: trading-signal server (TradingView webhooks, the v4 REST API, the dashboard).",
         epilog=f"Environment: {', '.join(ENV_OVERRIDES)} override config.ini.",
     )
@@ -294,8 +287,8 @@ def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, None]], None
     return asyncio.run
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "server.py") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         settings = settings_from_args(args)
         func = getattr(args, "func", None)
@@ -311,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"pairs: {exc}", file=sys.stderr)
         return 2
+
+
+def console() -> int:
+    """The ``pairs`` command that ``pip install .`` creates (pyproject.toml): ``python server.py`` by another name."""
+    return main(prog="pairs")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ import asyncio
 import json
 import os
 import random
+import re
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +32,9 @@ from bench.server_process import ServerProcess
 from pairs import auth
 
 JWT_SECRET = "bench-" + "s" * 40
+# ../shared/bench/limit_probe.py's body (plus order_comment, to count the stored rows of a run)
+PROBE_WEBHOOK = {"passphrase": "webhook", "ticker": "NYSE:LNT-1.25*NYSE:FTS", "order_action": "buy",
+                 "order_contracts": 10, "order_price": 1.5}
 PAIR_WEBHOOK = {"passphrase": "webhook", "ticker": "NYSE:LNT-1.25*NYSE:FTS", "order_action": "buy",
                 "order_contracts": 10, "order_price": 1.5, "mar_pos": "long", "mar_pos_size": 10,
                 "pre_mar_pos": "flat", "pre_mar_pos_size": 0, "order_comment": "bench"}
@@ -135,6 +140,24 @@ async def concurrent(port: int, clients: int, duration: float, tag: str) -> tupl
     return acked, latencies, errors
 
 
+def wrk_run(port: int, clients: int, duration: float, tag: str, workdir: Path) -> tuple[int, float, str]:
+    """wrk (C, apt-get install wrk) posting one webhook body back to back, as ../shared/bench/limit_probe.py drives
+    its servers: the same client for both, so their ratio compares the servers -> (2xx answers, rate, p99)."""
+    script = workdir / f"{tag}.lua"
+    body = json.dumps({**PROBE_WEBHOOK, "order_comment": tag})
+    script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(body)}\n")
+    out = subprocess.run(["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{duration:.0f}s", "--latency", "-s",
+                          str(script), f"http://127.0.0.1:{port}/v4/webhook"],
+                         capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    if failed or errors:
+        raise SystemExit(f"wrk saw failures: {out}")
+    return requests, float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), re.search(r"99%\s+(\S+)", out).group(1)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc): a figure other load on the machine does not skew."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -145,6 +168,11 @@ def stored_comments(db: Path, prefix: str) -> set[str]:
     with sqlite3.connect(db) as conn:
         return {r[0] for r in conn.execute("SELECT order_comment FROM signals WHERE order_comment LIKE ?",
                                            (prefix + "%",))}
+
+
+def stored_count(db: Path, comment: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM signals WHERE order_comment = ?", (comment,)).fetchone()[0]
 
 
 def bulk_load(db: Path, total: int) -> None:
@@ -195,6 +223,8 @@ def main() -> int:
     parser.add_argument("--list-requests", type=int, default=300, metavar="N",
                         help="requests per list measurement (default 300)")
     parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
+    parser.add_argument("--wrk", action="store_true", help="also drive the concurrent runs with wrk and "
+                        "../shared/bench/limit_probe.py's body, the client the probe uses (apt-get install wrk)")
     args = parser.parse_args()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pairs-bench-"))
@@ -227,6 +257,15 @@ def main() -> int:
                   f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}  errors {errors}  "
                   f"acknowledged {len(acked)}, in the database {len(durable)}, lost {lost}; server CPU "
                   f"{cpu * 1000 / max(1, len(acked)):.2f} ms per webhook", flush=True)
+            if args.wrk:
+                tag = f"wrk{clients}"
+                cpu_before = cpu_seconds(server.process.pid)
+                answered, rate, p99 = wrk_run(server.port, clients, args.duration, tag, workdir)
+                cpu = cpu_seconds(server.process.pid) - cpu_before
+                stored = stored_count(db, tag)
+                print(f"{clients:>3} clients, {args.duration:.0f} s, wrk: {rate:,.0f} webhooks/s  p99 {p99}  "
+                      f"answered 200 {answered}, in the database {stored}, lost {max(0, answered - stored)}; server CPU "
+                      f"{cpu * 1000 / max(1, answered):.2f} ms per webhook", flush=True)
     finally:
         server.stop()
 

@@ -27,7 +27,7 @@ from handlers import (
 )
 from handlers.base import NotFoundHandler
 from pairs import auth
-from pairs.config import PROJECT_DIR, Settings
+from pairs.config import INSTALLED, PROJECT_DIR, Settings
 from pairs.live import Broadcaster
 from pairs.store import Store, ensure_setting
 
@@ -69,7 +69,12 @@ def make_context(settings: Settings, store: Store) -> Context:
     )
 
 
-ROUTE_MODULES = (api_users, api_tickers, api_pairs, api_pnl, api_signals, ops, openapi, pages, maintenance,
+# templates/ and static/: beside server.py in a checkout, inside this package when installed (pyproject.toml)
+ASSETS_DIR = Path(__file__).resolve().parent if INSTALLED else PROJECT_DIR
+
+# Tornado tries the rules in this order and no two modules' paths overlap: the signals first, so the webhook (the
+# hot route) is matched by its first rule instead of after sixteen others (bench/profile_webhooks.py).
+ROUTE_MODULES = (api_signals, api_users, api_tickers, api_pairs, api_pnl, ops, openapi, pages, maintenance,
                  api_continuity, live, research)
 
 
@@ -81,8 +86,8 @@ class PairsApp(tornado.web.Application):
             "cookie_secret": ctx.cookie_secret,
             "xsrf_cookies": False,  # BaseHandler checks the token itself, once the body (maybe holding it) is read
             "xsrf_cookie_kwargs": {"samesite": "Lax"},
-            "template_path": str(PROJECT_DIR / "templates"),
-            "static_path": str(PROJECT_DIR / "static"),
+            "template_path": str(ASSETS_DIR / "templates"),
+            "static_path": str(ASSETS_DIR / "static"),
             "default_handler_class": NotFoundHandler,
             "compress_response": False,
             "log_function": ops.log_request,
@@ -94,6 +99,3 @@ class PairsApp(tornado.web.Application):
 def make_app(settings: Settings, store: Store, **overrides: Any) -> PairsApp:
     return PairsApp(make_context(settings, store), **overrides)
 
-
-def static_dir() -> Path:
-    return PROJECT_DIR / "static"

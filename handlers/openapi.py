@@ -87,14 +87,14 @@ OPERATIONS: tuple[Op, ...] = (
     Op("DELETE", "/v4/user/{username}", "Delete a user (not the last admin)", "users", ADMIN),
     # signals (SPEC §5.1-5.5)
     Op("POST", "/v4/webhook", "Register a signal (TradingView alert)", "signals", PASSPHRASE,
-       getattr(api_signals, "WEBHOOK_ARGS", ()), {200: "Message", 201: "Message"}, (403,),
+       api_signals.WEBHOOK_ARGS, {200: "Message", 201: "Message"}, (403,),
        description="TradingView sends `text/plain` when the alert message is not strict JSON; the body is read "
                    "as JSON whatever the Content-Type. 201 means recorded but not tradable (unknown, passive or "
                    "problematic ticker)."),
     Op("PUT", "/v4/webhook", "Replace a signal (the bridge's echo)", "signals", PASSPHRASE,
-       getattr(api_signals, "WEBHOOK_ARGS", ()), {200: "SignalWithoutTimestamp"}, (403, 404)),
+       api_signals.WEBHOOK_ARGS, {200: "SignalWithoutTimestamp"}, (403, 404)),
     Op("PUT", "/v4/signal/order", "Order or fill update by broker order id", "signals", PASSPHRASE,
-       getattr(api_signals, "ORDER_ARGS", ()), {200: "SignalWithoutTimestamp"}, (404,),
+       api_signals.ORDER_ARGS, {200: "SignalWithoutTimestamp"}, (404,),
        aliases=("/v4/signal/updateorder",)),
     Op("GET", "/v4/signals/{number_of_items}", "Latest signals", "signals", OPTIONAL, ok={200: "SignalList"},
        errors=(500,), error_schemas={500: "MessageWithSignals"}),

@@ -16,7 +16,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, users
+from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users
 from pairs.args import ABSENT, Arg
 from pairs.errors import NotFound, Rejected
 from pairs.store import DatabaseUnavailable, utcnow
@@ -144,6 +144,11 @@ class PageHandler(BaseHandler):
 
     def page(self, template: str, tab: str, **values: Any) -> None:
         self.render(template, **{**self._common(tab), **values})
+
+    def charts(self, views: list[dashboard.PairView]) -> dict[str, dict[str, Any]]:
+        """Each pair's spread chart, with the configured SMA window."""
+        window = self.ctx.settings.sma_window
+        return {v.pair.name: dashboard.pair_chart(v.pair, window=window) for v in views}
 
     def require_login(self) -> Identity | None:
         """The logged-in user; otherwise a redirect to the login form (the caller returns)."""
@@ -273,7 +278,7 @@ class PositionsHandler(PageHandler):
         self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.page_args()["msg"],
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, self.now()) if pnl else None,
-                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
+                  charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
                   run=dashboard.last_run(jobs.PRICES), runs=jobs.last_runs(5) if user else [])
 
 
@@ -284,7 +289,7 @@ class WatchlistHandler(PageHandler):
         user = self.current_user
         views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
         self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.page_args()["msg"],
-                  charts={v.pair.name: dashboard.pair_chart(v.pair) for v in views},
+                  charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
                   run=dashboard.last_run(jobs.WATCHLIST))
 
 
@@ -309,7 +314,7 @@ class SetupHandler(PageHandler):
         values["older"] = result.older
         values["paged"] = before is not None
         rowid = args["signal"]
-        values["signal"] = dashboard.find_signal(rowid) if rowid is not None else None
+        values["signal"] = signals.find_signal(rowid) if rowid is not None else None
         values["signal_missing"] = rowid is not None and values["signal"] is None
         name = args["pair"]
         values["pair"] = next((p for p in values["pairs"] if p.name == name), None) if name else None

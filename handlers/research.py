@@ -85,7 +85,7 @@ class PairPageHandler(PageHandler):
         user = self.current_user
         settings = self.ctx.settings
         chart = research.pair_page_chart(pair, settings.chart_days, settings.entry_z, settings.exit_z,
-                                         with_signals=user is not None)
+                                         with_signals=user is not None, window=settings.sma_window)
         now = self.now()
         signals, slips = [], {}
         if user is not None:

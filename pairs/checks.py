@@ -23,7 +23,7 @@ from typing import Any
 import peewee
 
 from pairs import jobs, market, stats, users
-from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, parse_networks
+from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, command, parse_networks
 from pairs.store import StoreError, _redact, database, open_database
 
 ERROR, WARNING = "error", "warning"
@@ -86,11 +86,11 @@ def check_default_passwords(settings: Settings, stored_default_users: list[str] 
             if name and password == DEFAULT_PASSWORD:
                 yield _error(f"the first start would create user {name!r} with the default password "
                              f"'{DEFAULT_PASSWORD}'; set {where} before starting, or change it right after with "
-                             f"`python server.py reset-password {name}`.")
+                             f"`{command('reset-password ' + name)}`.")
         return
     for name in stored_default_users:
         yield _error(f"user {name!r} still has the default password '{DEFAULT_PASSWORD}'; change it with "
-                     f"`python server.py reset-password {name}`.")
+                     f"`{command('reset-password ' + name)}`.")
 
 
 def _creatable_dir(path: Path) -> tuple[Path, bool]:

@@ -13,12 +13,27 @@ import dataclasses
 import ipaddress
 import math
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_DIR / "data"
+# Installed with pip (pyproject.toml), PROJECT_DIR is site-packages: no place for data, and the dashboard's files are
+# inside the handlers package.  A checkout keeps its data beside server.py.
+INSTALLED = not (PROJECT_DIR / "pyproject.toml").is_file()
+
+
+def command(args: str) -> str:
+    """A sub-command as the operator types it here: ``pairs ARGS`` when installed, else this checkout's interpreter
+    and server.py (a bare ``python server.py`` fails outside the virtual environment)."""
+    if INSTALLED:
+        return f"pairs {args}"
+    return f"{sys.executable} {PROJECT_DIR / 'server.py'} {args}"
+
+
+DEFAULT_DATA_DIR = (Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "pairs" if INSTALLED
+                    else PROJECT_DIR / "data")
 DEFAULT_PASSWORD = "password"
 
 

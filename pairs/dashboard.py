@@ -12,7 +12,6 @@ import functools
 import logging
 import math
 import re
-import statistics
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import continuity, jobs, market
+from pairs import continuity, jobs, market, signals, stats
 from pairs.args import CONVERTERS
 from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
@@ -303,14 +302,6 @@ def recent_signals(limit: int, before: int | None = None) -> Page:
     return _page(Signal.select(), Signal.rowid, limit, before)
 
 
-def selection(ticker_webhook: str) -> peewee.Expression:
-    """Signals of a pair ``T1-T2`` (any type) or of a single ticker (SPEC §5.4 ticker rule)."""
-    parts = ticker_webhook.split("-")
-    if len(parts) == 2:
-        return (Signal.ticker1 == parts[0]) & (Signal.ticker2 == parts[1])
-    return (Signal.ticker1 == parts[0]) & (Signal.ticker_type == "single")
-
-
 def history(ticker_webhook: str, since: dt.datetime, until: dt.datetime, limit: int,
             before: tuple[dt.datetime, int] | None = None) -> Page:
     """The selection's signals in ``[since, until)``, newest first by time.
@@ -318,7 +309,7 @@ def history(ticker_webhook: str, since: dt.datetime, until: dt.datetime, limit: 
     Ordered (and paged) by (timestamp, rowid), so the timestamp index yields the rows in order and a page costs
     its own size however wide the window; ``Page.older`` is a ``history_key``.
     """
-    where = selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
+    where = signals.selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
     if before is not None:
         stamp, rowid = before
         where &= (Signal.timestamp <= stamp) & ((Signal.timestamp < stamp) | (Signal.rowid < rowid))
@@ -342,7 +333,7 @@ def parse_history_key(text: str | None) -> tuple[dt.datetime, int] | None:
 
 def average_slips(ticker_webhook: str, since: dt.datetime, until: dt.datetime) -> dict[str, float | None]:
     """AVG(slip) for buys, sells and all of the selection and window; None when there is nothing to average."""
-    where = selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
+    where = signals.selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
     buy = fn.AVG(peewee.Case(None, [(Signal.order_action == "buy", Signal.slip)], None))
     sell = fn.AVG(peewee.Case(None, [(Signal.order_action == "sell", Signal.slip)], None))
     row = Signal.select(buy.alias("buy"), sell.alias("sell"), fn.AVG(Signal.slip).alias("all")).where(where).dicts()
@@ -353,10 +344,6 @@ def average_slips(ticker_webhook: str, since: dt.datetime, until: dt.datetime) -
 def slip_average_text(value: float | None) -> str:
     """5 decimals; ``?`` only when there is nothing to average (SPEC §10.3-16)."""
     return "?" if value is None else f"{value:.5f}"
-
-
-def find_signal(rowid: int) -> Signal | None:
-    return Signal.get_or_none(Signal.rowid == rowid)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -563,11 +550,10 @@ def deliveries(route: str | None, status: str | None, since: dt.datetime | None,
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Spread chart: spread = close1 − hedge × close2 per day, its 20-day SMA and sample std (as §8.1), from stored bars.
+# Spread chart: the daily spread of stored closes with its SMA and sample std over ``[SMA] SMA_WINDOW`` days, by the
+# price job's own rules (pairs.stats), in plain Python: a page view never loads pandas.
 
-SMA_WINDOW = 20
 CHART_DAYS = 120
-
 
 
 def daily_closes(symbol: str, limit: int) -> list[tuple[dt.date, float]]:
@@ -580,32 +566,25 @@ def daily_closes(symbol: str, limit: int) -> list[tuple[dt.date, float]]:
 
 
 def spread_series(closes1: Sequence[tuple[dt.date, float]], closes2: Sequence[tuple[dt.date, float]],
-                  hedge: float, window: int = SMA_WINDOW) -> list[dict[str, Any]]:
+                  hedge: float, window: int = stats.SMA_WINDOW) -> list[dict[str, Any]]:
     """Points ``{"t": "YYYY-MM-DD", "spread", "sma", "std"}`` on the days both legs closed; sma/std None until
-    ``window`` days are there (sample std, ddof 1)."""
-    second = dict(closes2)
+    ``window`` days are there."""
     points: list[dict[str, Any]] = []
     spreads: list[float] = []
-    for day, close1 in closes1:
-        if day not in second:
-            continue
-        spread = round(close1 - hedge * second[day], 5)
-        spreads.append(spread)
-        recent = spreads[-window:]
-        full = len(recent) == window
-        points.append({"t": day.isoformat(), "spread": spread,
-                       "sma": round(statistics.fmean(recent), 5) if full else None,
-                       "std": round(statistics.stdev(recent), 5) if full else None})
+    for day, value in stats.spread(dict(closes1), dict(closes2), hedge).items():
+        spreads.append(value)
+        sma, std = stats.moving_stats(spreads, window) if len(spreads) >= window else (None, None)
+        points.append({"t": day.isoformat(), "spread": round(value, 5), "sma": sma, "std": std})
     return points
 
 
-def pair_chart(pair: Pair, days: int = CHART_DAYS) -> dict[str, Any]:
+def pair_chart(pair: Pair, days: int = CHART_DAYS, window: int = stats.SMA_WINDOW) -> dict[str, Any]:
     """What a pair's chart draws; ``points`` is empty when no prices are stored (yet)."""
     hedge = _number(pair.hedge)
     points: list[dict[str, Any]] = []
     if pair.ticker1 and pair.ticker2 and hedge is not None:
-        wanted = days + SMA_WINDOW
-        points = spread_series(daily_closes(pair.ticker1, wanted), daily_closes(pair.ticker2, wanted), hedge)
+        wanted = days + window
+        points = spread_series(daily_closes(pair.ticker1, wanted), daily_closes(pair.ticker2, wanted), hedge, window)
     return {"pair": pair.name, "points": points[-days:]}
 
 

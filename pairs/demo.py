@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pairs.config import PROJECT_DIR
+from pairs.config import INSTALLED, PROJECT_DIR
 
 DEMO_DB = "demo.db"
-DEMO_PRICES = PROJECT_DIR / "data-demo" / "prices"
+# data-demo/prices in a checkout, inside this package when installed (pyproject.toml)
+DEMO_PRICES = Path(__file__).resolve().parent / "demo_prices" if INSTALLED else PROJECT_DIR / "data-demo" / "prices"
 WAITING = "/v4/signals/status/waiting/0"
 
 # symbol: (primary exchange, active) - every ticker passive: a pair only trades when neither leg is an active ticker

@@ -24,7 +24,7 @@ from peewee import AutoField, DateTimeField, IntegerField, TextField
 
 from pairs import market, messages, stats
 from pairs.config import ConfigError, Settings
-from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, register_model, utcnow
+from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, open_store, register_model, utcnow
 
 log = logging.getLogger("pairs.jobs")
 
@@ -304,13 +304,6 @@ def _pair_values(pair: Pair, today: dt.date, closed: bool, settings: Settings) -
     return stats.pair_stats(daily1, daily2, last1, last2, pair.hedge, settings.sma_window, settings.coint_window)
 
 
-def last_price_update(job: str = PRICES) -> dt.datetime | None:
-    """When the last run of ``job`` that updated at least one pair finished (naive UTC), for the pages."""
-    run = (JobRun.select(JobRun.finished).where((JobRun.job == job) & (JobRun.updated > 0))
-           .order_by(JobRun.finished.desc()).first())
-    return run.finished if run else None
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The schedule (§8): what runs how often.  The caller ticks ``scheduler.run_pending`` and supplies the actions,
 # which must return at once (the server's actions hand the work to its executor).
@@ -359,12 +352,6 @@ def yfinance_cache(settings: Settings) -> Path:
     return Path(settings.data_dir) / "yfinance"
 
 
-def _open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url, settings.db_wait_ms)
-    store.open()
-    return store
-
-
 def _progress_bar(stream: Any) -> Progress:
     def show(step: str, done: int, total: int) -> None:
         width = 30
@@ -378,7 +365,7 @@ def _progress_bar(stream: Any) -> Progress:
 
 def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
     source = market.make_price_source(settings.price_source, cache_dir=yfinance_cache(settings))
-    store = _open_store(settings)
+    store = open_store(settings)
     job = WATCHLIST if args.watchlist else PRICES
     try:
         while True:
@@ -407,7 +394,7 @@ def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
     if args.yahoo is not None and override is None:
         print(f"{args.yahoo!r}: {messages.BAD_YAHOO_SYMBOL}", file=sys.stderr)
         return 2
-    store = _open_store(settings)
+    store = open_store(settings)
     try:
         if override is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, override):
             print(f"no ticker {args.symbol!r}", file=sys.stderr)

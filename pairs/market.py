@@ -20,13 +20,18 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
 from peewee import AutoField, DateTimeField, DoubleField, fn
 
 from pairs.config import ConfigError
+from pairs.lazy import LazyModule
 from pairs.store import BaseModel, Ticker, Varchar, register_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported when a price job first runs, not at start-up
 
 log = logging.getLogger("pairs.market")
 

@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from pairs import dashboard
+from pairs import dashboard, signals, stats
 from pairs.store import Pair, Signal
 
 PVALUE_WARN = 0.05  # above this the pair no longer looks cointegrated
@@ -72,7 +72,7 @@ def signal_markers(name: str, since: dt.date) -> list[dict[str, Any]]:
     """The pair's signals from ``since`` on, oldest first: ``{"t", "action", "price", "fill_price"}`` by day."""
     start = dt.datetime.combine(since, dt.time())
     rows = (Signal.select(Signal.timestamp, Signal.order_action, Signal.order_price, Signal.fill_price)
-            .where(dashboard.selection(name) & (Signal.timestamp >= start))
+            .where(signals.selection(name) & (Signal.timestamp >= start))
             .order_by(Signal.timestamp, Signal.rowid).limit(500))
     out = []
     for sig in rows:
@@ -84,9 +84,10 @@ def signal_markers(name: str, since: dt.date) -> list[dict[str, Any]]:
     return out
 
 
-def pair_page_chart(pair: Pair, days: int, entry_z: float, exit_z: float, with_signals: bool) -> dict[str, Any]:
+def pair_page_chart(pair: Pair, days: int, entry_z: float, exit_z: float, with_signals: bool,
+                    window: int = stats.SMA_WINDOW) -> dict[str, Any]:
     """The chart's data: points ``{"t", "spread", "sma", "std", "z"}``, the z lines and the signal markers."""
-    chart = dashboard.pair_chart(pair, days)
+    chart = dashboard.pair_chart(pair, days, window)
     for point in chart["points"]:
         sma, std = point["sma"], point["std"]
         point["z"] = round((point["spread"] - sma) / std, 4) if sma is not None and std else None
@@ -99,7 +100,7 @@ def pair_page_chart(pair: Pair, days: int, entry_z: float, exit_z: float, with_s
 
 
 def recent_signals(name: str, limit: int = RECENT_SIGNALS) -> list[Signal]:
-    return list(Signal.select().where(dashboard.selection(name)).order_by(Signal.rowid.desc()).limit(limit))
+    return list(Signal.select().where(signals.selection(name)).order_by(Signal.rowid.desc()).limit(limit))
 
 
 def all_time_slips(name: str, now: dt.datetime) -> dict[str, str]:

@@ -28,7 +28,7 @@ from typing import Any
 from peewee import AutoField, DateTimeField, DoubleField, IntegerField
 
 from pairs import jobs, market, stats
-from pairs.store import BaseModel, Store, Ticker, Varchar, format_timestamp, register_model, utcnow
+from pairs.store import BaseModel, Store, Ticker, Varchar, format_timestamp, open_store, register_model, utcnow
 
 log = logging.getLogger("pairs.screener")
 
@@ -411,7 +411,7 @@ def cmd_screen(settings: Any, args: Any) -> int:
         print("--window must be at least 2", file=sys.stderr)
         return 2
     source = market.make_price_source(settings.price_source, cache_dir=jobs.yfinance_cache(settings))
-    store = jobs._open_store(settings)
+    store = open_store(settings)
     try:
         job_id = begin(store)
         assert job_id is not None  # nothing else runs the screener in this process

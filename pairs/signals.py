@@ -195,8 +195,36 @@ def _list_query(condition: Any = None) -> PreparedQuery:
 
 _LATEST = _list_query()
 _BY_STATUS = _list_query(lambda: Signal.order_status == "")
-_BY_PAIR = _list_query(lambda: (Signal.ticker1 == "") & (Signal.ticker2 == ""))
-_BY_TICKER_TYPE = _list_query(lambda: (Signal.ticker1 == "") & (Signal.ticker_type == ""))
+
+
+# The §5.4 ticker rule, for the API's ticker list and the LIST page alike: ``A-B`` selects the pair's signals (any
+# ticker_type), anything else the single signals of its first part.
+
+
+def _ticker_rule(name: str) -> tuple[bool, tuple[str, str]]:
+    """(whether ``name`` selects a pair, the two values its condition compares)."""
+    parts = name.split("-")
+    if len(parts) == 2:
+        return True, (parts[0], parts[1])
+    return False, (parts[0], "single")
+
+
+def _pair_condition(ticker1: str, ticker2: str) -> peewee.Expression:
+    return (Signal.ticker1 == ticker1) & (Signal.ticker2 == ticker2)
+
+
+def _single_condition(ticker1: str, ticker_type: str) -> peewee.Expression:
+    return (Signal.ticker1 == ticker1) & (Signal.ticker_type == ticker_type)
+
+
+def selection(name: str) -> peewee.Expression:
+    """The signals ``name`` selects, as a condition for the pages' own queries (history, average slips)."""
+    is_pair, values = _ticker_rule(name)
+    return (_pair_condition if is_pair else _single_condition)(*values)
+
+
+_BY_PAIR = _list_query(lambda: _pair_condition("", ""))
+_BY_SINGLE = _list_query(lambda: _single_condition("", ""))
 
 
 def _rows(query: PreparedQuery, *params: Any, limit: int) -> list[dict[str, Any]]:
@@ -229,7 +257,5 @@ def signals_with_status(status: str, limit: int) -> list[dict[str, Any]]:
 
 def signals_for_ticker(name: str, limit: int) -> list[dict[str, Any]]:
     """``A-B`` -> the pair's signals (any ticker_type); anything else -> single signals of its first part."""
-    parts = name.split("-")
-    if len(parts) == 2:
-        return _rows(_BY_PAIR, parts[0], parts[1], limit=limit)
-    return _rows(_BY_TICKER_TYPE, parts[0], "single", limit=limit)
+    is_pair, values = _ticker_rule(name)
+    return _rows(_BY_PAIR if is_pair else _BY_SINGLE, *values, limit=limit)

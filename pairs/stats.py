@@ -25,10 +25,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import statistics
 import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-import pandas as pd
+from pairs.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported when a statistics job first runs, not at start-up
+    np = LazyModule("numpy")
+    pd = LazyModule("pandas")
+
+Time = TypeVar("Time")
 
 SMA_WINDOW = 20
 COINT_WINDOW = 60
@@ -56,21 +67,24 @@ def completed_daily(closes: pd.Series, today: dt.date, session_closed: bool) -> 
     return closes[closes.index.normalize() < pd.Timestamp(today)]
 
 
-def spread(close1: pd.Series, close2: pd.Series, hedge: float) -> pd.Series:
-    both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna()
-    return both["t1"] - hedge * both["t2"]
+def spread(close1: Mapping[Time, float], close2: Mapping[Time, float], hedge: float) -> dict[Time, float]:
+    """close1 − hedge × close2 at the times both legs closed (NaN is no close), in close1's order.
+
+    Plain Python over anything with ``items()``: the price job passes pandas Series, the pages' chart dicts.
+    """
+    second = {time: close for time, close in close2.items() if not math.isnan(close)}
+    return {time: close - hedge * second[time] for time, close in close1.items()
+            if time in second and not math.isnan(close)}
 
 
-def _finite_or(value: float, fallback):
-    return value if value is not None and math.isfinite(value) else fallback
-
-
-def moving_stats(daily_spread: pd.Series, window: int = SMA_WINDOW) -> tuple[float, float]:
-    """(sma, std) of the last ``window`` values, rounded to 5 decimals; (0, 0) with fewer values."""
+def moving_stats(daily_spread: Sequence[float], window: int = SMA_WINDOW) -> tuple[float, float]:
+    """(sma, std) of the last ``window`` values, rounded to 5 decimals; (0, 0) with fewer values or an infinite one."""
     if window < 2 or len(daily_spread) < window:
         return 0.0, 0.0
-    tail = daily_spread.iloc[-window:]
-    return (round(_finite_or(float(tail.mean()), 0.0), 5), round(_finite_or(float(tail.std(ddof=1)), 0.0), 5))
+    tail = [float(value) for value in daily_spread[-window:]]
+    if not all(math.isfinite(value) for value in tail):
+        return 0.0, 0.0
+    return round(statistics.fmean(tail), 5), round(statistics.stdev(tail), 5)
 
 
 def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> tuple[float | None,
@@ -102,8 +116,6 @@ def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WI
 def ar1_phi(levels):
     """The AR(1) coefficient phi of s(t) = c + phi s(t-1) + e, per column of a (T,) or (T, k) array: the
     least-squares slope of s(t) on s(t-1).  NaN for a flat column.  (The screener fits thousands at once.)"""
-    import numpy as np
-
     values = np.asarray(levels, dtype="float64")
     lagged, current = values[:-1], values[1:]
     lagged_dev = lagged - lagged.mean(axis=0)
@@ -120,19 +132,23 @@ def half_life_of(phi: float) -> float | None:
     return round(-math.log(2) / math.log(phi), 2)
 
 
-def half_life(daily_spread: pd.Series, window: int = COINT_WINDOW) -> float | None:
+def _tail(daily_spread: Mapping[Any, float] | pd.Series, window: int) -> np.ndarray:
+    """The last ``window`` values of a daily spread (``spread``'s dict, or a pandas Series) as floats."""
+    values = list(daily_spread.values()) if isinstance(daily_spread, dict) else daily_spread.to_numpy()
+    return np.asarray(values[-window:], dtype="float64")
+
+
+def half_life(daily_spread: Mapping[Any, float] | pd.Series, window: int = COINT_WINDOW) -> float | None:
     """Half-life in days of the last ``window`` daily spread closes (module docstring); None with too little."""
-    tail = daily_spread.iloc[-window:]
+    tail = _tail(daily_spread, window)
     if len(tail) < MIN_COINT_OBS:
         return None
-    return half_life_of(float(ar1_phi(tail.to_numpy(dtype="float64"))))
+    return half_life_of(float(ar1_phi(tail)))
 
 
-def spread_adf_pvalue(daily_spread: pd.Series, window: int = COINT_WINDOW) -> float | None:
+def spread_adf_pvalue(daily_spread: Mapping[Any, float] | pd.Series, window: int = COINT_WINDOW) -> float | None:
     """ADF p-value (constant, one lag, MacKinnon) of the last ``window`` daily spread closes, 6 decimals."""
-    import numpy as np
-
-    tail = daily_spread.iloc[-window:].to_numpy(dtype="float64")
+    tail = _tail(daily_spread, window)
     if len(tail) < MIN_COINT_OBS or np.ptp(tail) == 0:
         return None
     from statsmodels.tsa.stattools import adfuller
@@ -148,8 +164,6 @@ def spread_adf_pvalue(daily_spread: pd.Series, window: int = COINT_WINDOW) -> fl
 
 def returns_corr(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> float | None:
     """Correlation of the legs' daily returns over the last ``window`` common closes, 4 decimals."""
-    import pandas as pd
-
     both = pd.concat([close1.rename("t1"), close2.rename("t2")], axis=1, join="inner").dropna().iloc[-window:]
     if len(both) < MIN_COINT_OBS:
         return None
@@ -164,7 +178,7 @@ def pair_stats(daily1: pd.Series, daily2: pd.Series, last1: float, last2: float,
                window: int = SMA_WINDOW, coint_window: int = COINT_WINDOW) -> PairStats:
     """Everything the price job stores for one pair, from completed daily closes and the two latest prices."""
     daily_spread = spread(daily1, daily2, hedge)
-    sma, std = moving_stats(daily_spread, window)
+    sma, std = moving_stats(list(daily_spread.values()), window)
     act_price = round(float(last1) - float(last2) * hedge, 4)
     sma_dist = round(sma - act_price, 4) if sma else 0.0
     zscore = round((act_price - sma) / std, 4) if sma and std > 0 else None

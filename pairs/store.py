@@ -29,7 +29,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 from peewee import (
@@ -44,6 +44,9 @@ from peewee import (
     TextField,
 )
 from playhouse.migrate import SchemaMigrator
+
+if TYPE_CHECKING:
+    from pairs.config import Settings
 
 log = logging.getLogger("pairs.store")
 
@@ -388,7 +391,6 @@ class Pair(BaseModel):
 
 PAIR_KEYS = ("name", "ticker1", "ticker2", "hedge", "status", "notes", "contracts", "act_price", "sma", "sma_dist",
              "std")
-PAIR_STATS_KEYS = ("zscore", "hedge_ols", "coint_pvalue", "stats_updated", "stale")  # after the original keys
 
 
 class Account(BaseModel):
@@ -745,6 +747,14 @@ class Store:
         self.writer.stop()
         if not self.db.is_closed():
             self.db.close()
+
+
+def open_store(settings: Settings) -> Store:
+    """Open and migrate the database of the server and of every sub-command, saying what the migration did."""
+    store = Store(settings.effective_database_url, settings.db_wait_ms)
+    changes = store.open()
+    log.info("database %s ready (%s)", store.db.database, "; ".join(changes) or "schema up to date")
+    return store
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_a_stored_user_with_the_default_password_is_an_error(tmp_path):
     store.write_sync(users.create_tx, "user1", auth.hash_password("fine-one", 4), False)
     store.close()
     assert texts(settings) == ["user 'admin' still has the default password 'password'; change it with "
-                               "`python server.py reset-password admin`."]
+                               f"`{sys.executable} {PROJECT_DIR / 'server.py'} reset-password admin`."]
 
 
 def test_short_passphrase_and_short_jwt_secret(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
+import statistics
 import threading
 import urllib.parse
 from pathlib import Path
@@ -557,6 +559,27 @@ async def test_charts_and_job_runs_come_from_the_stored_prices(api, store):
     assert re.search(r'Last Price Update: [\d-]+ [\d:]+ \(4 min ago\), <span class="warn" '
                      r'title="X-Y: no prices for X">1 failed</span>', page)
     assert page.count('class="stale"') == 1
+
+
+@pytest.mark.gen_test
+async def test_charts_use_the_configured_sma_window(api, app, store):
+    app.ctx.settings.sma_window = 5
+    closes = {"KO": [60.0, 61.0, 63.0, 62.0, 60.5, 61.5, 64.0, 62.5], "PEP": [150.0, 151.0, 149.0, 152.0, 150.5,
+                                                                            148.0, 151.5, 150.0]}
+    bars = [{"symbol": symbol, "interval": market.DAILY, "time": dt.datetime(2026, 1, 1) + dt.timedelta(days=i),
+             "close": close} for symbol, values in closes.items() for i, close in enumerate(values)]
+
+    def setup():
+        market.PriceBar.insert_many(bars).execute()
+        Pair.insert(name="KO-PEP", ticker1="KO", ticker2="PEP", hedge=0.4, status=1, contracts=10).execute()
+    store.write_sync(setup)
+    page = (await api.get("/positions")).text
+    assert "KO-0.4*PEP spread, SMA5 &plusmn;1/&plusmn;2 std" in page
+    chart = json.loads(re.search(r'data-chart="([^"]*)"', page).group(1).replace("&quot;", '"'))
+    spreads = [ko - 0.4 * pep for ko, pep in zip(closes["KO"], closes["PEP"], strict=True)]
+    assert [p["sma"] is None for p in chart["points"]] == [True] * 4 + [False] * 4
+    assert chart["points"][-1]["sma"] == round(statistics.fmean(spreads[-5:]), 5)
+    assert chart["points"][-1]["std"] == round(statistics.stdev(spreads[-5:]), 5)
 
 
 @pytest.mark.gen_test

@@ -3,9 +3,11 @@ and the command line (help, sub-commands, database URLs)."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -33,11 +35,12 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 class ServerProcess:
     """server.py in a subprocess on a free port; its log lines are collected as they come."""
 
-    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                 launcher: tuple[str, ...] = (sys.executable, SERVER)):
         self.port = _free_port()
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "--port", str(self.port), *args], cwd=tmp_path,
+            [*launcher, "--port", str(self.port), *args], cwd=tmp_path,
             env=env or base_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -194,6 +197,55 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     # no new connection is accepted any more
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+
+HEAVY = ("pandas", "numpy", "yfinance", "statsmodels", "scipy")
+# `python server.py ARGS` as it is, except that at exit it says which of the heavy libraries it imported
+REPORTS_HEAVY = f"""import atexit, runpy, sys
+sys.path.insert(0, {str(Path(SERVER).parent)!r})
+atexit.register(lambda: print("heavy modules:", sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr))
+runpy.run_path({SERVER!r}, run_name="__main__")
+"""
+
+
+def get_page(port: int, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    return response.status, text
+
+
+def test_webhooks_and_pages_import_no_pandas(tmp_path, servers):
+    """pandas, numpy, yfinance and statsmodels are the price job's: start-up, a webhook and the pages (a chart
+    included) never import them, so the server idles at about half the memory (issue 10)."""
+    db = tmp_path / "pairs.db"
+    server = ServerProcess(tmp_path, "--database-url", f"sqlite:///{db}", launcher=(sys.executable, "-c", REPORTS_HEAVY))
+    servers.append(server)
+    status, tokens = server.request("POST", "/v4/login", {"username": "admin", "password": "password", "expire": 30})
+    assert status == 200
+    token = tokens["access_token"]
+    for path, body, thing in (("/v4/ticker", {"symbol": "KO"}, "ticker"), ("/v4/ticker", {"symbol": "PEP"}, "ticker"),
+                              ("/v4/pair", {"ticker1": "KO", "ticker2": "PEP", "hedge": 0.4, "status": 1,
+                                            "contracts": 10}, "pair")):
+        reply = server.request("POST", path, body, token=token)
+        assert reply == (201, {"message": f"'{thing}' created successfully."}), reply
+    with sqlite3.connect(db) as conn:  # what a price job stored: the positions page draws the chart from it
+        conn.executemany("INSERT INTO price_bars (symbol, interval, time, close) VALUES (?, '1d', ?, ?)",
+                         [(symbol, f"2026-01-{day:02d} 00:00:00", close + day % 3) for day in range(1, 31)
+                          for symbol, close in (("KO", 60.0), ("PEP", 150.0))])
+    conn.close()
+    assert server.request("POST", "/v4/webhook", {"passphrase": "webhook", "ticker": "NYSE:KO-0.4*NYSE:PEP",
+                                                  "order_action": "buy", "order_contracts": 1}) == (
+        200, {"message": "'signal' created successfully."})
+    status, positions = get_page(server.port, "/positions")
+    chart = json.loads(html.unescape(re.search(r'data-chart="([^"]*)"', positions).group(1)))
+    assert status == 200 and chart["points"][-1]["sma"] is not None  # a chart with its SMA
+    for page in ("/dashboard", "/watchlist", "/pair/KO-PEP", "/list?tradetype=pair&ticker=KO-PEP"):
+        assert get_page(server.port, page)[0] == 200, page
+    assert server.stop() == 0
+    assert server.logged("heavy modules: []"), server.lines[-3:]
 
 
 # ---------------------------------------------------------------------------------------------------------------

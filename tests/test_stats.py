@@ -168,7 +168,18 @@ def test_flat_legs_with_a_hedge_other_than_1_give_no_zscore():
 def test_spread_uses_only_common_days():
     a = pd.Series([10.0, 11.0, 12.0], index=pd.DatetimeIndex(["2026-11-20", "2026-11-23", "2026-11-24"]))
     b = pd.Series([4.0, 5.0], index=pd.DatetimeIndex(["2026-11-23", "2026-11-24"]))
-    assert list(stats.spread(a, b, 2.0)) == [11.0 - 2 * 4.0, 12.0 - 2 * 5.0]
+    assert list(stats.spread(a, b, 2.0).values()) == [11.0 - 2 * 4.0, 12.0 - 2 * 5.0]
+    # the chart's plain dicts, the same rule: a NaN close is no close
+    days = {"2026-11-20": 10.0, "2026-11-23": 11.0, "2026-11-24": math.nan}
+    assert stats.spread(days, {"2026-11-23": 4.0, "2026-11-24": 5.0}, 2.0) == {"2026-11-23": 3.0}
+
+
+def test_moving_stats_over_the_last_window_values():
+    values = [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert stats.moving_stats(values, 3) == (round(statistics.fmean([4.0, 8.0, 16.0]), 5),
+                                             round(statistics.stdev([4.0, 8.0, 16.0]), 5))
+    assert stats.moving_stats(values, 6) == (0.0, 0.0)
+    assert stats.moving_stats([1.0, math.inf, 2.0], 3) == (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------------------

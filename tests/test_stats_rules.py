@@ -34,10 +34,11 @@ NOISY = np.round(0.8 * WALK + np.sin(np.arange(60) * 2.3) * 1.5, 3)
     ([1.0, 3.0], 1, (0.0, 0.0)),  # no standard deviation of one value
     ([1.0, 2.0, 2.0], 3, (1.66667, 0.57735)),  # 5 decimals
     ([math.nan, math.nan], 2, (0.0, 0.0)),  # NaN never comes out
-    ([math.nan, 4.0], 2, (4.0, 0.0)),
+    ([math.nan, 4.0], 2, (0.0, 0.0)),  # nor does a window with one (stats.spread leaves a missing close out)
+    ([2.0, math.inf], 2, (0.0, 0.0)),
 ])
 def test_moving_stats(values, window, expected) -> None:
-    assert stats.moving_stats(series(values), window) == expected
+    assert stats.moving_stats(values, window) == expected
 
 
 def test_hedge_and_coint_needs_30_common_closes() -> None:
@@ -85,7 +86,7 @@ def test_only_the_last_coint_window_counts() -> None:
     assert stats.hedge_and_coint(close1, close2, 30) != stats.hedge_and_coint(close1, close2, 60)
     got = stats.pair_stats(close1, close2, 1.0, 1.0, 0.8, window=5, coint_window=30)
     assert (got.hedge_ols, got.coint_pvalue) == stats.hedge_and_coint(close1, close2, 30)
-    assert (got.sma, got.std) == stats.moving_stats(stats.spread(close1, close2, 0.8), 5)
+    assert (got.sma, got.std) == stats.moving_stats(list(stats.spread(close1, close2, 0.8).values()), 5)
 
 
 def test_pair_stats_rounding() -> None:

@@ -84,7 +84,7 @@ def main() -> int:
     server = ServerProcess(workdir, f"sqlite:///{workdir / 'bench.db'}",
                            env={"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}).start()
     try:
-        asyncio.run(register_instruments(server.port))
+        asyncio.run(register_instruments(server.port, workdir / 'bench.db'))
         asyncio.run(concurrent(server.port, args.clients, 2.0, "warm"))
         spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.process.pid), "--duration",
                                 str(int(args.duration)), "--rate", "200", "--format", "raw", "--function",

@@ -105,3 +105,46 @@ def test_no_zscore_when_the_spread_averages_0() -> None:
     close2 = series([1.5] * 20)
     got = stats.pair_stats(close1, close2, 2.0, 1.5, 1.0)
     assert (got.sma, got.std > 0, got.sma_dist, got.zscore) == (0.0, True, 0.0, None)
+
+
+# --- the research statistics at their edges (issue 12's functions, killed mutants of `make mutate`)
+
+NOISE = np.round(np.sin(np.arange(80) * 1.3) + 0.5 * np.cos(np.arange(80) * 2.9), 6)
+
+
+def test_ar1_phi_fits_every_column_of_a_matrix_on_its_own() -> None:
+    columns = np.column_stack([WALK, NOISY * 3 + 7, NOISE[:60]])
+    assert np.allclose(stats.ar1_phi(columns), [stats.ar1_phi(columns[:, k]) for k in range(3)])
+
+
+def test_half_life_of_a_coefficient() -> None:
+    assert stats.half_life_of(0.0) == 0.0  # reverts within a day
+    assert stats.half_life_of(-0.3) == 0.0
+    assert stats.half_life_of(0.5) == 1.0
+    assert stats.half_life_of(1.0) is None and stats.half_life_of(math.nan) is None
+
+
+def test_thirty_closes_are_enough_and_twenty_nine_are_not() -> None:
+    spread30 = dict(enumerate(NOISE[:30]))
+    spread29 = dict(enumerate(NOISE[:29]))
+    assert stats.half_life(spread30, 30) is not None and stats.half_life(spread29, 30) is None
+    assert stats.spread_adf_pvalue(spread30, 30) is not None and stats.spread_adf_pvalue(spread29, 30) is None
+    assert stats.returns_corr(series(WALK[:30]), series(NOISY[:30]), 30) is not None  # 30 common closes
+    assert stats.returns_corr(series(WALK[:29]), series(NOISY[:29]), 29) is None
+
+
+def test_a_spread_spanning_exactly_one_has_a_pvalue() -> None:
+    unit = (NOISE - NOISE.min()) / (NOISE.max() - NOISE.min())  # from exactly 0 to exactly 1
+    assert np.ptp(unit) == 1.0
+    assert 0 <= stats.spread_adf_pvalue(dict(enumerate(unit)), 80) <= 1
+
+
+def test_pair_stats_uses_the_configured_coint_window_for_every_statistic() -> None:
+    rng = np.random.default_rng(20261129)  # a seeded random walk and a leg that follows it loosely
+    walk = np.round(100 + rng.standard_normal(60).cumsum(), 4)
+    close1, close2 = series(walk), series(np.round(50 + 0.5 * walk + rng.standard_normal(60).cumsum() * 0.3, 4))
+    got = stats.pair_stats(close1, close2, 1.0, 1.0, 1.0, window=5, coint_window=40)
+    daily = stats.spread(close1, close2, 1.0)
+    assert got.half_life == stats.half_life(daily, 40) != stats.half_life(daily, 60)
+    assert got.spread_adf_pvalue == stats.spread_adf_pvalue(daily, 40) != stats.spread_adf_pvalue(daily, 60)
+    assert got.corr == stats.returns_corr(close1, close2, 40) != stats.returns_corr(close1, close2, 60)

@@ -56,13 +56,9 @@ async def test_every_page_fits_a_phone(chromium, app, http_server, base_url, sto
         context = await browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
         tab = Tab(await context.new_page(), base_url, f"phone-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/dashboard")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/dashboard")
         for path in ("/dashboard", "/list?tradetype=pair&ticker_webhook=A-B", "/positions", "/watchlist",
-                     "/deliveries", "/setup", "/docs"):
+                     "/deliveries", "/setup", "/screener", "/pair/A-B", "/docs"):
             await tab.goto(path)
             if path == "/docs":
                 await page.wait_for_selector("section.op")  # drawn by docs.js from /v4/openapi.json
@@ -72,7 +68,7 @@ async def test_every_page_fits_a_phone(chromium, app, http_server, base_url, sto
                 + 'header a.button, main a.button')].filter(b => b.offsetParent && b.getBoundingClientRect().height < 40)
                 .map(b => b.textContent.trim())""")
             assert small == [], f"{path}: buttons too small to tap: {small}"
-            await tab.shot(path.strip("/").split("?")[0] or "root")
+            await tab.shot(path.strip("/").split("?")[0].replace("/", "-") or "root")
         assert tab.errors == []
     finally:
         await browser.close()

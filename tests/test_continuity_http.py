@@ -161,11 +161,7 @@ async def test_an_admin_reviews_a_finding_from_the_dashboard_in_the_browser(chro
     try:
         tab = Tab(await browser.new_page(), base_url, f"continuity-{store.db.__class__.__name__}")
         page = tab.page
-        await tab.goto("/login?next=/dashboard")
-        await page.fill("input[name=username]", "admin")
-        await page.fill("input[name=password]", "password")
-        async with page.expect_navigation():
-            await page.click("#login-form button[type=submit]")
+        await tab.login("/dashboard")
         badge = page.locator(f'tr[data-rowid="{rowids[1]}"] span.badge')
         assert await badge.text_content() == "gap"
         assert "expected long 10 before this order, the alert says flat 0" in await badge.get_attribute("title")

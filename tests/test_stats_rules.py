@@ -148,3 +148,28 @@ def test_pair_stats_uses_the_configured_coint_window_for_every_statistic() -> No
     assert got.half_life == stats.half_life(daily, 40) != stats.half_life(daily, 60)
     assert got.spread_adf_pvalue == stats.spread_adf_pvalue(daily, 40) != stats.spread_adf_pvalue(daily, 60)
     assert got.corr == stats.returns_corr(close1, close2, 40) != stats.returns_corr(close1, close2, 60)
+
+
+def test_a_perfectly_fitting_adf_regression_gives_no_pvalue_and_hides_only_its_runtime_warning(monkeypatch) -> None:
+    """adfuller warns (RuntimeWarning) and answers NaN when its regression fits exactly; no series of the session
+    made it do so, so its answer is stood in for: the wrapper returns None, silences that warning and no other."""
+    import warnings
+
+    import statsmodels.tsa.stattools
+
+    spread = dict(enumerate(NOISE[:40]))
+
+    def perfect_fit(*args, **kwargs):
+        warnings.warn("divide by zero encountered in scalar divide", RuntimeWarning, stacklevel=2)
+        return (-math.inf, math.nan, {}, None)
+
+    monkeypatch.setattr(statsmodels.tsa.stattools, "adfuller", perfect_fit)
+    assert stats.spread_adf_pvalue(spread, 40) is None
+
+    def other_warning(*args, **kwargs):
+        warnings.warn("something else", UserWarning, stacklevel=2)
+        return (-3.0, 0.02, {}, None)
+
+    monkeypatch.setattr(statsmodels.tsa.stattools, "adfuller", other_warning)
+    with pytest.warns(UserWarning, match="something else"):
+        assert stats.spread_adf_pvalue(spread, 40) == 0.02

@@ -143,7 +143,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
        ok={200: "Health", 503: "Health"}),
     Op("GET", "/v4/openapi.json", "This document", "operations", NONE, ok={200: "OpenAPI"}),
-    # pair research (SPEC A.7)
+    # pair research (SPEC A.8)
     Op("GET", "/v4/screener", "The latest screener run's pairs, best first, and the run in progress", "research",
        ACCESS, ok={200: "Screener"},
        description="`?top=N` (default 100, 0 = all) bounds the pairs. `running` is null when no run is in progress."),

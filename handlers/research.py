@@ -1,4 +1,4 @@
-"""Pair research (issue 12, SPEC A.7): the screener's API routes and pages, and the page of one pair."""
+"""Pair research (issue 12, SPEC A.8): the screener's API routes and pages, and the page of one pair."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the pair page and the screener page show (issue 12, SPEC A.7): plain functions of stored rows, no Tornado.
+"""What the pair page and the screener page show (issue 12, SPEC A.8): plain functions of stored rows, no Tornado.
 
 The pair page's chart is the dashboard's spread chart (``dashboard.pair_chart``: the daily spread at the configured
 hedge, its SMA and std) over ``[SMA] CHART_DAYS``, with each day's z-score and the days of the pair's signals.

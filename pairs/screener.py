@@ -1,4 +1,4 @@
-"""The screener: which of the known symbols make a cointegrated pair (issue 12, SPEC A.7).
+"""The screener: which of the known symbols make a cointegrated pair (issue 12, SPEC A.8).
 
 For every unordered pair of symbols with at least ``[SCREENER] MIN_OBS`` common completed daily closes among the
 last ``[SCREENER] WINDOW`` days, the Engle-Granger test runs in both directions and the direction with the lower

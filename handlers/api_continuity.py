@@ -5,8 +5,8 @@ from __future__ import annotations
 from handlers.base import BaseHandler, message
 from pairs import continuity, messages
 from pairs.args import Arg
+from pairs.db import utcnow
 from pairs.instruments import parse_rowid
-from pairs.store import utcnow
 
 REVIEW_ARGS = (Arg("reviewed", "bool", default=True, description="false opens the finding again"),)
 

@@ -6,7 +6,8 @@ from handlers.api_tickers import check_status_value
 from handlers.base import BaseHandler, message
 from pairs import instruments, messages
 from pairs.args import Arg
-from pairs.store import Pair, pair_json
+from pairs.db import Pair
+from pairs.wire import pair_json
 
 _LEGS = (
     Arg("name", "str", max_length=81, description="ignored on POST (always ticker1-ticker2); selects the pair on PUT"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.base import ApiError, BaseHandler
 from pairs import instruments, live, messages
 from pairs.args import Arg
-from pairs.store import Account, account_json
+from pairs.db import Account
+from pairs.wire import account_json
 
 ANONYMOUS_LIMIT = 5
 PNL_ARGS = (

@@ -14,8 +14,9 @@ from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
 from pairs import delivery, live, messages, signals, users
 from pairs.args import Arg
+from pairs.db import utcnow
 from pairs.fills import OrderUpdate
-from pairs.store import signal_json, utcnow
+from pairs.wire import signal_json
 
 log = logging.getLogger("pairs.signals")
 

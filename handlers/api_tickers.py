@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.base import BaseHandler, field_error, message
 from pairs import instruments, live, messages
 from pairs.args import Arg
-from pairs.store import Ticker, ticker_json
+from pairs.db import Ticker
+from pairs.wire import ticker_json
 
 ACTIVE_VALUES = (-1, 0, 1)
 TICKER_ARGS = (

@@ -10,7 +10,7 @@ import peewee
 from handlers.base import ApiError, BaseHandler, field_error, message, token_error
 from pairs import auth, messages, users
 from pairs.args import Arg
-from pairs.store import User
+from pairs.db import User
 
 CREDENTIALS = (
     Arg("username", "str", required=True, help=messages.empty("username"), max_length=80),

@@ -28,8 +28,9 @@ from handlers import (
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import INSTALLED, PROJECT_DIR, Settings
+from pairs.db import Store
+from pairs.db.settings import ensure_setting
 from pairs.live import Broadcaster
-from pairs.store import Store, ensure_setting
 
 
 @dataclasses.dataclass

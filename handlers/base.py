@@ -18,8 +18,9 @@ import tornado.web
 
 from pairs import auth, bridge, delivery, messages, users
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
+from pairs.db import utcnow
+from pairs.db.urls import DatabaseUnavailable
 from pairs.errors import NotFound, Rejected
-from pairs.store import DatabaseUnavailable, utcnow
 
 log = logging.getLogger("pairs.http")
 

@@ -23,16 +23,8 @@ from handlers.openapi_examples import add_examples
 from pairs import __version__, continuity, screener
 from pairs.args import ABSENT, Arg
 from pairs.continuity import FINDING_KEYS
-from pairs.store import (
-    ACCOUNT_KEYS,
-    PAIR_KEYS,
-    SIGNAL_KEYS,
-    TICKER_KEYS,
-    Account,
-    Pair,
-    Signal,
-    Ticker,
-)
+from pairs.db import Account, Pair, Signal, Ticker
+from pairs.wire import ACCOUNT_KEYS, PAIR_KEYS, SIGNAL_KEYS, TICKER_KEYS
 
 # ---------------------------------------------------------------------------------------------------------------
 # What each route is: declared once

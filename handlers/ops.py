@@ -19,7 +19,9 @@ import tornado.web
 
 from handlers.base import BaseHandler
 from pairs import __version__, bridge, jobs
-from pairs.store import DatabaseUnavailable, Store, db_fault, format_timestamp, utcnow
+from pairs.db import Store, utcnow
+from pairs.db.urls import DatabaseUnavailable, db_fault
+from pairs.wire import format_timestamp
 
 access_log = logging.getLogger("pairs.access")
 log = logging.getLogger("pairs.http")

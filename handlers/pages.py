@@ -18,8 +18,9 @@ from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users
 from pairs.args import ABSENT, Arg
+from pairs.db import utcnow
+from pairs.db.urls import DatabaseUnavailable
 from pairs.errors import NotFound, Rejected
-from pairs.store import DatabaseUnavailable, utcnow
 
 TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"),
         ("/screener", "SCREENER"))

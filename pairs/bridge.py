@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from pairs.args import parse_timestamp
-from pairs.store import format_timestamp, get_setting, set_setting_tx
+from pairs.db.settings import get_setting, set_setting_tx
+from pairs.wire import format_timestamp
 
 # (method, path) of the requests only the bridge makes, old route names included
 WRITES = (

@@ -21,8 +21,7 @@ from peewee import fn
 
 from pairs import continuity, jobs, market, signals, stats
 from pairs.args import CONVERTERS
-from pairs.market import PriceBar
-from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
+from pairs.db import Account, DeliveryLog, Pair, PriceBar, Signal, Ticker
 
 log = logging.getLogger("pairs.dashboard")
 

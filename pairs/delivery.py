@@ -22,7 +22,8 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pairs.store import DeliveryLog, PreparedQuery
+from pairs.db import DeliveryLog
+from pairs.db.models import PreparedQuery
 
 log = logging.getLogger("pairs.delivery")
 

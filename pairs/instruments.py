@@ -11,8 +11,8 @@ from typing import Any
 import peewee
 
 from pairs import messages
+from pairs.db import Account, Pair, Ticker, utcnow
 from pairs.errors import NotFound, Rejected
-from pairs.store import Account, Pair, Ticker, utcnow
 
 TICKER_DESCRIPTIVE = ("sectype", "xch", "prixch", "currency", "order_type", "active")
 TICKER_PNL = ("active_pos", "active_pnl", "active_cost")

@@ -15,7 +15,7 @@ import pytest
 from conftest import make_token
 
 from pairs import messages, users
-from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
+from pairs.db import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
 

@@ -15,7 +15,7 @@ from aiosmtpd.smtp import AuthResult
 
 from pairs import bridge, jobs, notify
 from pairs.config import load_settings
-from pairs.store import Signal
+from pairs.db import Signal
 
 NOW = dt.datetime(2026, 11, 24, 17, 0)  # naive UTC: Tuesday 12:00 in New York, inside the session
 

@@ -38,8 +38,7 @@ def check_status_value(body: dict, field: str) -> None:
 
 class TickerHandler(BaseHandler):
     def _body(self) -> dict:
-        self.identity(fresh=True)
-        body = self.args(TICKER_ARGS)
+        body = self.arguments()
         check_status_value(body, "active")
         return body
 
@@ -58,12 +57,10 @@ class TickerHandler(BaseHandler):
 
 
 class TickerPnlHandler(BaseHandler):
-    passphrase_route = True
     live_topic = live.POSITIONS
 
     async def put(self) -> None:
-        body = self.args(TICKER_PNL_ARGS)
-        self.check_passphrase(body["passphrase"], status=400)
+        body = self.arguments()
         ticker = await self.ctx.store.write(instruments.set_ticker_pnl_tx, body["symbol"], body)
         self.send(ticker_json(ticker))
 
@@ -82,14 +79,5 @@ class TickerItemHandler(BaseHandler):
         self.send(ticker_json(ticker))
 
     async def delete(self, symbol: str) -> None:
-        self.identity(fresh=True, admin=True)
         await self.ctx.store.write(instruments.delete_ticker_tx, symbol)
         self.send({"message": messages.deleted("ticker")})
-
-
-ROUTES = [
-    (r"/v4/ticker", TickerHandler),
-    (r"/v4/ticker/(?:pnl|updatepnl)", TickerPnlHandler),
-    (r"/v4/tickers/([^/]+)", TickerListHandler),
-    (r"/v4/ticker/([^/]+)", TickerItemHandler),
-]

@@ -19,7 +19,6 @@ from typing import Any
 
 import tornado.httpserver
 
-from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, command, load_settings
 from pairs.store import Store, StoreError, open_store
@@ -58,33 +57,15 @@ def prepare_users(settings: Settings, store: Store) -> None:
 # serve
 
 
-class InFlight:
-    """Counts requests being handled, so that a shutdown can wait for them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-
-    def started(self) -> None:
-        self.count += 1
-        self.idle.clear()
-
-    def finished(self) -> None:
-        self.count -= 1
-        if self.count <= 0:
-            self.count = 0
-            self.idle.set()
-
-
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, demo_day: bool = False) -> None:
+    """Listen, start the background jobs (and the demo's day), then at SIGTERM or SIGINT stop in this order: no new
+    connections, the requests in flight end (or the grace runs out), the jobs stop, the writer stops."""
     from handlers.app import make_app  # the HTTP layer is only needed here
 
     store = open_store(settings)
     prepare_users(settings, store)
     app = make_app(settings, store)
-    in_flight = InFlight()
-    app.ctx.extras["in_flight"] = in_flight
+    in_flight = app.ctx.in_flight
     # No handler holds more than the cap: pairs' own handlers stream the body and refuse more (handlers/base.py),
     # Tornado's (static files) stop at it
     server = tornado.httpserver.HTTPServer(app, max_body_size=settings.body_limit, idle_connection_timeout=75)
@@ -94,8 +75,9 @@ async def serve(settings: Settings) -> None:
         store.close()
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
                           "choose another --port or stop the program that uses it") from None
-    for start in STARTUP_HOOKS:
-        start(app.ctx)
+    app.ctx.jobs.start()
+    if demo_day:
+        app.ctx.jobs.start_demo()
     loop_module = type(asyncio.get_running_loop()).__module__.split(".")[0]
     log.info("pairs %s listening on http://%s:%d/ (event loop: %s)", __version__, settings.host, settings.port,
              loop_module)
@@ -112,17 +94,11 @@ async def serve(settings: Settings) -> None:
         await asyncio.wait_for(in_flight.idle.wait(), SHUTDOWN_GRACE_SEC)
     except TimeoutError:
         log.warning("%d request(s) still running after %.0f s; closing anyway", in_flight.count, SHUTDOWN_GRACE_SEC)
-    for stop_hook in SHUTDOWN_HOOKS:
-        stop_hook(app.ctx)
+    app.ctx.jobs.stop()
     await server.close_all_connections()
     app.ctx.executor.shutdown(wait=False, cancel_futures=True)
     store.close()
     log.info("stopped cleanly")
-
-
-# Jobs and other long-lived services register here: called with the application's Context.
-STARTUP_HOOKS: list[Callable[[Any], None]] = []
-SHUTDOWN_HOOKS: list[Callable[[Any], None]] = []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,34 +159,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     demo.remove_demo_database(settings.data_dir)
     settings = dataclasses.replace(settings, database_url=demo.demo_database_url(settings.data_dir),
                                    price_source=f"csv:{demo.DEMO_PRICES}")
-    STARTUP_HOOKS.append(start_demo)
-    event_loop_runner(settings.event_loop)(serve(settings))
+    event_loop_runner(settings.event_loop)(serve(settings, demo_day=True))
     return 0
-
-
-async def run_demo(ctx: Any, base_url: str) -> list[int]:
-    """demo.run in the executor against this server; its price runs go through the server's own job control."""
-    loop = asyncio.get_running_loop()
-    control = maintenance.job_control(ctx)
-
-    def prices() -> None:
-        for job in (jobs.PRICES, jobs.WATCHLIST):
-            asyncio.run_coroutine_threadsafe(control.prices(job, gate=False), loop).result()
-
-    s = ctx.settings
-    return await ctx.run(demo.run, base_url, s.admin_username, s.admin_password, s.webhook_passphrase, prices,
-                         None, log.info)
-
-
-def start_demo(ctx: Any) -> None:
-    host = "127.0.0.1" if ctx.settings.host in ("", "0.0.0.0", "::") else ctx.settings.host
-    task = asyncio.get_running_loop().create_task(run_demo(ctx, f"http://{host}:{ctx.settings.port}"))
-    ctx.extras["demo"] = task  # keep a reference: a task nobody holds may be collected before it ends
-
-    def report(done: asyncio.Task) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.error("demo failed: %s; the server keeps running with what was stored so far", done.exception())
-    task.add_done_callback(report)
 
 
 def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
@@ -248,15 +198,8 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
 # Other modules add sub-commands here: a function that takes the sub-parsers object.
 COMMAND_REGISTRARS: list[Callable[[Any], None]] = []
 COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
-
-# Background jobs: started with the server (handlers/maintenance.py), one-off runs from the command line.
-STARTUP_HOOKS.append(maintenance.start_jobs)
-SHUTDOWN_HOOKS.append(maintenance.stop_jobs)
 COMMAND_REGISTRARS.append(jobs.register_commands)
 COMMAND_REGISTRARS.append(screener.register_commands)  # the pair screener (issue 12)
-# The delivery log keeps [SERVER] DELIVERY_LOG_DAYS days (handlers/api_signals.py).
-STARTUP_HOOKS.append(api_signals.start_delivery_log_purge)
-SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

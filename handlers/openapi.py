@@ -461,10 +461,10 @@ def build_pages_document(server_url: str = "/") -> dict[str, Any]:
 
 class OpenApiHandler(BaseHandler):
     def get(self) -> None:
-        if "openapi" not in self.ctx.extras:  # the routes do not change while the server runs
-            self.ctx.extras["openapi"] = build_document(self.application)
+        if self.ctx.openapi_document is None:  # the routes do not change while the server runs
+            self.ctx.openapi_document = build_document(self.application)
         self.set_header("Cache-Control", "no-cache")
-        self.send(self.ctx.extras["openapi"])
+        self.send(self.ctx.openapi_document)
 
 
 class DocsHandler(BaseHandler):

@@ -1,6 +1,6 @@
 """What runs when: the price job (SPEC §8.1 with A.4), the exchange-session gate, the schedule, run records.
 
-The job functions here are plain blocking functions: the server runs them in its executor (handlers/maintenance.py
+The job functions here are plain blocking functions: the server runs them in its executor (handlers/background.py
 ticks the ``schedule`` definitions from a Tornado PeriodicCallback), ``python server.py refresh-prices`` runs them
 in the foreground.  Every database write goes through the store's writer; reads happen on the calling thread.
 """
@@ -175,8 +175,25 @@ def closed_notice(now: dt.datetime, settings: Settings) -> str:
     return f"Not updated: the exchange session is closed{when}. The watchlist can be updated at any time."
 
 
-def run_notice(outcome: RunOutcome, source_spec: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A price run that did not happen, and the line that says why."""
+
+    notice: str
+
+
+BUSY_NOTICE = "Not updated: a run of this job is already under way."
+FAILED_NOTICE = "Not updated: the run failed (see the log)."
+
+
+def cannot_run_notice(error: ConfigError) -> str:
+    return f"Not updated: the price job cannot run: {error}"
+
+
+def run_notice(outcome: RunOutcome | Skipped, source_spec: str) -> str:
     """One line for the page (and the command line) on what a price run did, or why it did nothing."""
+    if isinstance(outcome, Skipped):
+        return outcome.notice
     if outcome.pairs == 0:
         if outcome.job == WATCHLIST:
             return "0 pairs: no pair is on the watchlist. Give one the status watchlist on SETUP."

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import server
-from handlers.maintenance import job_control
 from pairs import jobs, market, messages
 from pairs.store import Pair, Store, pair_json
 from tests.signal_fixtures import newest_signal, webhook
@@ -107,8 +107,9 @@ def test_old_intraday_bars_are_pruned_daily_bars_kept(pairs_db, settings):
 @pytest.mark.gen_test
 async def test_a_bad_exchange_setting_is_logged_not_raised(app, settings, caplog):
     settings.exchange_timezone = "Mars/Olympus"
-    assert await job_control(app.ctx).prices(jobs.PRICES, gate=True) is None
+    skipped = await app.ctx.jobs.prices(jobs.PRICES, gate=True)
     assert "price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Olympus'" in caplog.text
+    assert skipped.notice.startswith("Not updated: the price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/")
 
 
 class WithoutSymbols:
@@ -222,8 +223,8 @@ def test_job_runs_show_a_failed_column_that_is_not_json_as_text(store):
 async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, admin_token):
     await app.ctx.store.write(add_pairs_tx)
     source = BlockingSource()
-    app.ctx.extras["price_source"] = source
-    control = job_control(app.ctx)
+    app.ctx.price_source = source
+    control = app.ctx.jobs
     control.now = lambda: TUESDAY_3PM_NEW_YORK
     running = asyncio.ensure_future(control.prices(jobs.PRICES, gate=True))
     try:
@@ -234,6 +235,8 @@ async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, 
         assert newest_signal().ticker == "KO-0.36*PEP"
         listed = await api.get("/v4/pairs/0", token=admin_token)
         assert listed.code == 200 and not running.done()  # answered while the run still waits for prices
+        busy = await api.get("/sma", token=admin_token)  # the job control says why this one did nothing
+        assert busy.headers["Location"] == "/positions?" + urllib.parse.urlencode({"msg": jobs.BUSY_NOTICE})
     finally:
         source.release.set()
     outcome = await running
@@ -250,8 +253,8 @@ async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, 
 @pytest.mark.gen_test(timeout=30)
 async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, admin_token, user_token):
     await app.ctx.store.write(add_pairs_tx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    control = job_control(app.ctx)
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    control = app.ctx.jobs
 
     for path in ("/sma", "/update_watchlist"):
         reply = await api.get(path)
@@ -279,28 +282,25 @@ async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, a
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_schedule_hooks_start_and_stop(app, settings):
+async def test_the_job_control_starts_and_stops_the_schedule_and_the_purge(app, settings):
     settings.enable_sma_calc = True
     settings.enable_email_notifications = True
     settings.sma_calc_period = 20
     settings.mail_check_period = 90
-    control = job_control(app.ctx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    server_hooks = (server.STARTUP_HOOKS, server.SHUTDOWN_HOOKS)
-    assert any(h.__name__ == "start_jobs" for h in server_hooks[0])
-    for start in server.STARTUP_HOOKS:
-        start(app.ctx)
+    control = app.ctx.jobs
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    control.start()
     try:
         assert control.callback is not None and control.callback.is_running()
+        assert control.purge_callback is not None and control.purge_callback.is_running()
         assert sorted(str(next(iter(job.tags))) for job in control.scheduler.jobs) == ["email", "prices"]
         periods = sorted((job.interval, job.unit) for job in control.scheduler.jobs)
         assert periods == [(20, "minutes"), (90, "seconds")]
         assert await control.email() is None  # nothing to report: no message, no run recorded
         assert jobs.last_runs(5) == []
     finally:
-        for stop in server.SHUTDOWN_HOOKS:
-            stop(app.ctx)
-    assert control.callback is None and control.scheduler.jobs == []
+        control.stop()
+    assert control.callback is None and control.scheduler.jobs == [] and control.purge_callback is None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -376,8 +376,8 @@ async def test_update_now_button_posts_with_the_session_cookie_and_the_xsrf_toke
     from tests.test_pages import Browser
 
     await app.ctx.store.write(add_pairs_tx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    job_control(app.ctx).now = lambda: TUESDAY_3PM_NEW_YORK
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    app.ctx.jobs.now = lambda: TUESDAY_3PM_NEW_YORK
     browser = Browser(api)
     assert (await browser.login("user1")).code == 302
     page = (await browser.get("/watchlist")).text

@@ -190,13 +190,13 @@ def test_screen_command_refuses_an_unreadable_universe(tmp_path, sqlite_url, cap
 
 
 async def finished_run(app) -> None:
-    await app.ctx.extras["screener_run"]
+    await app.ctx.jobs.screener_run
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_screener_routes(app, api, admin_token, user_token):
     app.ctx.settings.screener_min_obs = 60
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
     await app.ctx.store.write(add_tickers_tx)
 
     assert (await api.get("/v4/screener")).code == 401
@@ -221,7 +221,7 @@ async def test_screener_routes(app, api, admin_token, user_token):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_second_run_is_refused_while_one_is_in_progress(app, api, admin_token, user_token):
     app.ctx.settings.screener_min_obs = 60
-    source = app.ctx.extras["price_source"] = BlockingSource()
+    source = app.ctx.price_source = BlockingSource()
     await app.ctx.store.write(add_tickers_tx)
     started = await api.post("/v4/screener", token=admin_token)
     try:

@@ -1,4 +1,5 @@
-"""pairs: the trading-signal server.  Wiring only: config, store, application, jobs, command line.
+"""pairs: the trading-signal server.  Wiring only: open the store, build the Application, serve, start and stop the
+background jobs.  The command line (every sub-command, ``serve`` the default) is pairs/cli.py.
 
     python server.py                       serve on 127.0.0.1:5000 with SQLite in data/
     python server.py --help                every option and sub-command
@@ -6,12 +7,8 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import dataclasses
-import getpass
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -19,24 +16,14 @@ from typing import Any
 
 import tornado.httpserver
 
-from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
-from pairs.config import ENV_OVERRIDES, ConfigError, Settings, command, load_settings
-from pairs.store import Store, StoreError, open_store
+from handlers.app import make_app
+from pairs import __version__, auth, checks, users
+from pairs.config import ConfigError, Settings, command
+from pairs.store import Store, open_store
 
 log = logging.getLogger("pairs")
 
 SHUTDOWN_GRACE_SEC = 10.0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# start-up pieces shared by the server and the sub-commands
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 def prepare_users(settings: Settings, store: Store) -> None:
@@ -53,15 +40,9 @@ def prepare_users(settings: Settings, store: Store) -> None:
                     "[SECRET] WEBHOOK_PASSPHRASE in config.ini")
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# serve
-
-
 async def serve(settings: Settings, demo_day: bool = False) -> None:
     """Listen, start the background jobs (and the demo's day), then at SIGTERM or SIGINT stop in this order: no new
     connections, the requests in flight end (or the grace runs out), the jobs stop, the writer stops."""
-    from handlers.app import make_app  # the HTTP layer is only needed here
-
     store = open_store(settings)
     prepare_users(settings, store)
     app = make_app(settings, store)
@@ -101,118 +82,6 @@ async def serve(settings: Settings, demo_day: bool = False) -> None:
     log.info("stopped cleanly")
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# sub-commands
-
-
-def _read_password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("new password: ")
-        if getpass.getpass("again: ") != password:
-            raise ConfigError("the two passwords differ; nothing was changed")
-    if not password:
-        raise ConfigError("an empty password is not allowed; nothing was changed")
-    if auth.password_too_long(password):
-        raise ConfigError("the password is longer than 72 bytes (bcrypt's limit); nothing was changed")
-    if len(password) < auth.PASSWORD_MIN:  # the API keeps the original's rule (any non-empty password): README
-        raise ConfigError(f"{messages.PASSWORD_TOO_SHORT}; nothing was changed")
-    return password
-
-
-def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
-    if not auth.username_ok(args.username):
-        raise ConfigError(f"{messages.BAD_USERNAME} Nothing was created.")
-    password = _read_password(args)
-    store = open_store(settings)
-    try:
-        if users.find(args.username):
-            print(f"user {args.username!r} already exists; use reset-password to change its password",
-                  file=sys.stderr)
-            return 1
-        store.write_sync(users.create_tx, args.username, auth.hash_password(password, settings.bcrypt_rounds),
-                         args.admin)
-    finally:
-        store.close()
-    print(f"created {'admin ' if args.admin else ''}user {args.username!r}")
-    return 0
-
-
-def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
-    password = _read_password(args)
-    store = open_store(settings)
-    try:
-        changed = store.write_sync(users.set_password_tx, args.username,
-                                   auth.hash_password(password, settings.bcrypt_rounds))
-    finally:
-        store.close()
-    if not changed:
-        print(f"no user {args.username!r}; create it with create-user", file=sys.stderr)
-        return 1
-    print(f"password of {args.username!r} changed")
-    return 0
-
-
-def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    """``make demo``: serve a fresh data/demo.db on the data-demo/ prices, filled with a day of trading."""
-    demo.remove_demo_database(settings.data_dir)
-    settings = dataclasses.replace(settings, database_url=demo.demo_database_url(settings.data_dir),
-                                   price_source=f"csv:{demo.DEMO_PRICES}")
-    event_loop_runner(settings.event_loop)(serve(settings, demo_day=True))
-    return 0
-
-
-def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="pairs: trading-signal server (TradingView webhooks, the v4 REST API, the dashboard).",
-        epilog=f"Environment: {', '.join(ENV_OVERRIDES)} override config.ini.",
-    )
-    parser.add_argument("--version", action="version", version=f"pairs {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="an original-style config.ini (default: ./config.ini "
-                        "when it exists)")
-    parser.add_argument("--database-url", metavar="URL", help="sqlite:///path.db or "
-                        "postgresql://user:pass@host:5432/db (also DATABASE_URL_SQLALCHEMY); default: SQLite in data/")
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 5000)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", help="run the server (the default)")
-    for name, func, text in (("create-user", cmd_create_user, "create a user"),
-                             ("reset-password", cmd_reset_password, "set a user's password")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("username")
-        p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-        if name == "create-user":
-            p.add_argument("--admin", action="store_true", help="give the user the admin flag")
-        p.set_defaults(func=func)
-    p = sub.add_parser("demo", help="serve a demo: a fresh data/demo.db on the data-demo/ prices with a day of "
-                       "signals, orders and fills (make demo)")
-    p.set_defaults(func=cmd_demo)
-    for register in COMMAND_REGISTRARS:
-        register(sub)
-    return parser
-
-
-# Other modules add sub-commands here: a function that takes the sub-parsers object.
-COMMAND_REGISTRARS: list[Callable[[Any], None]] = []
-COMMAND_REGISTRARS += [checks.register_commands, backup.register_commands]
-COMMAND_REGISTRARS.append(jobs.register_commands)
-COMMAND_REGISTRARS.append(screener.register_commands)  # the pair screener (issue 12)
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    if args.database_url is not None and not args.database_url.strip():  # never fall back silently
-        raise ConfigError("database URL given with --database-url is empty; use sqlite:///path/to/file.db or "
-                          "postgresql://user:password@host:5432/dbname")
-    config = args.config
-    if config is None and os.path.isfile("config.ini"):
-        config = "config.ini"
-    return load_settings(config, database_url=args.database_url, host=args.host, port=args.port,
-                         log_level=args.log_level)
-
-
 def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, None]], None]:
     """``asyncio.run`` on uvloop (libuv: about a fifth more webhooks per second at 32 clients, bench/webhooks.py) when
     it is installed and not switched off with ``[SERVER] EVENT_LOOP = asyncio``; Tornado runs on either."""
@@ -230,29 +99,12 @@ def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, None]], None
     return asyncio.run
 
 
-def main(argv: list[str] | None = None, prog: str = "server.py") -> int:
-    args = build_parser(prog).parse_args(argv)
-    try:
-        settings = settings_from_args(args)
-        func = getattr(args, "func", None)
-        if func is not checks.cmd_check_config:  # check-config reports every finding itself
-            errors = checks.startup_errors(settings)
-            if errors:
-                raise ConfigError("; ".join(errors))
-        configure_logging(settings.log_level)
-        if func is not None:
-            return func(settings, args)
-        event_loop_runner(settings.event_loop)(serve(settings))
-        return 0
-    except (ConfigError, StoreError) as exc:
-        print(f"pairs: {exc}", file=sys.stderr)
-        return 2
-
-
-def console() -> int:
-    """The ``pairs`` command that ``pip install .`` creates (pyproject.toml): ``python server.py`` by another name."""
-    return main(prog="pairs")
+def run(settings: Settings, demo_day: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT on the configured event loop."""
+    event_loop_runner(settings.event_loop)(serve(settings, demo_day))
 
 
 if __name__ == "__main__":
+    from pairs.cli import main
+
     sys.exit(main())

@@ -8,8 +8,7 @@ import urllib.parse
 
 import pytest
 
-import server
-from pairs import jobs, market
+from pairs import cli, jobs, market
 from pairs.config import load_settings
 from pairs.store import Store
 from tests.signal_fixtures import add_instruments
@@ -99,8 +98,8 @@ def test_refresh_prices_with_no_active_pair_says_what_to_do(sqlite_url, capsys, 
     store = Store(sqlite_url)
     store.open()  # an empty registry
     store.close()
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    code = server.main(["--database-url", sqlite_url, "refresh-prices", "--once"])
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    code = cli.main(["--database-url", sqlite_url, "refresh-prices", "--once"])
     out, _ = capsys.readouterr()
     assert code == 0
     assert out == ("prices: 0 pairs, 0 updated, 0 stale\n0 pairs: no pair is active. Activate one on SETUP (a pair "

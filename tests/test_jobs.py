@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import server
-from pairs import jobs, market, messages
+from pairs import cli, jobs, market, messages
 from pairs.store import Pair, Store, pair_json
 from tests.signal_fixtures import newest_signal, webhook
 from tests.test_stats import computed_stats
@@ -314,16 +313,16 @@ def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
     store.close()
     config = tmp_path / "config.ini"
     config.write_text(f"[SMA]\nPRICE_SOURCE = csv:{FIXTURES}\n")
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
 
-    code = server.main(["refresh-prices", "--watchlist", "--once", "--config", str(config),
+    code = cli.main(["refresh-prices", "--watchlist", "--once", "--config", str(config),
                         "--database-url", sqlite_url])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out == "watchlist: 1 pairs, 1 updated, 0 stale\n"
     assert "[" + "#" * 30 + "] 3/3 done" in err
 
-    code = server.main(["--config", str(config), "--database-url", sqlite_url, "refresh-prices", "--once"])
+    code = cli.main(["--config", str(config), "--database-url", sqlite_url, "refresh-prices", "--once"])
     out, err = capsys.readouterr()
     assert code == 1  # a pair is stale
     assert out == "prices: 3 pairs, 2 updated, 1 stale\n  EWA-ZZZ: no prices for ZZZ\n"
@@ -339,7 +338,7 @@ def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
 
 def test_refresh_prices_help_names_the_options_of_the_issue(capsys):
     with pytest.raises(SystemExit) as exit_:
-        server.main(["refresh-prices", "--help"])
+        cli.main(["refresh-prices", "--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: server.py refresh-prices [-h] [--config PATH] [--database-url URL] [--watchlist] "
@@ -357,17 +356,17 @@ def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
     store.open()
     store.write_sync(lambda: Ticker.create(symbol="RCI B", sectype="STK", active=0))
     store.close()
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI-B.TO"]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI-B.TO"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B.TO\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI B.TO"]) == 2
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI B.TO"]) == 2
     assert "a Yahoo symbol has letters" in capsys.readouterr().err
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
 
 

@@ -28,7 +28,6 @@ import tornado.netutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handlers.app import make_app
-from handlers.maintenance import job_control
 from pairs import auth, jobs, market, users
 from pairs.config import load_settings
 from pairs.db import Pair, Store
@@ -53,7 +52,7 @@ async def latencies_during_run(app, token: str) -> tuple[list[float], float]:
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     client = tornado.httpclient.AsyncHTTPClient()
-    control = job_control(app.ctx)
+    control = app.ctx.jobs
     control.now = lambda: NOW
     started = time.perf_counter()
     running = asyncio.ensure_future(control.prices(jobs.PRICES, gate=False))
@@ -98,7 +97,7 @@ def main() -> None:
         source = market.CsvFolderSource(folder)
         store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))
         app = make_app(settings, store)
-        app.ctx.extras["price_source"] = source
+        app.ctx.price_source = source
         token = auth.make_token(app.ctx.jwt_secret, "admin", "access", True, True,
                                 stamp=users.find("admin").token_stamp)
         seen, took = asyncio.run(latencies_during_run(app, token))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import peewee
-import tornado.ioloop
 
-from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
-from pairs import delivery, live, messages, signals, users
+from pairs import live, messages, signals
 from pairs.args import Arg
-from pairs.db import utcnow
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
 
@@ -98,8 +94,7 @@ class WebhookHandler(BaseHandler):
         status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
         if inserted.findings and self.ctx.settings.enable_email_notifications:
-            # mailed now, not at the next periodic check; the check runs in the executor (kept for the tests)
-            self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
+            self.ctx.jobs.mail_now()
 
     async def put(self) -> None:
         body = self.arguments()
@@ -164,48 +159,3 @@ class SignalTickerListHandler(BaseHandler):
         self.send({"signals": _list(self, lambda: signals.signals_for_ticker(name, limit))})
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Delivery-log retention, and expired token revocations: once at start, then hourly (server.py registers these
-# hooks).
-
-PURGE_EVERY_MS = 3600 * 1000
-
-
-async def purge_delivery_log(ctx: Any) -> None:
-    try:
-        removed = await ctx.store.write(delivery.purge_tx, ctx.settings.delivery_log_days, utcnow())
-    except peewee.PeeweeException:
-        log.exception("delivery log purge failed; the next one retries")
-        return
-    if removed:
-        log.info("delivery log: removed %d row(s) older than %d days", removed, ctx.settings.delivery_log_days)
-
-
-async def purge_revocations(ctx: Any) -> None:
-    """Revoked token ids whose tokens expired anyway would otherwise pile up for ever."""
-    try:
-        removed = await ctx.store.write(users.purge_revocations_tx)
-    except peewee.PeeweeException:
-        log.exception("revoked-token purge failed; the next one retries")
-        return
-    if removed:
-        log.info("revoked tokens: forgot %d expired one(s)", removed)
-
-
-async def purge_expired_rows(ctx: Any) -> None:
-    await purge_delivery_log(ctx)
-    await purge_revocations(ctx)
-
-
-def start_delivery_log_purge(ctx: Any) -> None:
-    ctx.extras["delivery_log_first_purge"] = asyncio.ensure_future(purge_expired_rows(ctx))
-    spawn = tornado.ioloop.IOLoop.current().spawn_callback
-    callback = tornado.ioloop.PeriodicCallback(lambda: spawn(purge_expired_rows, ctx), PURGE_EVERY_MS)
-    callback.start()
-    ctx.extras["delivery_log_purge"] = callback
-
-
-def stop_delivery_log_purge(ctx: Any) -> None:
-    callback = ctx.extras.pop("delivery_log_purge", None)
-    if callback is not None:
-        callback.stop()

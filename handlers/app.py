@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,38 @@ from typing import Any
 import tornado.web
 
 from handlers import ops, routes
+from handlers.background import JobControl
 from handlers.base import NotFoundHandler
-from pairs import auth
+from pairs import auth, market
 from pairs.config import INSTALLED, PROJECT_DIR, Settings
 from pairs.db import Store
 from pairs.db.settings import ensure_setting
 from pairs.live import Broadcaster
 
 
+class InFlight:
+    """Counts requests being handled, so that a shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def started(self) -> None:
+        self.count += 1
+        self.idle.clear()
+
+    def finished(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self.count = 0
+            self.idle.set()
+
+
 @dataclasses.dataclass
 class Context:
+    """What the handlers and the background jobs of one server share."""
+
     settings: Settings
     store: Store
     jwt_secret: str
@@ -32,7 +55,14 @@ class Context:
     cors_origins: set[str]
     executor: concurrent.futures.ThreadPoolExecutor
     live: Broadcaster = dataclasses.field(default_factory=Broadcaster)  # what open dashboard pages hear about
-    extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # jobs and pages keep their state here
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)  # what a shutdown waits for
+    bridge_last_seen: dt.datetime | None = None  # as last written (handlers/base.py)
+    price_source: market.PriceSource | None = None  # made at the first price run; tests set their own
+    openapi_document: dict[str, Any] | None = None  # built at the first request: the routes do not change
+    jobs: JobControl = dataclasses.field(init=False)  # every background job and task (handlers/background.py)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobControl(self)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Slow work (bcrypt, downloads, SMTP) off the IOLoop."""

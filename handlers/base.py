@@ -126,10 +126,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self._size = 0  # bytes received (or declared, when refused unread)
         self._body_read = False
         self._answer: Any = None
-        counter = self.ctx.extras.get("in_flight")
-        if counter is not None and self.counts_in_flight:
-            counter.started()
-            self._counted = counter
+        if self.counts_in_flight:
+            self._counted = self.ctx.in_flight
+            self._counted.started()
 
     @property
     def ctx(self):  # the application's shared state: settings, store, secrets, throttle
@@ -477,10 +476,10 @@ class BaseHandler(tornado.web.RequestHandler):
         """"Bridge last seen" (dashboard header, /healthz, the silent-bridge alarm): every accepted write of the
         bridge, its 10-second poll at most once a minute. Queued like the delivery row, after the answer went out."""
         now = utcnow()
-        last = self.ctx.extras.get(bridge.SEEN_KEY)
+        last = self.ctx.bridge_last_seen
         if self.request.method == "GET" and last is not None and now - last < bridge.POLL_RESOLUTION:
             return
-        self.ctx.extras[bridge.SEEN_KEY] = now
+        self.ctx.bridge_last_seen = now
         self.ctx.store.writer.submit(bridge.remember_tx, now)
 
 

@@ -88,10 +88,10 @@ class HealthHandler(BaseHandler):
 
 class OpenApiHandler(BaseHandler):
     def get(self) -> None:
-        if "openapi" not in self.ctx.extras:  # the routes do not change while the server runs
-            self.ctx.extras["openapi"] = build_document(self.application.route_table.rows)
+        if self.ctx.openapi_document is None:  # the routes do not change while the server runs
+            self.ctx.openapi_document = build_document(self.application.route_table.rows)
         self.set_header("Cache-Control", "no-cache")
-        self.send(self.ctx.extras["openapi"])
+        self.send(self.ctx.openapi_document)
 
 
 class DocsHandler(BaseHandler):

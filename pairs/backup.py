@@ -1,4 +1,4 @@
-"""`python server.py backup PATH` and `restore PATH` for the SQLite database.
+"""The SQLite database's backup and restore, behind `backup PATH` and `restore PATH` (pairs/cli.py).
 
 A backup uses SQLite's online backup API in one step: it reads a single snapshot (a read transaction, which in WAL
 mode does not block the server's writer), so the copy is consistent even while webhooks arrive.  The copy is
@@ -12,7 +12,6 @@ with ``pg_dump`` (the command prints the line to use).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import os
@@ -21,7 +20,6 @@ import sqlite3
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import peewee
 
@@ -237,49 +235,3 @@ def restore_sqlite(backup: Path, live: Path, host: str, port: int) -> tuple[dict
     finally:
         scratch.unlink(missing_ok=True)
     return counts, kept
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# sub-commands
-
-
-def _summary(counts: dict[str, int]) -> str:
-    shown = [f"{counts[t]} {t}" for t in ("signals", "tickers", "pairs", "account", "users") if t in counts]
-    return ", ".join(shown)
-
-
-def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        source = sqlite_file(settings)
-        target = Path(args.path).expanduser()
-        if target.is_dir():
-            target = target / default_backup_name()
-        counts = backup_sqlite(source, target, overwrite=args.force)
-    except BackupError as exc:
-        print(f"backup: {exc}")
-        return 1
-    print(f"backup written to {target} ({_summary(counts)}; integrity ok)")
-    return 0
-
-
-def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        live = sqlite_file(settings)
-        counts, kept = restore_sqlite(Path(args.path).expanduser(), live, settings.host, settings.port)
-    except BackupError as exc:
-        print(f"restore: {exc}")
-        return 1
-    if kept:
-        print(f"the previous database was kept as {kept}")
-    print(f"restored {args.path} to {live} ({_summary(counts)}); start the server again")
-    return 0
-
-
-def register_commands(sub: Any) -> None:
-    p = sub.add_parser("backup", help="copy the SQLite database consistently, also while the server runs")
-    p.add_argument("path", help="the file to write, or a folder (a dated name is chosen)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.set_defaults(func=cmd_backup)
-    p = sub.add_parser("restore", help="put a backup back in place (stop the server first)")
-    p.add_argument("path", help="a file made by the backup command (or a pairs-api data.db)")
-    p.set_defaults(func=cmd_restore)

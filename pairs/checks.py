@@ -1,4 +1,4 @@
-"""`python server.py check-config`: is this configuration safe and usable?  Every finding in plain words.
+"""What `check-config` (pairs/cli.py) checks: is this configuration safe and usable?  Every finding in plain words.
 
 The checks read the settings, the file system and (for an existing database) the users table; they never change
 anything: no database file or folder is created, no migration runs.  An *error* is something that stops the server
@@ -7,10 +7,8 @@ or leaves it open to anyone (the published default passphrase); a *warning* is s
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import importlib.util
-import logging
 import os
 import re
 import tempfile
@@ -18,7 +16,6 @@ import urllib.parse
 import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import peewee
 
@@ -327,28 +324,3 @@ def check_settings(settings: Settings) -> list[Finding]:
         *check_research(settings),
     ]
     return sorted(findings, key=lambda f: f.level != ERROR)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# the sub-command
-
-
-def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
-    # the checks connect to databases themselves; peewee's and psycopg's own log lines would only repeat them
-    logging.getLogger("peewee").setLevel(logging.CRITICAL)
-    findings = check_settings(settings)
-    for finding in findings:
-        print(finding)
-    errors = sum(f.level == ERROR for f in findings)
-    warnings = len(findings) - errors
-    print(f"database: {_redact(settings.effective_database_url)}; data folder: {settings.data_dir}")
-    if errors:
-        print(f"{errors} error(s), {warnings} warning(s): fix the errors before starting the server.")
-        return 1
-    print(f"configuration OK ({warnings} warning(s)).")
-    return 0
-
-
-def register_commands(sub: Any) -> None:
-    p = sub.add_parser("check-config", help="check the configuration and environment, and say what is wrong")
-    p.set_defaults(func=cmd_check_config)

@@ -1,18 +1,16 @@
 """What runs when: the price job (SPEC §8.1 with A.4), the exchange-session gate, the schedule, run records.
 
-The job functions here are plain blocking functions: the server runs them in its executor (handlers/maintenance.py
+The job functions here are plain blocking functions: the server runs them in its executor (handlers/background.py
 ticks the ``schedule`` definitions from a Tornado PeriodicCallback), ``python server.py refresh-prices`` runs them
 in the foreground.  Every database write goes through the store's writer; reads happen on the calling thread.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import json
 import logging
-import sys
 import threading
 import zoneinfo
 from collections.abc import Callable
@@ -21,9 +19,9 @@ from typing import Any
 
 import schedule
 
-from pairs import market, messages, stats
+from pairs import market, stats
 from pairs.config import ConfigError, Settings
-from pairs.db import JobRun, Pair, Store, Ticker, open_store, utcnow
+from pairs.db import JobRun, Pair, Store, Ticker, utcnow
 
 log = logging.getLogger("pairs.jobs")
 
@@ -157,8 +155,25 @@ def closed_notice(now: dt.datetime, settings: Settings) -> str:
     return f"Not updated: the exchange session is closed{when}. The watchlist can be updated at any time."
 
 
-def run_notice(outcome: RunOutcome, source_spec: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A price run that did not happen, and the line that says why."""
+
+    notice: str
+
+
+BUSY_NOTICE = "Not updated: a run of this job is already under way."
+FAILED_NOTICE = "Not updated: the run failed (see the log)."
+
+
+def cannot_run_notice(error: ConfigError) -> str:
+    return f"Not updated: the price job cannot run: {error}"
+
+
+def run_notice(outcome: RunOutcome | Skipped, source_spec: str) -> str:
     """One line for the page (and the command line) on what a price run did, or why it did nothing."""
+    if isinstance(outcome, Skipped):
+        return outcome.notice
     if outcome.pairs == 0:
         if outcome.job == WATCHLIST:
             return "0 pairs: no pair is on the watchlist. Give one the status watchlist on SETUP."
@@ -300,88 +315,9 @@ def build_schedule(settings: Settings, prices: Callable[[], Any], email: Callabl
     return scheduler
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Command line: python server.py refresh-prices [--watchlist] [--once]; python server.py yahoo-symbol SYMBOL [NAME]
-
-
-def _connection_options(parser: argparse.ArgumentParser) -> None:
-    """``--config`` and ``--database-url`` also after the sub-command; SUPPRESS keeps the ones given before it."""
-    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="as for the server")
-    parser.add_argument("--database-url", metavar="URL", default=argparse.SUPPRESS, help="as for the server")
-
-
-def register_commands(sub: Any) -> None:
-    p = sub.add_parser(
-        "refresh-prices", help="fetch prices and compute pair statistics now (no session gate)",
-        description="Fetch prices from [SMA] PRICE_SOURCE and compute the statistics of the active pairs (or the "
-                    "watchlist pairs) now, ignoring the exchange-session gate, with a progress bar on stderr. "
-                    "Prints the pairs considered, updated and stale (each with the reason); the run is recorded "
-                    "for the dashboard.",
-        epilog="exit status with --once: 0 when every pair was updated, 1 when some are stale.")
-    _connection_options(p)
-    p.add_argument("--watchlist", action="store_true", help="the watchlist pairs instead of the active ones")
-    p.add_argument("--once", action="store_true", help="one pass, then exit (default: a pass every "
-                   "[SMA] SMA_CALC_PERIOD minutes until Ctrl-C)")
-    p.set_defaults(func=cmd_refresh_prices)
-    p = sub.add_parser("yahoo-symbol", help="show or set the Yahoo spelling of a ticker (override of the rule)")
-    _connection_options(p)
-    p.add_argument("symbol", help="the ticker as stored, e.g. 'BF B'")
-    p.add_argument("yahoo", nargs="?", help="the Yahoo symbol to use; '' to go back to the rule")
-    p.set_defaults(func=cmd_yahoo_symbol)
-
-
 def yfinance_cache(settings: Settings) -> Path:
     return Path(settings.data_dir) / "yfinance"
 
 
-def _progress_bar(stream: Any) -> Progress:
-    def show(step: str, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {step[:50]:<50}")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-    return show
-
-
-def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
-    source = market.make_price_source(settings.price_source, cache_dir=yfinance_cache(settings))
-    store = open_store(settings)
-    job = WATCHLIST if args.watchlist else PRICES
-    try:
-        while True:
-            outcome = run_price_job(store, source, settings, job, progress=_progress_bar(sys.stderr))
-            assert outcome is not None  # nothing else runs jobs in this process
-            print(f"{job}: {outcome.pairs} pairs, {outcome.updated} updated, {len(outcome.failed)} stale")
-            for name, why in outcome.failed.items():
-                print(f"  {name}: {why}")
-            if outcome.updated == 0:  # say why nothing was done, and what to do about it
-                print(run_notice(outcome, settings.price_source))
-            if args.once:
-                return 0 if not outcome.failed else 1
-            threading.Event().wait(max(1, settings.sma_calc_period) * 60)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        store.close()
-
-
 def set_yahoo_symbol_tx(symbol: str, yahoo: str | None) -> bool:
     return Ticker.update(yahoo_symbol=yahoo or None).where(Ticker.symbol == symbol).execute() > 0
-
-
-def cmd_yahoo_symbol(settings: Settings, args: argparse.Namespace) -> int:
-    override = market.yahoo_override(args.yahoo) if args.yahoo is not None else None
-    if args.yahoo is not None and override is None:
-        print(f"{args.yahoo!r}: {messages.BAD_YAHOO_SYMBOL}", file=sys.stderr)
-        return 2
-    store = open_store(settings)
-    try:
-        if override is not None and not store.write_sync(set_yahoo_symbol_tx, args.symbol, override):
-            print(f"no ticker {args.symbol!r}", file=sys.stderr)
-            return 1
-        print(f"{args.symbol} -> {market.yahoo_symbols([args.symbol])[args.symbol]}")
-        return 0
-    finally:
-        store.close()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pairs import jobs, market, stats
-from pairs.db import ScreenerResult, ScreenerRun, Store, Ticker, open_store, utcnow
+from pairs.db import ScreenerResult, ScreenerRun, Store, Ticker, utcnow
 from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.screener")
@@ -331,70 +331,3 @@ def finish_job_tx(job_id: int, finished: dt.datetime, pairs_tested: int, failed:
     jobs.JobRun.update(finished=finished, pairs=pairs_tested, updated=pairs_tested,
                   failed=json.dumps(failed) if failed else None,
                   message="failed" if "run" in failed else None).where(jobs.JobRun.id == job_id).execute()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Command line: python server.py screen [--universe FILE] [--window N] [--top N] [--json]
-
-
-def register_commands(sub: Any) -> None:
-    p = sub.add_parser(
-        "screen", help="find cointegrated pairs among the known symbols (the screener), with a progress bar",
-        description="Test every pair of the registered tickers (whatever their active value) and of the "
-                    "symbols of --universe for cointegration over the last [SCREENER] WINDOW daily closes, "
-                    "fetched from [SMA] PRICE_SOURCE; print the best pairs and store the run for the dashboard.",
-        epilog="exit status: 0 for a run that completed, 1 when it failed, 2 for an unreadable universe file.")
-    jobs._connection_options(p)
-    p.add_argument("--universe", metavar="FILE", help="more symbols, one a line (IB spelling)")
-    p.add_argument("--window", type=int, metavar="N", help="daily closes to look at (default [SCREENER] WINDOW)")
-    p.add_argument("--top", type=int, default=20, metavar="N", help="pairs to print, best first (default 20)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=cmd_screen)
-
-
-def format_table(pairs: Sequence[dict[str, Any]]) -> str:
-    def number(value: Any, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
-
-    lines = [f"{'ticker1':<10} {'ticker2':<10} {'hedge':>9} {'pvalue':>9} {'qvalue':>9} {'half_life':>9} "
-             f"{'zscore':>7} {'corr':>7} {'nobs':>5}"]
-    for p in pairs:
-        lines.append(f"{p['ticker1']:<10} {p['ticker2']:<10} {p['hedge']:>9.4f} {p['pvalue']:>9.6f} "
-                     f"{number(p['qvalue'], '>9.6f')} {number(p['half_life'], '>9.2f')} "
-                     f"{number(p['zscore'], '>7.2f')} {number(p['corr'], '>7.3f')} {p['nobs']:>5}")
-    return "\n".join(lines)
-
-
-def cmd_screen(settings: Any, args: Any) -> int:
-    import sys
-
-    try:
-        extra = read_universe(args.universe) if args.universe else []
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read the universe file: {exc}", file=sys.stderr)
-        return 2
-    if args.window is not None and args.window < 2:
-        print("--window must be at least 2", file=sys.stderr)
-        return 2
-    source = market.make_price_source(settings.price_source, cache_dir=jobs.yfinance_cache(settings))
-    store = open_store(settings)
-    try:
-        job_id = begin(store)
-        assert job_id is not None  # nothing else runs the screener in this process
-        outcome = run(store, source, settings, job_id, extra, args.window, progress=jobs._progress_bar(sys.stderr))
-        failed = jobs.last_runs(1, JOB)[0]["failed"]
-    finally:
-        store.close()
-    shown = outcome["pairs"][:max(args.top, 0)]
-    if args.json:
-        print(json.dumps({"run": outcome["run"], "pairs": shown}))
-    else:
-        run_info = outcome["run"]
-        print(f"screener run {run_info['id']}: {run_info['symbols']} symbols, {run_info['pairs_tested']} pairs "
-              f"tested over {run_info['window']} days")
-        if shown:
-            print(format_table(shown))
-    if "run" in failed:
-        print(f"the run failed: {failed['run']}", file=sys.stderr)
-        return 1
-    return 0

@@ -359,7 +359,6 @@ async def test_source_allowlist(api, app, instruments) -> None:
 
 @pytest.mark.gen_test
 async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
-    from handlers.api_signals import purge_delivery_log, start_delivery_log_purge, stop_delivery_log_purge
     from pairs.db import utcnow
 
     now = utcnow()
@@ -370,32 +369,31 @@ async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
                                route="/v4/webhook", content_type=None, size=0, status=200, body="")
 
     await store.write(add_rows)
-    await purge_delivery_log(app.ctx)  # DELIVERY_LOG_DAYS defaults to 30
+    await app.ctx.jobs.purge_delivery_log()  # DELIVERY_LOG_DAYS defaults to 30
     assert sorted((now - r.received).days for r in DeliveryLog.select()) == [0, 29]
     app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=10)
-    start_delivery_log_purge(app.ctx)  # purges once at start, then hourly
-    await app.ctx.extras["delivery_log_first_purge"]
-    stop_delivery_log_purge(app.ctx)
-    assert "delivery_log_purge" not in app.ctx.extras
+    app.ctx.jobs.start_purge()  # purges once at start, then hourly
+    await app.ctx.jobs.first_purge
+    app.ctx.jobs.stop_purge()
+    assert app.ctx.jobs.purge_callback is None
     assert [(now - r.received).days for r in DeliveryLog.select()] == [0]
     app.ctx.settings = dataclasses.replace(app.ctx.settings, delivery_log_days=0)  # 0: keep everything
-    await purge_delivery_log(app.ctx)
+    await app.ctx.jobs.purge_delivery_log()
     assert DeliveryLog.select().count() == 1
 
 
 @pytest.mark.gen_test
 async def test_expired_token_revocations_are_purged_with_the_delivery_log(app, store) -> None:
     """Issue 9: ``revoked_tokens`` grew for ever (users.purge_revocations_tx was never called)."""
-    from handlers.api_signals import start_delivery_log_purge, stop_delivery_log_purge
     from pairs import users
     from pairs.db import RevokedToken
 
     now = int(time.time())
     for jti, exp in (("expired-1", now - 3600), ("expired-2", now - 1), ("alive", now + 900)):
         await store.write(users.revoke_tx, jti, exp)
-    start_delivery_log_purge(app.ctx)  # once at start, then hourly
-    await app.ctx.extras["delivery_log_first_purge"]
-    stop_delivery_log_purge(app.ctx)
+    app.ctx.jobs.start_purge()  # once at start, then hourly
+    await app.ctx.jobs.first_purge
+    app.ctx.jobs.stop_purge()
     assert [r.jti for r in RevokedToken.select()] == ["alive"]
 
 

@@ -283,7 +283,7 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
         await tab.shot("watchlist")
 
         # "Update Now" posts (with the XSRF token) and the watchlist run fetches and stores the pair's prices
-        app.ctx.extras["price_source"] = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
+        app.ctx.price_source = market.CsvFolderSource(Path(__file__).parent / "fixtures" / "prices")
         async with page.expect_navigation():
             await page.click("#update-now")
         assert page.url.split("?")[0].endswith("/watchlist")

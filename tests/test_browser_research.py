@@ -21,7 +21,7 @@ SIGNAL_DAYS = ((dt.datetime(2026, 9, 14, 15, 0), "sell", 0.9, 0.88), (dt.datetim
 @pytest.mark.gen_test(timeout=180)
 async def test_screener_to_watchlist_to_pair_page(chromium, app, http_server, base_url, store):
     app.ctx.settings.screener_min_obs = 60
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
     await store.write(lambda: Ticker.insert_many([{"symbol": s, "active": 0} for s in
                                                   ("BF A", "BF B", "EWA", "EWC", "KO", "PEP")]).execute())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import server
+from pairs import cli
 from pairs.config import ConfigError, Settings, load_settings
 
 # the original's config.ini as shipped, both separators mixed as people edit it
@@ -160,10 +160,10 @@ def test_server_reads_config_ini_from_the_working_directory(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     for var in ("WEBHOOK_PASSPHRASE", "DB_ADMIN_PASS", "DATABASE_URL_SQLALCHEMY", "PAIRS_PORT"):
         monkeypatch.delenv(var, raising=False)
-    settings = server.settings_from_args(server.build_parser().parse_args(["--port", "7000"]))
+    settings = cli.settings_from_args(cli.build_parser().parse_args(["--port", "7000"]))
     assert isinstance(settings, Settings)
     assert (settings.webhook_passphrase, settings.admin_username, settings.port) == ("tv-secret", "boss", 7000)
     other = tmp_path / "other.ini"
     other.write_text("[SECRET]\nWEBHOOK_PASSPHRASE = other\n")
-    settings = server.settings_from_args(server.build_parser().parse_args(["--config", str(other)]))
+    settings = cli.settings_from_args(cli.build_parser().parse_args(["--config", str(other)]))
     assert settings.webhook_passphrase == "other"

@@ -68,7 +68,7 @@ async def test_a_missed_exit_is_one_finding_on_the_pages_in_the_api_and_in_the_m
     settings.mail_recipient = "trader@example.org"
 
     rowids = await post_sequence(api)
-    outcome = await app.ctx.extras["continuity_alert"]
+    outcome = await app.ctx.jobs.continuity_alert
     assert outcome.updated == 1 and outcome.message == ("sent to trader@example.org: 0 signal(s), "
                                                         "1 gap/duplicate finding(s)")
 
@@ -146,7 +146,7 @@ async def test_no_mail_for_findings_when_continuity_alerts_are_off(app, api, sto
     settings.mail_server, settings.mail_port = "127.0.0.1", controller.port
     settings.mail_use_ssl = settings.mail_use_tls = False
     await post_sequence(api)
-    assert await app.ctx.extras["continuity_alert"] is None
+    assert await app.ctx.jobs.continuity_alert is None
     assert inbox.messages == [] and Finding.get().notified is None
 
 

@@ -209,7 +209,7 @@ def test_sqlite_transactions_take_the_write_lock_at_begin(store):
 def test_refresh_prices_beside_a_server_waits_for_the_write_lock(tmp_path, sqlite_url, monkeypatch):
     """The command-line job writes with the server's discipline (BEGIN IMMEDIATE, then wait up to DB_WAIT_MS):
     it waits for the lock another process holds instead of failing, and it holds the lock only per short write."""
-    import server
+    from pairs import cli
 
     setup = Store(sqlite_url)
     setup.open()
@@ -217,7 +217,7 @@ def test_refresh_prices_beside_a_server_waits_for_the_write_lock(tmp_path, sqlit
     setup.close()
     config = tmp_path / "config.ini"
     config.write_text(f"[SMA]\nPRICE_SOURCE = csv:{PRICES}\n[SERVER]\nDB_WAIT_MS = 60000\n")
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
     begun = threading.Event()
     begin = SqliteDatabase.begin
 
@@ -227,7 +227,7 @@ def test_refresh_prices_beside_a_server_waits_for_the_write_lock(tmp_path, sqlit
 
     monkeypatch.setattr(SqliteDatabase, "begin", spy)
     codes: list[int] = []
-    command = threading.Thread(target=lambda: codes.append(server.main(
+    command = threading.Thread(target=lambda: codes.append(cli.main(
         ["refresh-prices", "--watchlist", "--once", "--config", str(config), "--database-url", sqlite_url])))
     holder = LockHolder(sqlite_url.removeprefix("sqlite:///"))
     try:

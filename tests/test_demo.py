@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import server
 from pairs import demo
 from pairs.db import Account, Pair, Signal, Ticker
 
@@ -24,7 +23,7 @@ def _fill(legs: dict[str, tuple[float, float]], hedge: float) -> float:
 
 @pytest.mark.gen_test(timeout=120)
 async def test_demo_registers_computes_and_trades_a_day(app, http_server, base_url, store):
-    rowids = await server.run_demo(app.ctx, base_url)
+    rowids = await app.ctx.jobs.run_demo(base_url)
     await http_server.close_all_connections()
 
     assert {t.symbol: (t.prixch, t.active) for t in Ticker.select()} == demo.TICKERS

@@ -8,9 +8,7 @@ import urllib.parse
 
 import pytest
 
-import server
-from handlers.maintenance import job_control
-from pairs import jobs, market
+from pairs import cli, jobs, market
 from pairs.config import load_settings
 from pairs.db import Store
 from tests.signal_fixtures import add_instruments
@@ -65,7 +63,7 @@ def _notice(reply) -> str:
 
 @pytest.mark.gen_test
 async def test_update_now_outside_the_session_says_when_it_opens(app, api, admin_token):
-    job_control(app.ctx).now = lambda: SATURDAY_NOON_UTC
+    app.ctx.jobs.now = lambda: SATURDAY_NOON_UTC
     reply = await api.get("/sma", token=admin_token)
     assert reply.headers["Location"].startswith("/positions?msg=")
     notice = _notice(reply)
@@ -75,9 +73,17 @@ async def test_update_now_outside_the_session_says_when_it_opens(app, api, admin
 
 
 @pytest.mark.gen_test
+async def test_update_now_with_a_bad_exchange_setting_says_why(app, api, admin_token):
+    app.ctx.settings.exchange_timezone = "Mars/Olympus"  # was a 500: the page asked the session gate itself
+    assert _notice(await api.get("/sma", token=admin_token)) == (
+        "Not updated: the price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Olympus' is not a time zone "
+        "name (e.g. US/Eastern, America/Toronto)")
+
+
+@pytest.mark.gen_test
 async def test_update_now_on_the_watchlist_says_yahoo_was_unreachable(app, api, admin_token, store, tmp_path):
     store.write_sync(add_instruments, {}, {"EWA-EWC": (2.0, -1)})
-    app.ctx.extras["price_source"] = market.CsvFolderSource(tmp_path)  # answers nothing, like Yahoo offline
+    app.ctx.price_source = market.CsvFolderSource(tmp_path)  # answers nothing, like Yahoo offline
     assert _notice(await api.get("/update_watchlist", token=admin_token)) == (
         "Not updated: could not reach Yahoo for any of the 1 pairs' legs. Check it, then try again.")
 
@@ -92,8 +98,8 @@ def test_refresh_prices_with_no_active_pair_says_what_to_do(sqlite_url, capsys, 
     store = Store(sqlite_url)
     store.open()  # an empty registry
     store.close()
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    code = server.main(["--database-url", sqlite_url, "refresh-prices", "--once"])
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    code = cli.main(["--database-url", sqlite_url, "refresh-prices", "--once"])
     out, _ = capsys.readouterr()
     assert code == 0
     assert out == ("prices: 0 pairs, 0 updated, 0 stale\n0 pairs: no pair is active. Activate one on SETUP (a pair "

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-import server
-from handlers.maintenance import job_control
-from pairs import jobs, market, messages
+from pairs import cli, jobs, market, messages
 from pairs.db import Pair, Store
 from pairs.wire import pair_json
 from tests.signal_fixtures import newest_signal, webhook
@@ -108,8 +107,9 @@ def test_old_intraday_bars_are_pruned_daily_bars_kept(pairs_db, settings):
 @pytest.mark.gen_test
 async def test_a_bad_exchange_setting_is_logged_not_raised(app, settings, caplog):
     settings.exchange_timezone = "Mars/Olympus"
-    assert await job_control(app.ctx).prices(jobs.PRICES, gate=True) is None
+    skipped = await app.ctx.jobs.prices(jobs.PRICES, gate=True)
     assert "price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/Olympus'" in caplog.text
+    assert skipped.notice.startswith("Not updated: the price job cannot run: [EXCHANGE] EXCHANGE_TIMEZONE 'Mars/")
 
 
 class WithoutSymbols:
@@ -223,8 +223,8 @@ def test_job_runs_show_a_failed_column_that_is_not_json_as_text(store):
 async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, admin_token):
     await app.ctx.store.write(add_pairs_tx)
     source = BlockingSource()
-    app.ctx.extras["price_source"] = source
-    control = job_control(app.ctx)
+    app.ctx.price_source = source
+    control = app.ctx.jobs
     control.now = lambda: TUESDAY_3PM_NEW_YORK
     running = asyncio.ensure_future(control.prices(jobs.PRICES, gate=True))
     try:
@@ -235,6 +235,8 @@ async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, 
         assert newest_signal().ticker == "KO-0.36*PEP"
         listed = await api.get("/v4/pairs/0", token=admin_token)
         assert listed.code == 200 and not running.done()  # answered while the run still waits for prices
+        busy = await api.get("/sma", token=admin_token)  # the job control says why this one did nothing
+        assert busy.headers["Location"] == "/positions?" + urllib.parse.urlencode({"msg": jobs.BUSY_NOTICE})
     finally:
         source.release.set()
     outcome = await running
@@ -251,8 +253,8 @@ async def test_webhooks_are_answered_while_a_price_run_is_in_progress(app, api, 
 @pytest.mark.gen_test(timeout=30)
 async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, admin_token, user_token):
     await app.ctx.store.write(add_pairs_tx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    control = job_control(app.ctx)
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    control = app.ctx.jobs
 
     for path in ("/sma", "/update_watchlist"):
         reply = await api.get(path)
@@ -280,28 +282,25 @@ async def test_maintenance_routes_need_a_login_then_run_and_redirect(app, api, a
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_schedule_hooks_start_and_stop(app, settings):
+async def test_the_job_control_starts_and_stops_the_schedule_and_the_purge(app, settings):
     settings.enable_sma_calc = True
     settings.enable_email_notifications = True
     settings.sma_calc_period = 20
     settings.mail_check_period = 90
-    control = job_control(app.ctx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    server_hooks = (server.STARTUP_HOOKS, server.SHUTDOWN_HOOKS)
-    assert any(h.__name__ == "start_jobs" for h in server_hooks[0])
-    for start in server.STARTUP_HOOKS:
-        start(app.ctx)
+    control = app.ctx.jobs
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    control.start()
     try:
         assert control.callback is not None and control.callback.is_running()
+        assert control.purge_callback is not None and control.purge_callback.is_running()
         assert sorted(str(next(iter(job.tags))) for job in control.scheduler.jobs) == ["email", "prices"]
         periods = sorted((job.interval, job.unit) for job in control.scheduler.jobs)
         assert periods == [(20, "minutes"), (90, "seconds")]
         assert await control.email() is None  # nothing to report: no message, no run recorded
         assert jobs.last_runs(5) == []
     finally:
-        for stop in server.SHUTDOWN_HOOKS:
-            stop(app.ctx)
-    assert control.callback is None and control.scheduler.jobs == []
+        control.stop()
+    assert control.callback is None and control.scheduler.jobs == [] and control.purge_callback is None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -315,16 +314,16 @@ def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
     store.close()
     config = tmp_path / "config.ini"
     config.write_text(f"[SMA]\nPRICE_SOURCE = csv:{FIXTURES}\n")
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
 
-    code = server.main(["refresh-prices", "--watchlist", "--once", "--config", str(config),
+    code = cli.main(["refresh-prices", "--watchlist", "--once", "--config", str(config),
                         "--database-url", sqlite_url])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out == "watchlist: 1 pairs, 1 updated, 0 stale\n"
     assert "[" + "#" * 30 + "] 3/3 done" in err
 
-    code = server.main(["--config", str(config), "--database-url", sqlite_url, "refresh-prices", "--once"])
+    code = cli.main(["--config", str(config), "--database-url", sqlite_url, "refresh-prices", "--once"])
     out, err = capsys.readouterr()
     assert code == 1  # a pair is stale
     assert out == "prices: 3 pairs, 2 updated, 1 stale\n  EWA-ZZZ: no prices for ZZZ\n"
@@ -340,7 +339,7 @@ def test_refresh_prices_command(tmp_path, sqlite_url, capsys, monkeypatch):
 
 def test_refresh_prices_help_names_the_options_of_the_issue(capsys):
     with pytest.raises(SystemExit) as exit_:
-        server.main(["refresh-prices", "--help"])
+        cli.main(["refresh-prices", "--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: server.py refresh-prices [-h] [--config PATH] [--database-url URL] [--watchlist] "
@@ -358,17 +357,17 @@ def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
     store.open()
     store.write_sync(lambda: Ticker.create(symbol="RCI B", sectype="STK", active=0))
     store.close()
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI-B.TO"]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI-B.TO"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B.TO\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", ""]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI B.TO"]) == 2
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "NOPE", "X"]) == 1
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B", "RCI B.TO"]) == 2
     assert "a Yahoo symbol has letters" in capsys.readouterr().err
-    assert server.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
+    assert cli.main(["--database-url", sqlite_url, "yahoo-symbol", "RCI B"]) == 0
     assert capsys.readouterr().out == "RCI B -> RCI-B\n"
 
 
@@ -377,8 +376,8 @@ async def test_update_now_button_posts_with_the_session_cookie_and_the_xsrf_toke
     from tests.test_pages import Browser
 
     await app.ctx.store.write(add_pairs_tx)
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
-    job_control(app.ctx).now = lambda: TUESDAY_3PM_NEW_YORK
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
+    app.ctx.jobs.now = lambda: TUESDAY_3PM_NEW_YORK
     browser = Browser(api)
     assert (await browser.login("user1")).code == 302
     page = (await browser.get("/watchlist")).text

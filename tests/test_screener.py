@@ -15,9 +15,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.tools.sm_exceptions import CollinearityWarning
 from statsmodels.tsa.stattools import coint
 
-import server
 from bench.screener import universe as planted_universe
-from pairs import jobs, market, messages, screener
+from pairs import cli, jobs, market, messages, screener
 from pairs.db import Store, Ticker
 from tests.conftest import make_token
 from tests.test_jobs import BlockingSource
@@ -151,8 +150,8 @@ def test_screen_command_json_is_exactly_the_run_and_the_best_pairs(tmp_path, sql
     config.write_text(f"[SMA]\nPRICE_SOURCE = csv:{FIXTURES}\n[SCREENER]\nMIN_OBS = 60\n")
     universe = tmp_path / "universe.txt"
     universe.write_text("\n".join(FIXTURE_SYMBOLS) + "\n")
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    code = server.main(["screen", "--universe", str(universe), "--top", "3", "--json", "--window", "80",
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    code = cli.main(["screen", "--universe", str(universe), "--top", "3", "--json", "--window", "80",
                         "--config", str(config), "--database-url", sqlite_url])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -168,7 +167,7 @@ def test_screen_command_json_is_exactly_the_run_and_the_best_pairs(tmp_path, sql
         assert pair["nobs"] == 80
     assert "] 6/6 done" in err  # the progress bar
 
-    code = server.main(["--config", str(config), "--database-url", sqlite_url, "screen", "--top", "2",
+    code = cli.main(["--config", str(config), "--database-url", sqlite_url, "screen", "--top", "2",
                         "--universe", str(universe)])
     out, err = capsys.readouterr()
     assert code == 0
@@ -180,8 +179,8 @@ def test_screen_command_json_is_exactly_the_run_and_the_best_pairs(tmp_path, sql
 
 
 def test_screen_command_refuses_an_unreadable_universe(tmp_path, sqlite_url, capsys, monkeypatch):
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
-    code = server.main(["screen", "--universe", str(tmp_path / "missing.txt"), "--database-url", sqlite_url])
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    code = cli.main(["screen", "--universe", str(tmp_path / "missing.txt"), "--database-url", sqlite_url])
     assert code == 2 and "cannot read the universe file" in capsys.readouterr().err
 
 
@@ -190,13 +189,13 @@ def test_screen_command_refuses_an_unreadable_universe(tmp_path, sqlite_url, cap
 
 
 async def finished_run(app) -> None:
-    await app.ctx.extras["screener_run"]
+    await app.ctx.jobs.screener_run
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_screener_routes(app, api, admin_token, user_token):
     app.ctx.settings.screener_min_obs = 60
-    app.ctx.extras["price_source"] = market.CsvFolderSource(FIXTURES)
+    app.ctx.price_source = market.CsvFolderSource(FIXTURES)
     await app.ctx.store.write(add_tickers_tx)
 
     assert (await api.get("/v4/screener")).code == 401
@@ -221,7 +220,7 @@ async def test_screener_routes(app, api, admin_token, user_token):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_second_run_is_refused_while_one_is_in_progress(app, api, admin_token, user_token):
     app.ctx.settings.screener_min_obs = 60
-    source = app.ctx.extras["price_source"] = BlockingSource()
+    source = app.ctx.price_source = BlockingSource()
     await app.ctx.store.write(add_tickers_tx)
     started = await api.post("/v4/screener", token=admin_token)
     try:

@@ -171,6 +171,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
                            "--log-level", "DEBUG", env={**base_env(tmp_path), "PAIRS_EVENT_LOOP": event_loop})
     servers.append(server)
     assert server.logged(f"(event loop: {'uvloop' if event_loop == 'auto' else 'asyncio'})")
+    assert server.logged("background jobs: prices every 20 minutes")  # serve() starts the job control
     # /healthz goes through the writer: the writes queued at start-up (the delivery-log purge) are done, so the
     # lock below holds up the request's write, not theirs
     assert server.request("GET", "/healthz")[0] == 200
@@ -190,7 +191,10 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
     client.join(30)
     assert answers == [(201, {"message": "'record' created successfully."})]
     assert server.wait() == 0
-    assert server.logged("stopped cleanly")
+    # the order of a shutdown: the request in flight ends, then the jobs stop, then the writer
+    order = [next(i for i, line in enumerate(server.lines) if text in line)
+             for text in ("route=/v4/pnl status=201", "background jobs stopped", "stopped cleanly")]
+    assert order == sorted(order), server.lines[-6:]
     with sqlite3.connect(db_file) as conn:
         assert conn.execute('SELECT "NetLiquidation" FROM account').fetchall() == [(42.0,)]
     conn.close()

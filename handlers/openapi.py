@@ -87,7 +87,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("DELETE", "/v4/user/{username}", "Delete a user (not the last admin)", "users", ADMIN),
     # signals (SPEC §5.1-5.5)
     Op("POST", "/v4/webhook", "Register a signal (TradingView alert)", "signals", PASSPHRASE,
-       api_signals.WEBHOOK_ARGS, {200: "Message", 201: "Message"}, (403,),
+       api_signals.WEBHOOK_POST_ARGS, {200: "Message", 201: "Message"}, (403,),
        description="TradingView sends `text/plain` when the alert message is not strict JSON; the body is read "
                    "as JSON whatever the Content-Type. 201 means recorded but not tradable (unknown, passive or "
                    "problematic ticker)."),

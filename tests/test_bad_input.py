@@ -272,6 +272,8 @@ def page_routes() -> list[tuple[str, str, tuple]]:
 
     out = []
     for path, handler in pages.ROUTES:
+        if "(" in path:  # a row's page (/signal/<rowid>): its bad path values are tests/test_lifecycle.py's
+            continue
         for method in ("GET", "POST"):
             if getattr(handler, method.lower()) is not getattr(pages.PageHandler, method.lower()):
                 out.append((method, path, tuple(getattr(handler, f"{method}_ARGS"))))

@@ -33,7 +33,7 @@ from peewee import AutoField, DateTimeField, DoubleField, IntegerField, TextFiel
 
 from pairs import market
 from pairs.fills import FILLED, OrderUpdate, expected_quantity, leg_matches
-from pairs.store import BaseModel, DeliveryLog, Signal, Varchar, register_model
+from pairs.store import BaseModel, DeliveryLog, PreparedQuery, Signal, Varchar, database, register_model
 
 WEBHOOK_ROUTE = "/v4/webhook"
 DELIVERY_REACH = dt.timedelta(seconds=5)  # the delivery row is written after the answer, in whole seconds
@@ -245,9 +245,26 @@ def percentile_offset(count: int, percent: int) -> int:
 # Recording (writer transactions)
 
 
+class _Insert:
+    """Prepared SQL for an insert of some columns (every webhook writes an event and a timings row:
+    bench/webhooks.py); peewee writes the columns in the model's order, so the values are put in it."""
+
+    def __init__(self, model: type[BaseModel], columns: Sequence[str]):
+        self.fields = [field for field in model._meta.sorted_fields if field.name in columns]
+        self.query = PreparedQuery(lambda: model.insert(**dict.fromkeys(columns)))
+
+    def execute(self, **values: Any) -> None:
+        self.query.execute(field.db_value(values[field.name]) for field in self.fields)
+
+
+_INSERT_EVENT = _Insert(SignalEvent, ("signal", "time", "kind", "detail"))
+_INSERT_TIMING = _Insert(SignalTiming, ("signal", "stored", "alert_time", "alert_ms", "ref1", "ref2", "source1",
+                                        "source2"))
+
+
 def _event(rowid: int, time: dt.datetime, kind: str, detail: Mapping[str, Any]) -> None:
-    SignalEvent.insert(signal=rowid, time=time, kind=kind,
-                       detail=json.dumps(detail, separators=(",", ":"), default=str)).execute()
+    _INSERT_EVENT.execute(signal=rowid, time=time, kind=kind,
+                          detail=json.dumps(detail, separators=(",", ":"), default=str))
 
 
 def received_tx(rowid: int, detail: Mapping[str, Any], values: Mapping[str, Any]) -> None:
@@ -256,10 +273,10 @@ def received_tx(rowid: int, detail: Mapping[str, Any], values: Mapping[str, Any]
     _event(rowid, now, RECEIVED, detail)
     alert_time = values.get("alert_time")
     refs = [values.get("alert_price1"), values.get("alert_price2")]
-    SignalTiming.insert(signal=rowid, stored=now, alert_time=alert_time,
-                        alert_ms=millis(now, alert_time) if alert_time is not None else None,
-                        ref1=refs[0], ref2=refs[1], source1=FROM_ALERT if refs[0] is not None else None,
-                        source2=FROM_ALERT if refs[1] is not None else None).execute()
+    _INSERT_TIMING.execute(signal=rowid, stored=now, alert_time=alert_time,
+                           alert_ms=millis(now, alert_time) if alert_time is not None else None,
+                           ref1=refs[0], ref2=refs[1], source1=FROM_ALERT if refs[0] is not None else None,
+                           source2=FROM_ALERT if refs[1] is not None else None)
 
 
 def changed_tx(rowid: int, before: Mapping[str, Any], after: Mapping[str, Any], by: str,
@@ -374,23 +391,34 @@ class Aggregate:
 def aggregates(selection: peewee.Expression) -> tuple[list[Aggregate], dict[str, Any]]:
     """p50 and p90 of each latency and the average slip of each leg over the signals ``selection`` picks.
 
-    SQL only: one pass counts and averages, then each percentile is the row at its rank of the sorted column
-    (``ORDER BY .. LIMIT 1 OFFSET k``: SQLite has no percentile function, and this reads the same on PostgreSQL).
-    """
-    columns = [getattr(SignalTiming, name) for name, _ in LATENCIES]
-    base = SignalTiming.select().join(Signal, on=Signal.rowid == SignalTiming.signal).where(selection)
-    counts = base.select(*(fn.COUNT(c) for c in columns), fn.AVG(SignalTiming.slip1), fn.AVG(SignalTiming.slip2),
-                         fn.COUNT(SignalTiming.slip1), fn.COUNT(SignalTiming.slip2)).tuples().get()
-    result = []
-    for (name, label), column, count in zip(LATENCIES, columns, counts):
-        values: dict[int, float | None] = {}
+    One SQL statement, one pass over the selection joined to its timings: each latency is numbered in its own
+    order (NULLs last) and counted by window functions, and the outer query keeps the value at each nearest rank
+    (SQLite has no percentile function; this reads the same on PostgreSQL)."""
+    inner_columns: list[Any] = [SignalTiming.slip1, SignalTiming.slip2]
+    for name, _ in LATENCIES:
+        column = getattr(SignalTiming, name)
+        inner_columns += [column, fn.ROW_NUMBER().over(order_by=[column.is_null(), column]).alias(f"{name}_rank"),
+                          fn.COUNT(column).over().alias(f"{name}_count")]
+    inner = (SignalTiming.select(*inner_columns).join(Signal, on=Signal.rowid == SignalTiming.signal)
+             .where(selection).alias("t"))
+    outer: list[Any] = []
+    for name, _ in LATENCIES:
+        value, rank, count = (peewee.Column(inner, f"{name}{suffix}") for suffix in ("", "_rank", "_count"))
+        outer.append(fn.MAX(count))
         for percent in PERCENTILES:
-            values[percent] = None if not count else (
-                base.select(column).where(column.is_null(False)).order_by(column)
-                .offset(percentile_offset(count, percent)).limit(1).scalar())
-        result.append(Aggregate(name, label, count, values))
-    slips = {"slip1": _float(counts[-4]), "slip2": _float(counts[-3]), "n1": counts[-2], "n2": counts[-1]}
-    return result, slips
+            # the nearest rank, ceil(percent * count / 100), in integer arithmetic both databases share
+            wanted = (count * percent + 99) / 100
+            outer.append(fn.MAX(peewee.Case(None, [(rank == wanted, value)], None)))
+    slips = [peewee.Column(inner, "slip1"), peewee.Column(inner, "slip2")]
+    outer += [fn.AVG(slips[0]), fn.AVG(slips[1]), fn.COUNT(slips[0]), fn.COUNT(slips[1])]
+    row = peewee.Select([inner], outer).bind(database).tuples().get() or ()
+    result = []
+    values = iter(row)
+    for name, label in LATENCIES:
+        count = next(values) or 0
+        result.append(Aggregate(name, label, count, {percent: next(values) for percent in PERCENTILES}))
+    slip1, slip2, n1, n2 = values
+    return result, {"slip1": _float(slip1), "slip2": _float(slip2), "n1": n1, "n2": n2}
 
 
 def _float(value: Any) -> float | None:

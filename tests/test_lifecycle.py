@@ -311,6 +311,9 @@ def seed_timings(count: int) -> None:
         SignalTiming.insert(signal=rowid, stored=T0, pickup_ms=(i + 1) * 100, leg1_ms=(i + 1) * 10,
                             filled_ms=(i + 1) * 1000 if i % 2 == 0 else None, slip1=i / 100,
                             slip2=0.5 if i == 0 else None).execute()
+    # a signal stored before the feature (no timings) is counted, but has no latency
+    Signal.insert(timestamp=T0 - dt.timedelta(seconds=30), ticker="x", ticker_type="pair", ticker1="LNT",
+                  ticker2="FTS").execute()
     # another pair's signal in the same window, and this pair's signal after it (and after the pair page's
     # "now"): neither counts
     for ticker2, stamp in (("XYZ", T0), ("FTS", T0 + dt.timedelta(days=5))):
@@ -325,7 +328,14 @@ def test_latency_aggregates_on_a_seeded_set(store) -> None:
     table = {a.name: (a.count, a.percentiles[50], a.percentiles[90]) for a in found}
     assert table == {"alert_ms": (0, None, None), "pickup_ms": (10, 500, 900), "leg1_ms": (10, 50, 90),
                      "leg2_ms": (0, None, None), "filled_ms": (5, 5000, 9000)}
-    assert slips == {"slip1": pytest.approx(0.045), "slip2": 0.5, "n1": 10, "n2": 1}
+    assert slips == {"slip1": pytest.approx(0.045), "slip2": 0.5, "n1": 10, "n2": 1, "signals": 11,
+                     "capped": False}
+    # over the newest 4 signals of the range only: pickups 1000, 900, 800, 700
+    found, slips = lifecycle.aggregates((Signal.ticker2 == "FTS") & (Signal.timestamp < T0 + dt.timedelta(days=1)),
+                                        limit=4)
+    assert [(a.count, a.percentiles[50], a.percentiles[90]) for a in found if a.name == "pickup_ms"] == [
+        (4, 800, 1000)]
+    assert (slips["signals"], slips["capped"], slips["slip1"]) == (4, True, pytest.approx(0.075))
 
 
 @pytest.mark.gen_test(timeout=30)

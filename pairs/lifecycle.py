@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import peewee
-from peewee import AutoField, DateTimeField, DoubleField, IntegerField, TextField, fn
+from peewee import AutoField, BigIntegerField, DateTimeField, DoubleField, IntegerField, TextField, fn
 
 from pairs import market
 from pairs.fills import FILLED, OrderUpdate, expected_quantity, leg_matches
@@ -89,11 +89,12 @@ class SignalTiming(BaseModel):
 
     signal = IntegerField(primary_key=True, column_name="signal_rowid")
     stored = DateTimeField()  # the time of the ``received`` event
-    alert_ms = IntegerField(null=True)
-    pickup_ms = IntegerField(null=True)
-    leg1_ms = IntegerField(null=True)
-    leg2_ms = IntegerField(null=True)
-    filled_ms = IntegerField(null=True)
+    # 64 bits: 2**31 ms is under 25 days, and an alert may carry any time of the calendar
+    alert_ms = BigIntegerField(null=True)
+    pickup_ms = BigIntegerField(null=True)
+    leg1_ms = BigIntegerField(null=True)
+    leg2_ms = BigIntegerField(null=True)
+    filled_ms = BigIntegerField(null=True)
     alert_time = DateTimeField(null=True)
     ref1 = DoubleField(null=True)  # each leg's reference price, and where it came from (FROM_ALERT, FROM_BAR)
     ref2 = DoubleField(null=True)
@@ -166,6 +167,8 @@ def leg_slip(buys: bool, reference: float | None, fill: float | None) -> float |
     if reference is None or fill is None or not math.isfinite(reference) or not math.isfinite(fill):
         return None
     slip = round(reference - fill, 6)
+    if not math.isfinite(slip):  # 1e308 - -1e308: no slip worth storing
+        return None
     return (slip if buys else -slip) + 0.0
 
 

@@ -82,7 +82,7 @@ def test_leg_buys(action, hedge, leg, buys) -> None:
 
 @pytest.mark.parametrize(("buys", "reference", "fill", "slip"), [
     (True, 10.0, 9.9, 0.1), (True, 10.0, 10.1, -0.1), (False, 10.0, 10.1, 0.1), (False, 10.0, 10.0, 0.0),
-    (True, None, 10.0, None), (True, 10.0, None, None), (True, float("nan"), 10.0, None),
+    (True, None, 10.0, None), (True, 10.0, None, None), (True, float("nan"), 10.0, None), (True, 1e308, -1e308, None),
 ])
 def test_leg_slip(buys, reference, fill, slip) -> None:
     assert lifecycle.leg_slip(buys, reference, fill) == slip
@@ -206,6 +206,15 @@ async def test_a_bad_alert_time_is_a_400_and_stores_nothing(api, store, instrume
     reply = await api.post("/v4/webhook", webhook("LNT", alert_price1="x"))
     assert reply.code == 400 and list(reply.json["message"]) == ["alert_price1"]
     assert Signal.select().count() == 0 and SignalEvent.select().count() == 0
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_any_alert_time_of_the_calendar_is_stored(api, store, instruments) -> None:
+    """Milliseconds over 2**31 (25 days) fit: an old alert time, or a fill weeks after its signal."""
+    for stamp in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        assert (await api.post("/v4/webhook", webhook("LNT", alert_time=stamp))).code == 200
+    old, future = lifecycle.timing_of(1).alert_ms, lifecycle.timing_of(2).alert_ms
+    assert old > 6 * 10**13 and future < -2 * 10**14
 
 
 @pytest.mark.gen_test(timeout=30)

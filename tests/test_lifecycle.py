@@ -273,6 +273,10 @@ async def test_a_signal_from_before_the_feature_says_so_and_shows_what_the_row_k
     assert "status filled" in note and "fill price 1.25" in note and "slip -0.05" in note
     # every rowid on the pages links to its timeline
     assert '<a href="/signal/1" class="timeline-link"' in (await browser.get("/dashboard")).text
+    # its later changes are events, and the page says where its history starts
+    await store.write(lambda: notify.mark_warned_tx([1]))
+    page = await browser.get("/signal/1")
+    assert 'id="partial-events"' in page.text and "stuck by email" in page.text
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -4,7 +4,9 @@
     python bench/pages.py --rows 100000 --requests 50
 
 Prints p50/p99 of each page, anonymous and logged in (a session cookie from the login form), with the signals
-spread over a year and four pairs, so the list page's day ranges and average slips work on real selections.
+spread over a year and four pairs, so the list page's day ranges and average slips work on real selections.  Each
+signal has its timings row (pairs.lifecycle), so the logged-in LIST and pair pages compute the p50/p90 of every
+latency and the average slip per leg over their range.
 The client is ``http.client`` in this process; the server is a child process, so both share the machine.
 """
 
@@ -52,6 +54,18 @@ def bulk_load(db: Path, total: int) -> None:
                 "INSERT INTO signals (timestamp, ticker, order_action, order_contracts, order_price, order_comment, "
                 "order_status, ticker_type, ticker1, ticker2, hedge_param, fill_price, slip) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    with conn:  # each signal's latencies and leg slips (pairs.lifecycle), for the aggregates of LIST and the pair page
+        conn.execute(
+            "INSERT INTO signal_timings (signal_rowid, stored, alert_ms, pickup_ms, leg1_ms, leg2_ms, filled_ms, "
+            "slip1, slip2) SELECT rowid, timestamp, 300 + abs(random() % 4000), 1000 + abs(random() % 20000), "
+            "CASE WHEN fill_price IS NULL THEN NULL ELSE 200 + abs(random() % 9000) END, "
+            "CASE WHEN fill_price IS NULL THEN NULL ELSE 200 + abs(random() % 9000) END, "
+            "CASE WHEN fill_price IS NULL THEN NULL ELSE 2000 + abs(random() % 30000) END, "
+            "CASE WHEN fill_price IS NULL THEN NULL ELSE (abs(random() % 1000) - 500) / 100000.0 END, "
+            "CASE WHEN fill_price IS NULL THEN NULL ELSE (abs(random() % 1000) - 500) / 100000.0 END "
+            "FROM signals WHERE rowid > (SELECT COALESCE(MAX(signal_rowid), 0) FROM signal_timings)")
+        conn.executemany("INSERT OR IGNORE INTO pairs (name, ticker1, ticker2, hedge, status) VALUES (?,?,?,?,1)",
+                         [(f"{t1}-{t2}", t1, t2, hedge) for t1, t2, hedge in PAIRS])
     conn.execute("ANALYZE")
     conn.close()
 
@@ -104,8 +118,36 @@ def pages(total: int) -> list[tuple[str, bool]]:
         (f"/list?ticker_webhook=LNT-FTS&start_date={month[0]}&end_date={month[1]}", True),
         (f"/list?ticker_webhook=KO-PEP&start_date={old}&end_date={old}", True),
         ("/list?ticker_webhook=LNT-FTS&start_date=2000-01-01&end_date=2099-12-31", True),
+        ("/pair/LNT-FTS", True),
         ("/positions", True), ("/watchlist", True), ("/setup", True), ("/deliveries", True),
     ]
+
+
+def aggregate_queries(db: Path, total: int, requests: int) -> None:
+    """The LIST page's two range queries alone, in this process: the average slips (SPEC §7.4) and the lifecycle
+    aggregates (p50/p90 of five latencies, average slip per leg), so the page's figure can be told apart."""
+    from pairs import dashboard
+    from pairs.db.models import database
+    from pairs.db.urls import open_database
+
+    connection = open_database(f"sqlite:///{db}")
+    database.initialize(connection)
+    last = START + (total - 1) * STEP
+    ranges = {"a month": (last - dt.timedelta(days=30), last + dt.timedelta(days=1)),
+              "all time": (dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1))}
+    try:
+        for label, (since, until) in ranges.items():
+            for name, query in (("average slips", dashboard.average_slips),
+                                ("latency aggregates", dashboard.latency_aggregates)):
+                latencies = []
+                for _ in range(requests):
+                    started = time.perf_counter()
+                    query("LNT-FTS", since, until)
+                    latencies.append(time.perf_counter() - started)
+                print(f"{total:>9,} signals  in-process {name:<18} of LNT-FTS over {label:<8}  "
+                      f"p50 {ms(statistics.median(latencies))}  p99 {ms(percentile(latencies, 99))}")
+    finally:
+        connection.close()
 
 
 def main() -> int:
@@ -143,6 +185,7 @@ def main() -> int:
             print(f"          (table filled in {loaded:.0f} s)")
         finally:
             server.stop()
+        aggregate_queries(db, total, args.requests)
     return 0
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import peewee
 
-from handlers.base import BaseHandler, _in_networks, message
-from pairs import live, messages, signals
+from handlers.base import SESSION_COOKIE, BaseHandler, _in_networks, message
+from pairs import lifecycle, live, messages, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
@@ -47,6 +47,15 @@ WEBHOOK_ARGS = (
     Arg("status_msg", "str"),
     Arg("bypass_ticker_status", "bool", default=False),
 )
+
+# POST only, never stored in the signal: the alert's own time and leg prices, for its timeline (pairs.lifecycle)
+ALERT_ARGS = (
+    Arg("alert_time", "datetime", help=messages.ALERT_TIME_HELP,
+        description="the alert's time, ISO 8601 (TradingView's {{timenow}}): alert -> stored latency"),
+    Arg("alert_price1", "float", description="leg 1's price when the alert fired: the reference of its slip"),
+    Arg("alert_price2", "float", description="leg 2's price when the alert fired: the reference of its slip"),
+)
+WEBHOOK_POST_ARGS = WEBHOOK_ARGS + ALERT_ARGS
 
 ORDER_ARGS = (
     Arg("passphrase", "str", required=True, help=messages.empty("passphrase")),
@@ -89,7 +98,8 @@ class WebhookHandler(BaseHandler):
     async def post(self) -> None:
         body = self.arguments()
         inserted = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body,
-                                                            self.ctx.settings.duplicate_window_sec),
+                                                            self.ctx.settings.duplicate_window_sec,
+                                                            lifecycle.received_detail(body, self.peer)),
                                  messages.INSERT_FAILED)
         status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
@@ -98,8 +108,15 @@ class WebhookHandler(BaseHandler):
 
     async def put(self) -> None:
         body = self.arguments()
-        row = await _stored(self, self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
+        row = await _stored(self, self.ctx.store.write(signals.replace_signal_tx, body, self._changed_by()),
+                            messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
+
+    def _changed_by(self) -> str:
+        """The setup page's editor sends the dashboard's session cookie along; the bridge has none."""
+        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        user = users.session_user(session.decode("utf-8", "replace")) if session else None
+        return f"{lifecycle.BY_EDITOR} {user.username}" if user else lifecycle.BY_BRIDGE
 
 
 class SignalItemHandler(BaseHandler):

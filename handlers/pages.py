@@ -16,7 +16,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users
+from pairs import bridge, continuity, dashboard, jobs, lifecycle, live, market, messages, research, signals, users
 from pairs.args import ABSENT, Arg
 from pairs.db import utcnow
 from pairs.db.urls import DatabaseUnavailable
@@ -230,6 +230,7 @@ class ListHandler(PageHandler):
             dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"]), self.zone, now)
         rows: list = []
         slips: dict[str, str] = {}
+        timings = None
         older = None
         if selected:
             before = dashboard.parse_history_key(args["before"]) if user else None
@@ -241,12 +242,16 @@ class ListHandler(PageHandler):
             averages = await self.ctx.run(self.ctx.store.read_in_thread, dashboard.average_slips, selected,
                                           since, until)
             slips = {k: dashboard.slip_average_text(v) for k, v in averages.items()}
+            if user:
+                timings = await self.ctx.run(self.ctx.store.read_in_thread, dashboard.latency_aggregates,
+                                             selected, since, until)
         options = ([(p.name, p.status) for p in dashboard.pair_names()] if tradetype == "pair"
                    else [(t.symbol, t.active) for t in dashboard.ticker_symbols()])
         query = {"tradetype": tradetype, "ticker_webhook": selected, "start_date": start.isoformat(),
                  "end_date": end.isoformat()}
         self.page("list.html", "/list", title="LIST SIGNALS", rows=rows, slips=slips, older=older, query=query,
-                  options=options, selected=selected, tradetype=tradetype, start=start, end=end)
+                  options=options, selected=selected, tradetype=tradetype, start=start, end=end, timings=timings,
+                  duration=lifecycle.duration_text)
 
 
 class PositionsHandler(PageHandler):
@@ -319,6 +324,19 @@ class YahooSymbolHandler(PageHandler):
         else:
             notice = messages.NOT_FOUND
         self.redirect("/setup?" + urllib.parse.urlencode({"tab": "tickers", "ticker": symbol, "msg": notice}))
+
+
+class SignalPageHandler(PageHandler):
+    """One signal's timeline (pairs.lifecycle): its events with the gaps between them, latencies, slip per leg."""
+
+    def get(self, rowid: str) -> None:
+        row = signals.find_signal(rowid)
+        if row is None:
+            raise tornado.web.HTTPError(404)
+        self.page("signal.html", "", title=f"SIGNAL #{row.rowid}", sig=row,
+                  rows=dashboard.signal_rows([row], self.now(), self.zone), duration=lifecycle.duration_text,
+                  format_ms=lambda stamp: dashboard.format_local_ms(stamp, self.zone),
+                  describe=lifecycle.describe, **lifecycle.signal_view(row))
 
 
 class DeliveryLogHandler(PageHandler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from typing import Any
 
@@ -9,7 +10,7 @@ import tornado.web
 
 from handlers.base import BaseHandler, message
 from handlers.pages import PageHandler
-from pairs import dashboard, instruments, messages, research, screener
+from pairs import dashboard, instruments, lifecycle, messages, research, screener
 from pairs.args import Arg
 
 SCREENER_GET_ARGS = (Arg("top", "int", default=100, description="how many pairs, best first; 0 means all"),)
@@ -61,12 +62,14 @@ class PairPageHandler(PageHandler):
         chart = research.pair_page_chart(pair, settings.chart_days, settings.entry_z, settings.exit_z,
                                          with_signals=user is not None, window=settings.sma_window)
         now = self.now()
-        signals, slips = [], {}
+        signals, slips, timings = [], {}, None
         if user is not None:
             signals = [dashboard.signal_row(s, now, self.zone) for s in research.recent_signals(pair.name)]
             # every signal of the pair: off the IOLoop, as the LIST page does
             slips = await self.ctx.run(self.ctx.store.read_in_thread, research.all_time_slips, pair.name, now)
+            timings = await self.ctx.run(self.ctx.store.read_in_thread, dashboard.latency_aggregates, pair.name,
+                                         dt.datetime(1970, 1, 1), now + dt.timedelta(days=1))
         self.page("pair.html", "", title=f"PAIR {pair.name}", pair=pair, chart=chart,
                   stats=research.statistics_rows(pair, self.zone), signals=signals, slips=slips,
                   list_url="/list?" + urllib.parse.urlencode({"tradetype": "pair", "ticker_webhook": pair.name}),
-                  settings=settings)
+                  settings=settings, timings=timings, duration=lifecycle.duration_text)

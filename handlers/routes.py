@@ -78,7 +78,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     # signals (SPEC §5.1-5.5): the webhook first
     Route("POST", "/v4/webhook", api_signals.WebhookHandler, PASSPHRASE, "Register a signal (TradingView alert)",
-          "signals", api_signals.WEBHOOK_ARGS, {200: "Message", 201: "Message"}, (403,),
+          "signals", api_signals.WEBHOOK_POST_ARGS, {200: "Message", 201: "Message"}, (403,),
           description="TradingView sends `text/plain` when the alert message is not strict JSON; the body is read "
                       "as JSON whatever the Content-Type. 201 means recorded but not tradable (unknown, passive or "
                       "problematic ticker)."),
@@ -177,6 +177,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/setup", pages.SetupHandler, LOGIN, "SETUP: signals, pairs and tickers", args=pages.SETUP_ARGS),
     Route("POST", "/setup/yahoo-symbol", pages.YahooSymbolHandler, LOGIN, "A ticker's Yahoo spelling",
           args=pages.YAHOO_SYMBOL_ARGS),
+    Route("GET", "/signal/{rowid}", pages.SignalPageHandler, LOGIN, "SIGNAL: one signal's timeline, latencies and slip"),
     Route("GET", "/deliveries", pages.DeliveryLogHandler, LOGIN, "DELIVERY LOG: the passphrase routes' requests",
           args=pages.DELIVERY_ARGS),
     # the price job now (SPEC §7.9 with A.5): GET with a token, POST from the dashboard

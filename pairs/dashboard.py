@@ -19,7 +19,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import continuity, jobs, market, signals, stats
+from pairs import continuity, jobs, lifecycle, market, signals, stats
 from pairs.args import CONVERTERS
 from pairs.db import Account, DeliveryLog, Pair, PriceBar, Signal, Ticker
 
@@ -87,6 +87,14 @@ def format_local(stamp: Any, zone: dt.tzinfo) -> str:
     if local is None:
         return "" if stamp is None else str(stamp)[:19]
     return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_local_ms(stamp: Any, zone: dt.tzinfo) -> str:
+    """An event's time in the display zone, to the millisecond."""
+    local = local_time(stamp, zone)
+    if local is None:
+        return format_local(stamp, zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
 def format_local_offset(stamp: Any, zone: dt.tzinfo) -> str:
@@ -334,6 +342,13 @@ def average_slips(ticker_webhook: str, since: dt.datetime, until: dt.datetime) -
     row = Signal.select(buy.alias("buy"), sell.alias("sell"), fn.AVG(Signal.slip).alias("all")).where(where).dicts()
     values = row.get() or {}
     return {k: (float(values[k]) if values.get(k) is not None else None) for k in ("buy", "sell", "all")}
+
+
+def latency_aggregates(ticker_webhook: str, since: dt.datetime,
+                       until: dt.datetime) -> tuple[list[lifecycle.Aggregate], dict[str, Any]]:
+    """p50/p90 of each latency and the average slip per leg of the selection and window (pairs.lifecycle)."""
+    where = signals.selection(ticker_webhook) & (Signal.timestamp >= since) & (Signal.timestamp < until)
+    return lifecycle.aggregates(where)
 
 
 def slip_average_text(value: float | None) -> str:

@@ -80,7 +80,7 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
     return new
 
 
-def _expected_quantity(row: Mapping[str, Any], leg: int) -> int:
+def expected_quantity(row: Mapping[str, Any], leg: int) -> int:
     """What the leg should fill: the signal's contracts for leg 1, ``floor(contracts * hedge)`` for leg 2."""
     contracts = row.get("order_contracts") or 0
     if leg == 1:
@@ -110,7 +110,7 @@ def _record_fill(new: dict[str, Any], leg: int, update: OrderUpdate) -> None:
     pair = new.get("ticker_type") == "pair"
     label = f"remained({new.get(f'ticker{leg}')}): " if pair else SINGLE_REMAINDER
     leg2_label = f"remained({new.get('ticker2')}): "
-    remainder = _expected_quantity(new, leg) - float(update.filled_qty)  # a float as in the original: "6.0"
+    remainder = expected_quantity(new, leg) - float(update.filled_qty)  # a float as in the original: "6.0"
     shown = _shown_remainder(new, label)
     if shown is not None and remainder > shown:
         return  # an older cumulative fill of this leg than one already applied, re-sent late: it changes nothing

@@ -2,6 +2,7 @@
 
 MISSING = "Missing required parameter in the JSON body or the post body or the query string"
 DATE_HELP = "date format should be %Y-%m-%d %H:%M:%S."
+ALERT_TIME_HELP = "alert_time should be ISO 8601, e.g. 2026-11-29T14:05:00Z (TradingView's {{timenow}})."
 WRONG_PASSPHRASE = "incorrect passphrase."
 NOT_FOUND = "item not found."
 NOT_FOUND_PAIR = "Item not found"

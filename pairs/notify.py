@@ -21,7 +21,7 @@ import ssl
 import threading
 from collections.abc import Callable
 
-from pairs import bridge, continuity, jobs
+from pairs import bridge, continuity, jobs, lifecycle
 from pairs.config import Settings
 from pairs.db import Signal, Store, utcnow
 from pairs.db.settings import get_setting, set_setting_tx
@@ -50,7 +50,9 @@ def problem_signals(now: dt.datetime, warn_after_min: int, lookback_hours: int =
 
 
 def mark_warned_tx(rowids: list[int]) -> int:
-    """Append ``(warned)`` to each signal's error_msg, re-reading the row so a concurrent change is kept."""
+    """Append ``(warned)`` to each signal's error_msg, re-reading the row so a concurrent change is kept; each
+    named signal gets its ``warned`` event."""
+    lifecycle.warned_tx(rowids, "email", "stuck")
     marked = 0
     for row in Signal.select().where(Signal.rowid.in_(rowids)):
         if WARNED not in (row.error_msg or ""):

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import peewee
 
-from pairs import continuity, equation
+from pairs import continuity, equation, lifecycle
 from pairs.db import Pair, Signal, Ticker, utcnow
 from pairs.db.models import PreparedQuery, database
 from pairs.errors import NotFound
@@ -98,26 +98,30 @@ class Inserted(NamedTuple):
     findings: int  # continuity findings written (pairs.continuity)
 
 
-def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int) -> Inserted:
+def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int,
+                     received: dict[str, Any] | None = None) -> Inserted:
     """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it
-    (``[SERVER] DUPLICATE_WINDOW_SEC``)."""
+    (``[SERVER] DUPLICATE_WINDOW_SEC``); ``received``: its ``received`` event's detail (pairs.lifecycle)."""
     classified = classify(values)
     row = {**classified.record, "timestamp": values.get("timestamp") or utcnow()}
     plan = continuity.plan_tx(row)
     cursor = _INSERT_SIGNAL.execute(field.db_value(row[field.name]) for field in _INSERT_FIELDS)
+    rowid = cursor.lastrowid if isinstance(database.obj, peewee.SqliteDatabase) else cursor.fetchone()[0]
+    lifecycle.received_tx(rowid, received or {}, values)
     findings = 0
     if plan is not None:
-        rowid = cursor.lastrowid if isinstance(database.obj, peewee.SqliteDatabase) else cursor.fetchone()[0]
         findings = continuity.record_tx(plan, rowid, duplicate_window_sec)
     return Inserted(classified.outcome, findings)
 
 
-def replace_signal_tx(values: dict[str, Any]) -> Signal:
-    """PUT /v4/webhook: every column from the body, except that an omitted or null timestamp keeps the stored one."""
+def replace_signal_tx(values: dict[str, Any], by: str = lifecycle.BY_BRIDGE) -> Signal:
+    """PUT /v4/webhook: every column from the body, except that an omitted or null timestamp keeps the stored one.
+    ``by``: who, for the ``status`` event."""
     row = find_signal(values.get("rowid"))
     if row is None:
         raise NotFound()
     record = classify(values).record
+    lifecycle.changed_tx(row.rowid, {key: getattr(row, key) for key in record}, record, by)
     for key, value in record.items():
         setattr(row, key, value)
     if values.get("timestamp") is not None:
@@ -165,6 +169,7 @@ def update_order_tx(update: OrderUpdate) -> Signal:
         for key in changed:
             setattr(row, key, after[key])
         row.save(only=[Signal._meta.fields[key] for key in changed])
+        lifecycle.order_update_tx(row.rowid, before, after, update)
     return row
 
 
@@ -177,6 +182,7 @@ def delete_signal_tx(rowid: Any) -> None:
     number = parse_rowid(rowid)
     if number is None or not Signal.delete().where(Signal.rowid == number).execute():
         raise NotFound()
+    lifecycle.forget_tx(number)
 
 
 # ---------------------------------------------------------------------------------------------------------------

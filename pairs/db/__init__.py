@@ -16,6 +16,8 @@ from pairs.db.models import (
     ScreenerRun,
     Setting,
     Signal,
+    SignalEvent,
+    SignalTiming,
     SimpleSession,
     Ticker,
     User,
@@ -25,5 +27,5 @@ from pairs.db.writer import Store, open_store
 
 __all__ = [
     "Account", "DeliveryLog", "Finding", "JobRun", "Pair", "PriceBar", "RevokedToken", "ScreenerResult",
-    "ScreenerRun", "Setting", "Signal", "SimpleSession", "Store", "Ticker", "User", "open_store", "utcnow",
+    "ScreenerRun", "Setting", "Signal", "SignalEvent", "SignalTiming", "SimpleSession", "Store", "Ticker", "User", "open_store", "utcnow",
 ]

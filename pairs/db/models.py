@@ -15,6 +15,7 @@ import peewee
 from peewee import (
     SQL,
     AutoField,
+    BigIntegerField,
     DatabaseProxy,
     DateTimeField,
     DoubleField,
@@ -323,9 +324,46 @@ class ScreenerResult(BaseModel):
         indexes = ((("run", "pvalue"), False),)
 
 
+class SignalEvent(BaseModel):
+    """One change of one signal; ``time`` is naive UTC with milliseconds, ``detail`` a small JSON object."""
+
+    id = AutoField()
+    signal = IntegerField(column_name="signal_rowid")
+    time = DateTimeField()
+    kind = Varchar(10)
+    detail = TextField(null=True)
+
+    class Meta:
+        table_name = "signal_events"
+        indexes = ((("signal_rowid", "id"), False),)  # a signal's timeline, in order; its deletion
+
+
+class SignalTiming(BaseModel):
+    """A signal's latencies (milliseconds) and slips per leg, kept with its events for the aggregates."""
+
+    signal = IntegerField(primary_key=True, column_name="signal_rowid")
+    stored = DateTimeField()  # the time of the ``received`` event
+    # 64 bits: 2**31 ms is under 25 days, and an alert may carry any time of the calendar
+    alert_ms = BigIntegerField(null=True)
+    pickup_ms = BigIntegerField(null=True)
+    leg1_ms = BigIntegerField(null=True)
+    leg2_ms = BigIntegerField(null=True)
+    filled_ms = BigIntegerField(null=True)
+    alert_time = DateTimeField(null=True)
+    ref1 = DoubleField(null=True)  # each leg's reference price, and where it came from (FROM_ALERT, FROM_BAR)
+    ref2 = DoubleField(null=True)
+    source1 = Varchar(10, null=True)
+    source2 = Varchar(10, null=True)
+    slip1 = DoubleField(null=True)
+    slip2 = DoubleField(null=True)
+
+    class Meta:
+        table_name = "signal_timings"
+
+
 ORIGINAL_MODELS: tuple[type[BaseModel], ...] = (Signal, Ticker, Pair, Account, User, SimpleSession)
 MODELS: tuple[type[BaseModel], ...] = (*ORIGINAL_MODELS, RevokedToken, Setting, DeliveryLog, Finding, PriceBar, JobRun,
-                                       ScreenerRun, ScreenerResult)
+                                       ScreenerRun, ScreenerResult, SignalEvent, SignalTiming)
 
 
 # ---------------------------------------------------------------------------------------------------------------

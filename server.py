@@ -20,7 +20,7 @@ from typing import Any
 import tornado.httpserver
 
 from handlers import api_signals, maintenance
-from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
+from pairs import __version__, auth, backup, checks, demo, jobs, messages, push, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, command, load_settings
 from pairs.store import Store, StoreError, open_store
 
@@ -257,6 +257,9 @@ COMMAND_REGISTRARS.append(screener.register_commands)  # the pair screener (issu
 # The delivery log keeps [SERVER] DELIVERY_LOG_DAYS days (handlers/api_signals.py).
 STARTUP_HOOKS.append(api_signals.start_delivery_log_purge)
 SHUTDOWN_HOOKS.append(api_signals.stop_delivery_log_purge)
+# Push notifications through Apprise (pairs/push.py): the channels' threads; at shut-down they send what they hold.
+STARTUP_HOOKS.append(push.start)
+SHUTDOWN_HOOKS.append(push.stop)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

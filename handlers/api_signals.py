@@ -12,7 +12,7 @@ import tornado.ioloop
 
 from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
-from pairs import delivery, live, messages, signals, users
+from pairs import delivery, live, messages, push, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -98,7 +98,9 @@ class WebhookHandler(BaseHandler):
                                  messages.INSERT_FAILED)
         status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
-        if inserted.findings and self.ctx.settings.enable_email_notifications:
+        push.signal_stored(self.ctx.store, self.ctx.settings, inserted.rowid, inserted.record,
+                           inserted.outcome != signals.CREATED)
+        if inserted.findings and (self.ctx.settings.enable_email_notifications or self.ctx.settings.notify_urls):
             # mailed now, not at the next periodic check; the check runs in the executor (kept for the tests)
             self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
 
@@ -138,8 +140,10 @@ class OrderHandler(SignalItemHandler):
         self.check_passphrase(body["passphrase"], nested=True)
         update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
                              body["partial"], body["order_contracts"])
-        row = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
-        self.send(signal_json(row, with_timestamp=False))
+        updated = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
+        self.send(signal_json(updated.row, with_timestamp=False))
+        if updated.settled:
+            push.fill_applied(self.ctx.store, self.ctx.settings, updated.row)
 
 
 def _list(handler: BaseHandler, rows: Callable[[], list]) -> list[dict[str, Any]]:

@@ -80,6 +80,14 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
     return new
 
 
+def settles(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an update filled the signal, wholly or partly with its remainder canceled, or moved such a fill
+    (a later cumulative fill): the moments a trader wants to hear of.  A re-sent fill changes nothing: False."""
+    return (after.get("order_status") in (FILLED, PART_FILLED) and after.get("fill_price") is not None
+            and (after.get("order_status"), after.get("fill_price")) != (before.get("order_status"),
+                                                                         before.get("fill_price")))
+
+
 def _expected_quantity(row: Mapping[str, Any], leg: int) -> int:
     """What the leg should fill: the signal's contracts for leg 1, ``floor(contracts * hedge)`` for leg 2."""
     contracts = row.get("order_contracts") or 0

@@ -16,7 +16,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users
+from pairs import bridge, continuity, dashboard, jobs, live, market, messages, push, research, signals, users
 from pairs.args import ABSENT, Arg
 from pairs.errors import NotFound, Rejected
 from pairs.store import DatabaseUnavailable, utcnow
@@ -51,6 +51,8 @@ SETUP_ARGS = (Arg("tab", "str", default="signals", description="signals, pairs o
               Arg("pair", "str", default=""), Arg("ticker", "str", default=""))
 NOTICE_ARGS = (Arg("msg", "str", default="", description="the one-line outcome of Update Now"),)
 YAHOO_SYMBOL_ARGS = (Arg("symbol", "str", default=""), Arg("yahoo_symbol", "str", default=""))
+NOTIFY_TEST_ARGS: tuple[Arg, ...] = ()  # the button's form carries only its XSRF token
+NOTIFICATION_ROWS = 20  # the DELIVERY LOG page's NOTIFICATIONS section
 DELIVERY_ARGS = (Arg("route", "str", default=""), Arg("status", "str", default="", description="2xx, 4xx, 5xx or a code"),
                  *DAY_ARGS, BEFORE)
 
@@ -296,8 +298,9 @@ class WatchlistHandler(PageHandler):
 class SetupHandler(PageHandler):
     GET_ARGS = SETUP_ARGS
 
-    def get(self) -> None:
-        if self.require_login() is None:
+    async def get(self) -> None:
+        user = self.require_login()
+        if user is None:
             return
         args = self.page_args()
         tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
@@ -327,7 +330,30 @@ class SetupHandler(PageHandler):
         values["status_class"] = dashboard.status_class
         values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
         values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        urls = self.ctx.settings.notify_urls
+        # Apprise reads the URLs to mask their secrets; its first import is slow: in the executor
+        values["channels"] = await self.ctx.run(push.channel_names, urls) if user.is_admin and urls else ()
         self.page("setup.html", "/setup", title="SETUP", **values)
+
+
+class NotifyTestHandler(PageHandler):
+    """SETUP's "Send test" (admin): one message to every push channel now, then the page says how each went."""
+
+    POST_ARGS = NOTIFY_TEST_ARGS
+
+    async def post(self) -> None:
+        if self.require_login() is None:
+            return
+        self.identity(admin=True)
+        self.page_args()
+        running = push.service(self.ctx.store, self.ctx.settings)
+        if running is None:
+            notice = "No notification channel: set [NOTIFY] URLS or PAIRS_NOTIFY_URLS."
+        else:
+            sent = await self.ctx.run(running.send_test)
+            notice = "Test: " + "; ".join(f"{d.channel} {d.outcome}" + (f" ({d.error})" if d.error else "")
+                                          for d in sent)
+        self.redirect("/setup?" + urllib.parse.urlencode({"msg": notice}))
 
 
 class YahooSymbolHandler(PageHandler):
@@ -369,7 +395,7 @@ class DeliveryLogHandler(PageHandler):
                  "end_date": end.isoformat() if end else ""}
         self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
                   query=query, routes=dashboard.PASSPHRASE_ROUTES, status_filters=dashboard.STATUS_FILTERS,
-                  paged=args["before"] is not None)
+                  paged=args["before"] is not None, notifications=push.latest_records(NOTIFICATION_ROWS))
 
 
 ROUTES = [
@@ -382,5 +408,6 @@ ROUTES = [
     (r"/watchlist", WatchlistHandler),
     (r"/setup", SetupHandler),
     (r"/setup/yahoo-symbol", YahooSymbolHandler),
+    (r"/setup/notify-test", NotifyTestHandler),
     (r"/deliveries", DeliveryLogHandler),
 ]

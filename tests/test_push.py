@@ -9,6 +9,7 @@ import concurrent.futures
 import datetime as dt
 import http.server
 import json
+import re
 import threading
 import urllib.parse
 
@@ -439,3 +440,45 @@ def test_a_failed_pair_is_pushed_once_a_day(app, store, receiver):
             ("price_job_failed", "prices run: A-B: no prices for A")]  # the next day
     finally:
         push.stop(app.ctx)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The pages
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_setup_shows_masked_channels_and_sends_a_test_and_the_log_shows_it(app, api, store, receiver, pushing):
+    from test_pages import Browser
+
+    pushing.notify_urls = (f"json://user:s3cret@127.0.0.1:{receiver.port}/hook "
+                           f"tgram://123456789:AAEsecretsecretsecret/42")
+    admin = Browser(api)
+    assert (await admin.login()).code == 302
+    page = (await admin.get("/setup")).text
+    section = page[page.index('id="notify-channels"'):]
+    assert re.findall(r"<li><code>([^<]+)</code></li>", section) == [
+        f"json://user:****@127.0.0.1:{receiver.port}/hook", "tgram://1...t/42/"]
+    assert "s3cret" not in page and "AAEsecret" not in page
+
+    # the test sends: to the receiver, and to a port where nobody listens (the tests reach loopback only)
+    down = _free_port()
+    pushing.notify_urls = f"json://user:s3cret@127.0.0.1:{receiver.port}/hook json://127.0.0.1:{down}/gone"
+    refused = await admin.form("/setup/notify-test", {})  # a form post without its XSRF token does nothing
+    assert refused.code == 403 and receiver.requests == []
+    answer = await admin.form("/setup/notify-test", {"_xsrf": admin.cookies["_xsrf"]})
+    assert answer.code == 302
+    notice = urllib.parse.parse_qs(urllib.parse.urlsplit(answer.headers["Location"]).query)["msg"][0]
+    assert notice.startswith(f"Test: json://user:****@127.0.0.1:{receiver.port}/hook sent; "
+                             f"json://127.0.0.1:{down}/gone failed (A Connection error occurred")
+    assert json.loads(receiver.requests[0][2])["title"] == "pairs: test"
+
+    log_page = (await admin.get("/deliveries")).text
+    table = log_page[log_page.index('id="notifications"'):]
+    assert re.findall(r'<td><code>([^<]+)</code></td><td class="http-\w+">(\w+)</td>', table) == [
+        (f"json://127.0.0.1:{down}/gone", "failed"), (f"json://user:****@127.0.0.1:{receiver.port}/hook", "sent")]
+
+    user = Browser(api)
+    assert (await user.login("user1")).code == 302
+    assert 'id="notify-channels"' not in (await user.get("/setup")).text  # the admin's only
+    assert (await user.form("/setup/notify-test", {"_xsrf": user.cookies["_xsrf"]})).code == 401
+    assert len(receiver.requests) == 1

@@ -100,7 +100,8 @@ class WebhookHandler(BaseHandler):
         self.send({"message": text}, status)
         push.signal_stored(self.ctx.store, self.ctx.settings, inserted.rowid, inserted.record,
                            inserted.outcome != signals.CREATED)
-        if inserted.findings and (self.ctx.settings.enable_email_notifications or self.ctx.settings.notify_urls):
+        if inserted.findings and (self.ctx.settings.enable_email_notifications
+                                  or push.wanted(self.ctx.store, self.ctx.settings, push.GAP, push.DUPLICATE)):
             # mailed now, not at the next periodic check; the check runs in the executor (kept for the tests)
             self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
 

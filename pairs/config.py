@@ -211,6 +211,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "PAIRS_PRICE_SOURCE": "price_source",
     "PAIRS_EVENT_LOOP": "event_loop",
     "PAIRS_NOTIFY_URLS": "notify_urls",
+    "PAIRS_NOTIFY_EVENTS": "notify_events",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

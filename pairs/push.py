@@ -432,6 +432,12 @@ def service(store: Store, settings: Settings) -> Service | None:
         return found
 
 
+def wanted(store: Store, settings: Settings, *kinds: str) -> bool:
+    """Whether any of ``kinds`` goes out to a push channel."""
+    running = service(store, settings)
+    return running is not None and any(running.wants(kind) for kind in kinds)
+
+
 def start(ctx: Any) -> None:
     """Server start-up hook: the channels' threads, and a line in the log saying what goes where."""
     running = service(ctx.store, ctx.settings)

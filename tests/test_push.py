@@ -20,7 +20,7 @@ from signal_fixtures import webhook
 from pairs import checks, fills, notify, push
 from pairs.config import ConfigError, load_settings
 from pairs.continuity import Finding
-from pairs.store import Signal, Ticker, utcnow
+from pairs.store import Pair, Signal, Ticker, utcnow
 
 CREATED = (200, {"message": "'signal' created successfully."})
 WAIT_SEC = 30  # an upper bound for a loaded machine, never a measured time
@@ -482,3 +482,49 @@ async def test_setup_shows_masked_channels_and_sends_a_test_and_the_log_shows_it
     assert 'id="notify-channels"' not in (await user.get("/setup")).text  # the admin's only
     assert (await user.form("/setup/notify-test", {"_xsrf": user.cookies["_xsrf"]})).code == 401
     assert len(receiver.requests) == 1
+
+
+def test_the_price_job_pushes_a_failed_pair_once_a_day_and_a_crossing_once(app, store, receiver):
+    from tests.test_jobs import TUESDAY_3PM_NEW_YORK, add_pairs_tx, run
+    from tests.test_stats import computed_stats
+
+    settings = app.ctx.settings
+    settings.notify_urls = f"json://127.0.0.1:{receiver.port}/hook"
+    settings.notify_events = "price_job_failed, zscore"
+    settings.notify_fold_sec = 600
+    z = computed_stats("KO", "PEP", 0.36, dt.date(2026, 11, 24)).zscore
+    settings.entry_z = abs(z)  # this run's z-score reaches it exactly
+    store.write_sync(add_pairs_tx)
+    store.write_sync(lambda: Pair.update(zscore=0.0).where(Pair.name == "KO-PEP").execute())
+    try:
+        run(store, settings)
+        run(store, settings, now=TUESDAY_3PM_NEW_YORK + dt.timedelta(minutes=20))  # outside now: no new crossing
+        records = delivered(app, 1)
+        push.service(store, settings).flush()
+        [done] = records.result(WAIT_SEC)
+        assert [(e.kind, e.text) for e in done.events] == [
+            ("price_job_failed", "prices run: EWA-ZZZ: no prices for ZZZ"),
+            ("zscore", f"KO-PEP (prices): z-score {z:.2f}, beyond ENTRY_Z {abs(z):g} (was 0)")]
+    finally:
+        push.stop(app.ctx)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_missed_alert_is_pushed_at_once_with_e_mail_off(app, api, store, receiver, pushing):
+    from test_continuity_http import post_sequence
+
+    def register():
+        for symbol in ("LNT", "FTS"):
+            Ticker.create(symbol=symbol, sectype="STK", currency="USD", active=1)
+        Pair.create(name="LNT-FTS", ticker1="LNT", ticker2="FTS", hedge=1.25, status=1)
+    store.write_sync(register)
+    pushing.notify_urls = f"json://127.0.0.1:{receiver.port}/hook"  # the default EVENTS: gap and duplicate in
+    assert not pushing.enable_email_notifications
+    rowids = await post_sequence(api)
+    outcome = await app.ctx.extras["continuity_alert"]  # the check the webhook started, not the periodic one
+    assert outcome.message == "pushed: 0 signal(s), 1 gap/duplicate finding(s)"
+    [message] = [json.loads(body) for _, _, body in (await within(receiver.expect(1)))]
+    assert message["title"] == "pairs: missed alert"
+    assert message["message"] == (f"gap #{rowids[1]} | LNT-FTS | gap after #{rowids[0]}: expected long 10 before "
+                                  "this order, the alert says flat 0")
+    assert Finding.get().notified is not None

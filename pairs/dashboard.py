@@ -19,7 +19,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import continuity, jobs, market, signals, stats
+from pairs import continuity, fills, jobs, market, signals, stats
 from pairs.args import CONVERTERS
 from pairs.market import PriceBar
 from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
@@ -205,7 +205,7 @@ def slip_text(sig: Signal) -> str:
     contracts = _number(sig.order_contracts)
     if contracts is None:
         return text
-    return f"{text} | {money(sig.slip * contracts)}"
+    return f"{text} | {money(fills.slip_money(sig.slip, contracts))}"
 
 
 @dataclasses.dataclass(frozen=True)

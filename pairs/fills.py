@@ -80,6 +80,13 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
     return new
 
 
+def slip_money(slip: float | None, contracts: float | None) -> float | None:
+    """A fill's slip in money: the slip per unit times the contracts (None when either is unknown)."""
+    if slip is None or contracts is None:
+        return None
+    return slip * contracts
+
+
 def settles(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether an update filled the signal, wholly or partly with its remainder canceled, or moved such a fill
     (a later cumulative fill): the moments a trader wants to hear of.  A re-sent fill changes nothing: False."""

@@ -384,6 +384,7 @@ def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        push.stop_store(store)  # the run's notifications go out before the command ends
         store.close()
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from peewee import AutoField, DateTimeField, IntegerField, TextField
 
+from pairs import fills
 from pairs.config import ConfigError, Settings
 from pairs.store import BaseModel, Store, Varchar, get_setting, register_model, set_setting_tx, utcnow
 
@@ -163,13 +164,6 @@ def signal_text(rowid: int, record: dict[str, Any]) -> str:
     if record.get("status_msg"):
         text += f": {record['status_msg']}"
     return text
-
-
-def slip_money(slip: float | None, contracts: float | None) -> float | None:
-    """The slip of a fill in money (slip per unit times contracts, as the pages show it); None when unknown."""
-    if slip is None or contracts is None:
-        return None
-    return slip * contracts
 
 
 def zscore_crossings(before: dict[str, float | None], after: dict[str, float | None], entry_z: float
@@ -448,8 +442,13 @@ def start(ctx: Any) -> None:
 
 def stop(ctx: Any) -> None:
     """Server shut-down hook: what the channels hold is sent (one try), then their threads end."""
+    stop_store(ctx.store)
+
+
+def stop_store(store: Store) -> None:
+    """The same for a command that ran jobs on ``store`` (``refresh-prices``), before it closes the store."""
     with _services_lock:
-        running = _services.pop(ctx.store, None)
+        running = _services.pop(store, None)
     if running is not None:
         running.stop()
 
@@ -475,7 +474,7 @@ def fill_applied(store: Store, settings: Settings, row: Any) -> None:
     running = service(store, settings)
     if running is None:
         return
-    money = slip_money(row.slip, row.order_contracts)
+    money = fills.slip_money(row.slip, row.order_contracts)
     text = (f"#{row.rowid} {row.ticker or '?'} {row.order_action or ''} {row.order_contracts}, {row.order_status} "
             f"at {number(row.fill_price)} (order price {number(row.order_price)}), slip {number(row.slip)}"
             + (f" = {money:.2f} in money" if money is not None else ""))

@@ -299,7 +299,8 @@ class Channel:
                 except queue.Empty:
                     break
                 if item is _Flush:
-                    events += self._drain()
+                    held, stopping = self._drain()
+                    events += held
                     break
                 if item is _Stop:
                     stopping = True
@@ -308,13 +309,16 @@ class Channel:
             if events:
                 self.deliver(events, retries=0 if stopping else self.service.retries)
 
-    def _drain(self) -> list[Event]:
+    def _drain(self) -> tuple[list[Event], bool]:
+        """The events queued now, and whether a stop came among them."""
         found = []
         while True:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
-                return found
+                return found, False
+            if item is _Stop:
+                return found, True
             if isinstance(item, Event):
                 found.append(item)
 

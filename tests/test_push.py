@@ -528,3 +528,21 @@ async def test_a_missed_alert_is_pushed_at_once_with_e_mail_off(app, api, store,
     assert message["message"] == (f"gap #{rowids[1]} | LNT-FTS | gap after #{rowids[0]}: expected long 10 before "
                                   "this order, the alert says flat 0")
     assert Finding.get().notified is not None
+
+
+def test_a_shut_down_sends_what_the_channels_hold_once(app, store, receiver):
+    settings = app.ctx.settings
+    down = _free_port()
+    settings.notify_urls = f"json://127.0.0.1:{receiver.port}/hook json://127.0.0.1:{down}/down"
+    settings.notify_events, settings.notify_fold_sec, settings.notify_retry_sec = "received", 600, 60
+    running = push.service(store, settings)
+    for rowid in (1, 2):
+        assert running.emit(push.RECEIVED, f"#{rowid} LNT buy 10, waiting", (rowid,))
+    push.stop(app.ctx)  # long before the end of the folding window, and of the first retry's pause
+    assert not any(channel.thread.is_alive() for channel in running.channels)
+    assert not running.emit(push.RECEIVED, "#3 too late")
+    rows = {r.channel: (r.outcome, r.attempts, r.events) for r in push.latest_records(10)}
+    assert rows == {f"json://127.0.0.1:{receiver.port}/hook": ("sent", 1, 2),
+                    f"json://127.0.0.1:{down}/down": ("failed", 1, 2)}  # tried once, not again 60 s later
+    assert json.loads(receiver.requests[0][2])["message"] == ("received: #1 LNT buy 10, waiting\n"
+                                                              "received: #2 LNT buy 10, waiting")

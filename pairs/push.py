@@ -216,8 +216,8 @@ class Delivered:
         return tuple(dict.fromkeys(event.kind for event in self.events))
 
 
-# Called inside the writer transaction that records a message as sent, once per kind it carried, with the signal
-# rowids of that kind's events and the channel: ``hook(rowids, channel, kind)``.  The signal lifecycle
+# Called inside the writer transaction that records a message as sent, once per kind it carried that named signals,
+# with the signal rowids of that kind's events and the channel: ``hook(rowids, channel, kind)``.  The signal lifecycle
 # (issue 11 §1) appends ``lifecycle.warned_tx`` here to record its ``warned`` events.
 ON_DELIVERED_TX: list[Callable[[list[int], str, str], Any]] = []
 
@@ -233,7 +233,7 @@ def record_tx(done: Delivered, keep: int = RECORDS_KEPT) -> int:
     if done.outcome == SENT:
         for kind in done.kinds:
             rowids = sorted({rowid for event in done.events if event.kind == kind for rowid in event.rowids})
-            for hook in ON_DELIVERED_TX:
+            for hook in ON_DELIVERED_TX if rowids else ():
                 hook(rowids, done.channel, kind)
     return row_id
 
@@ -495,7 +495,7 @@ def price_run(store: Store, settings: Settings, job: str, failed: dict[str, str]
     if running is None:
         return
     if failed and running.wants(PRICE_JOB_FAILED):
-        for name, why in _first_failures_today(store, failed, day).items():
+        for name, why in store.write_sync(first_failures_tx, failed, day).items():
             running.emit(PRICE_JOB_FAILED, f"{job} run: {name}: {why}")
     if running.wants(ZSCORE):
         for name, old, new in zscore_crossings(before, after, settings.entry_z):
@@ -503,7 +503,9 @@ def price_run(store: Store, settings: Settings, job: str, failed: dict[str, str]
                                  f"(was {number(old, 2)})")
 
 
-def _first_failures_today(store: Store, failed: dict[str, str], day: dt.date) -> dict[str, str]:
+def first_failures_tx(failed: dict[str, str], day: dt.date) -> dict[str, str]:
+    """The failures not yet reported on exchange day ``day``, remembered as reported (one writer step: the price and
+    the watchlist runs may finish together)."""
     try:
         known = json.loads(get_setting(PRICE_FAILED_KEY) or "{}")
     except ValueError:
@@ -511,6 +513,5 @@ def _first_failures_today(store: Store, failed: dict[str, str], day: dt.date) ->
     seen = set(known.get("pairs", [])) if known.get("day") == day.isoformat() else set()
     new = {name: why for name, why in failed.items() if name not in seen}
     if new:
-        store.write_sync(set_setting_tx, PRICE_FAILED_KEY,
-                         json.dumps({"day": day.isoformat(), "pairs": sorted(seen | set(new))}))
+        set_setting_tx(PRICE_FAILED_KEY, json.dumps({"day": day.isoformat(), "pairs": sorted(seen | set(new))}))
     return new

@@ -369,7 +369,7 @@ async def test_a_fill_is_reported_with_its_price_and_slip_once(app, api, store, 
 @pytest.mark.gen_test(timeout=60)
 async def test_hooks_see_each_sent_kind_inside_the_record_transaction(app, api, store, lnt, receiver, pushing):
     pushing.notify_urls = f"json://127.0.0.1:{receiver.port}/hook"
-    pushing.notify_events = "received, rejected"
+    pushing.notify_events = "received, rejected, bridge_silent"
     pushing.notify_fold_sec = 600
     calls = []
     push.ON_DELIVERED_TX.append(lambda rowids, channel, kind: calls.append(
@@ -377,13 +377,14 @@ async def test_hooks_see_each_sent_kind_inside_the_record_transaction(app, api, 
     try:
         for ticker in ("LNT", "ZZZ", "LNT"):
             await api.post("/v4/webhook", webhook(ticker))
+        push.service(store, pushing).emit(push.BRIDGE_SILENT, "silent for 20 minute(s)")  # names no signal
         records = delivered(app, 1)
         push.service(store, pushing).flush()
         await within(records)
     finally:
         push.ON_DELIVERED_TX.clear()
     channel = f"json://127.0.0.1:{receiver.port}/hook"
-    assert calls == [([1, 3], channel, "received", 1), ([2], channel, "rejected", 1)]
+    assert calls == [([1, 3], channel, "received", 1), ([2], channel, "rejected", 1)]  # not bridge_silent
 
 
 def test_stuck_signals_and_findings_are_pushed_with_e_mail_off_and_marked(app, store, receiver):

@@ -35,9 +35,11 @@ from peewee import AutoField, DateTimeField, IntegerField, TextField
 
 from pairs import fills
 from pairs.config import ConfigError, Settings
+from pairs.lazy import LazyModule
 from pairs.store import BaseModel, Store, Varchar, get_setting, register_model, set_setting_tx, utcnow
 
 log = logging.getLogger("pairs.push")
+apprise = LazyModule("apprise")  # imported by the first send or URL check, not with this module
 
 STUCK = "stuck"
 BRIDGE_SILENT = "bridge_silent"
@@ -87,16 +89,10 @@ def mask_url(url: str) -> str:
     return f"{scheme}://***" if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) else "***"
 
 
-def _apprise() -> Any:
-    import apprise  # lazily: see the module's docstring
-
-    return apprise
-
-
 def channel_name(url: str) -> str:
     """What the pages and records show of a channel: Apprise's privacy form (tokens and passwords masked) without
     its query of options; ``mask_url`` when Apprise cannot read it."""
-    plugin = _apprise().Apprise.instantiate(url)
+    plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         return mask_url(url)
     return plugin.url(privacy=True).split("?", 1)[0]
@@ -104,13 +100,9 @@ def channel_name(url: str) -> str:
 
 def url_problems(text: str) -> list[str]:
     """One line per URL of ``[NOTIFY] URLS`` that Apprise cannot use, checked without sending anything."""
-    urls = split_urls(text)
-    if not urls:
-        return []
-    apprise = _apprise()
     return [f"[NOTIFY] URLS: URL {number} ({mask_url(url)}) is not a URL Apprise can send to; see "
             "https://github.com/caronc/apprise/wiki for the form of each service"
-            for number, url in enumerate(urls, 1) if apprise.Apprise.instantiate(url) is None]
+            for number, url in enumerate(split_urls(text), 1) if apprise.Apprise.instantiate(url) is None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -270,7 +262,6 @@ class Channel:
         """One try; '' when the service took it, else why not."""
         try:
             if self._apprise is None:
-                apprise = _apprise()
                 self._apprise = apprise.Apprise()
                 if not self._apprise.add(self.url):
                     self._apprise = None

@@ -4,8 +4,12 @@
     python bench/webhooks.py --rows 100000   # lists at 100,000 rows only
     python bench/webhooks.py --help
 
+    python bench/webhooks.py --notify --rows ''   # webhooks without, then with push notifications on
+
 Prints: sequential webhook latency (p50/p99), throughput and latency with 8 and 32 concurrent keep-alive clients
-(and checks that every acknowledged signal is in the database), then the latency of
+(and checks that every acknowledged signal is in the database); with ``--notify`` the same again on a fresh
+database with ``[NOTIFY] URLS`` pointing at a JSON receiver this script runs on loopback and ``EVENTS`` including
+``received`` (every webhook is an event, folded per ``FOLD_SEC``); then the latency of
 ``GET /v4/signals/status/waiting/0`` and ``GET /v4/signals/20`` with 100,000 and 1,000,000 stored signals.
 The client is plain asyncio sockets in this process; the server is a child process, so both share the machine.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import json
 import os
 import random
@@ -23,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -209,35 +215,8 @@ async def list_latency(port: int, path: str, count: int) -> list[float]:
     return latencies
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sequential", type=int, default=2000, metavar="N",
-                        help="webhooks sent one after another (default 2000)")
-    parser.add_argument("--clients", default="8,32", help="concurrent keep-alive clients, comma-separated "
-                        "(default 8,32)")
-    parser.add_argument("--duration", type=float, default=10.0, metavar="SEC",
-                        help="seconds of each concurrent run (default 10)")
-    parser.add_argument("--rows", default="100000,1000000",
-                        help="table sizes for the list latencies, comma-separated; empty to skip (default "
-                        "100000,1000000)")
-    parser.add_argument("--list-requests", type=int, default=300, metavar="N",
-                        help="requests per list measurement (default 300)")
-    parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
-    parser.add_argument("--wrk", action="store_true", help="also drive the concurrent runs with wrk and "
-                        "../shared/bench/limit_probe.py's body, the client the probe uses (apt-get install wrk)")
-    args = parser.parse_args()
-
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pairs-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "bench.db"
-    if db.exists():
-        raise SystemExit(f"{db} exists; use an empty --workdir")
-    env = {"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}
-    print(f"pairs webhook bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite "
-          f"{sqlite3.sqlite_version} (synchronous=FULL, WAL), database {db}")
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
-          "skews every figure below)", flush=True)
-
+def webhook_runs(workdir: Path, db: Path, env: dict[str, str], args: argparse.Namespace) -> None:
+    """The sequential and concurrent webhook runs on a fresh server in ``workdir``."""
     server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
     try:
         asyncio.run(register_instruments(server.port, db))
@@ -268,6 +247,82 @@ def main() -> int:
                       f"{cpu * 1000 / max(1, answered):.2f} ms per webhook", flush=True)
     finally:
         server.stop()
+
+
+class JsonReceiver:
+    """What Apprise's ``json://`` posts to, on loopback: counts the messages, answers 200."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.count += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sequential", type=int, default=2000, metavar="N",
+                        help="webhooks sent one after another (default 2000)")
+    parser.add_argument("--clients", default="8,32", help="concurrent keep-alive clients, comma-separated "
+                        "(default 8,32)")
+    parser.add_argument("--duration", type=float, default=10.0, metavar="SEC",
+                        help="seconds of each concurrent run (default 10)")
+    parser.add_argument("--rows", default="100000,1000000",
+                        help="table sizes for the list latencies, comma-separated; empty to skip (default "
+                        "100000,1000000)")
+    parser.add_argument("--list-requests", type=int, default=300, metavar="N",
+                        help="requests per list measurement (default 300)")
+    parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
+    parser.add_argument("--wrk", action="store_true", help="also drive the concurrent runs with wrk and "
+                        "../shared/bench/limit_probe.py's body, the client the probe uses (apt-get install wrk)")
+    parser.add_argument("--notify", action="store_true", help="run the webhooks again with push notifications on "
+                        "(every webhook a 'received' event to a JSON receiver on loopback) and compare")
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pairs-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "bench.db"
+    if db.exists():
+        raise SystemExit(f"{db} exists; use an empty --workdir")
+    env = {"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}
+    print(f"pairs webhook bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite "
+          f"{sqlite3.sqlite_version} (synchronous=FULL, WAL), database {db}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+          "skews every figure below)", flush=True)
+
+    webhook_runs(workdir, db, env, args)
+    if args.notify:
+        receiver = JsonReceiver()
+        folder = workdir / "notify"
+        folder.mkdir()
+        url = f"json://127.0.0.1:{receiver.port}/hook"
+        print(f"with notifications: every webhook is a 'received' event to {url}", flush=True)
+        webhook_runs(folder, folder / "bench.db", {**env, "PAIRS_NOTIFY_URLS": url,
+                                                   "PAIRS_NOTIFY_EVENTS": "received"}, args)
+        with sqlite3.connect(folder / "bench.db") as conn:
+            outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM notifications GROUP BY outcome").fetchall())
+            events = conn.execute("SELECT COALESCE(SUM(events), 0) FROM notifications").fetchone()[0]
+        conn.close()
+        print(f"notifications: {receiver.count} messages received carrying {events} events; recorded {outcomes}",
+              flush=True)
+        receiver.close()
 
     for total in (int(r) for r in args.rows.split(",") if r.strip()):
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 import peewee
 
 from handlers.base import SESSION_COOKIE, BaseHandler, _in_networks, message
-from pairs import lifecycle, live, messages, signals, users
+from pairs import lifecycle, live, messages, push, signals, users
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
@@ -103,7 +103,10 @@ class WebhookHandler(BaseHandler):
                                  messages.INSERT_FAILED)
         status, text = WEBHOOK_ANSWERS[inserted.outcome]
         self.send({"message": text}, status)
-        if inserted.findings and self.ctx.settings.enable_email_notifications:
+        push.signal_stored(self.ctx.store, self.ctx.settings, inserted.rowid, inserted.record,
+                           inserted.outcome != signals.CREATED)
+        if inserted.findings and (self.ctx.settings.enable_email_notifications
+                                  or push.wanted(self.ctx.store, self.ctx.settings, push.GAP, push.DUPLICATE)):
             self.ctx.jobs.mail_now()
 
     async def put(self) -> None:
@@ -144,8 +147,10 @@ class OrderHandler(SignalItemHandler):
         body = self.arguments()
         update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
                              body["partial"], body["order_contracts"])
-        row = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
-        self.send(signal_json(row, with_timestamp=False))
+        updated = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
+        self.send(signal_json(updated.row, with_timestamp=False))
+        if updated.settled:
+            push.fill_applied(self.ctx.store, self.ctx.settings, updated.row)
 
 
 def _list(handler: BaseHandler, rows: Callable[[], list]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import peewee
 import tornado.ioloop
 
-from pairs import delivery, demo, jobs, live, market, notify, screener, users
+from pairs import delivery, demo, jobs, live, market, notify, push, screener, users
 from pairs.config import ConfigError
 from pairs.db import utcnow
 
@@ -50,11 +50,13 @@ class JobControl:
     def start(self) -> None:
         self.start_schedule()
         self.start_purge()
+        push.start(self.ctx)
 
     def stop(self) -> None:
         """The periodic jobs stop; a run already in the executor ends there (a late write fails, the writer said)."""
         self.stop_purge()
         self.stop_schedule()
+        push.stop(self.ctx)  # what the channels hold is sent, through the writer, before it stops
         log.info("background jobs stopped")
 
     def start_schedule(self) -> None:

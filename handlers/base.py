@@ -80,6 +80,7 @@ class Access(enum.StrEnum):
     REFRESH_TOKEN = "refresh"  # a refresh token (Bearer only)
     SESSION = "session"  # a page: anyone, a logged-in user sees more; a form post needs the XSRF token
     LOGIN = "login"  # a page for a logged-in user only: the others are sent to the login form
+    ADMIN_PAGE = "admin-page"  # the same for an admin: another user gets the 401 of ADMIN
 
 
 # what ``identity()`` must find for each token level
@@ -328,9 +329,11 @@ class BaseHandler(tornado.web.RequestHandler):
         route = self.route
         if route is None:  # no row names this method: not served (tests/test_openapi.py keeps rows and methods equal)
             raise tornado.web.HTTPError(405)
-        if route.access is Access.LOGIN:
+        if route.access in (Access.LOGIN, Access.ADMIN_PAGE):
             if self.current_user is None:
                 self.redirect("/login?" + urllib.parse.urlencode({"next": self.request.uri}))
+            elif route.access is Access.ADMIN_PAGE and not self.current_user.is_admin:
+                raise message(401, messages.NOT_ADMIN)
             return
         level = _TOKEN_LEVELS.get(route.access)
         if level is not None:

@@ -16,7 +16,7 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, lifecycle, live, market, messages, research, signals, users
+from pairs import bridge, continuity, dashboard, jobs, lifecycle, live, market, messages, push, research, signals, users
 from pairs.args import ABSENT, Arg
 from pairs.db import utcnow
 from pairs.db.urls import DatabaseUnavailable
@@ -52,6 +52,8 @@ SETUP_ARGS = (Arg("tab", "str", default="signals", description="signals, pairs o
               Arg("pair", "str", default=""), Arg("ticker", "str", default=""))
 NOTICE_ARGS = (Arg("msg", "str", default="", description="the one-line outcome of Update Now"),)
 YAHOO_SYMBOL_ARGS = (Arg("symbol", "str", default=""), Arg("yahoo_symbol", "str", default=""))
+NOTIFY_TEST_ARGS: tuple[Arg, ...] = ()  # the button's form carries only its XSRF token
+NOTIFICATION_ROWS = 20  # the DELIVERY LOG page's NOTIFICATIONS section
 DELIVERY_ARGS = (Arg("route", "str", default=""), Arg("status", "str", default="", description="2xx, 4xx, 5xx or a code"),
                  *DAY_ARGS, BEFORE)
 
@@ -278,7 +280,8 @@ class WatchlistHandler(PageHandler):
 
 
 class SetupHandler(PageHandler):
-    def get(self) -> None:
+    async def get(self) -> None:
+        user = self.current_user
         args = self.arguments()
         tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
         values: dict[str, Any] = {"setup_tab": tab, "notice": args["msg"]}
@@ -307,7 +310,25 @@ class SetupHandler(PageHandler):
         values["status_class"] = dashboard.status_class
         values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
         values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        urls = self.ctx.settings.notify_urls
+        # Apprise reads the URLs to mask their secrets; its first import is slow: in the executor
+        values["channels"] = await self.ctx.run(push.channel_names, urls) if user.is_admin and urls else ()
         self.page("setup.html", "/setup", title="SETUP", **values)
+
+
+class NotifyTestHandler(PageHandler):
+    """SETUP's "Send test" (admin): one message to every push channel now, then the page says how each went."""
+
+    async def post(self) -> None:
+        self.arguments()
+        running = push.service(self.ctx.store, self.ctx.settings)
+        if running is None:
+            notice = "No notification channel: set [NOTIFY] URLS or PAIRS_NOTIFY_URLS."
+        else:
+            sent = await self.ctx.run(running.send_test)
+            notice = "Test: " + "; ".join(f"{d.channel} {d.outcome}" + (f" ({d.error})" if d.error else "")
+                                          for d in sent)
+        self.redirect("/setup?" + urllib.parse.urlencode({"msg": notice}))
 
 
 class YahooSymbolHandler(PageHandler):
@@ -354,4 +375,4 @@ class DeliveryLogHandler(PageHandler):
                  "end_date": end.isoformat() if end else ""}
         self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
                   query=query, routes=self.application.route_table.passphrase_paths, status_filters=dashboard.STATUS_FILTERS,
-                  paged=args["before"] is not None)
+                  paged=args["before"] is not None, notifications=push.latest_records(NOTIFICATION_ROWS))

@@ -10,7 +10,7 @@ passphrase row) and the bridge's writes that show it alive (``by_bridge``).
 To add a route: write the handler's method, then add one row here, before any row whose path would also match
 (Tornado takes the first matching rule); ``tests/test_openapi.py`` fails while a handler method has no row or a row
 names a method its handler lacks.  A row of an API route with a ``tag`` is in ``/v4/openapi.json``; a page's row
-(access ``SESSION`` or ``LOGIN``) is in the pages' description; a row without either (``/docs``, ``/events``,
+(access ``SESSION``, ``LOGIN`` or ``ADMIN_PAGE``) is in the pages' description; a row without either (``/docs``, ``/events``,
 ``/sma``) is served but described in neither.  A handler that inherits a method (``OrderHandler`` from
 ``SignalItemHandler``) serves it under the row of the class that defines it.
 """
@@ -39,7 +39,7 @@ from handlers import (
 from handlers.base import Access
 from pairs.args import Arg
 
-PUBLIC, OPTIONAL_TOKEN, PASSPHRASE, TOKEN, FRESH_TOKEN, ADMIN, REFRESH_TOKEN, SESSION, LOGIN = Access
+PUBLIC, OPTIONAL_TOKEN, PASSPHRASE, TOKEN, FRESH_TOKEN, ADMIN, REFRESH_TOKEN, SESSION, LOGIN, ADMIN_PAGE = Access
 
 # how the original answered a wrong passphrase on each route: (status, as a field error {"passphrase": ...})
 FLAT, NESTED, AS_BAD_INPUT = (401, False), (401, True), (400, False)
@@ -72,7 +72,7 @@ class Route:
 
     @property
     def is_page(self) -> bool:
-        return self.access in (SESSION, LOGIN)
+        return self.access in (SESSION, LOGIN, ADMIN_PAGE)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -177,6 +177,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/setup", pages.SetupHandler, LOGIN, "SETUP: signals, pairs and tickers", args=pages.SETUP_ARGS),
     Route("POST", "/setup/yahoo-symbol", pages.YahooSymbolHandler, LOGIN, "A ticker's Yahoo spelling",
           args=pages.YAHOO_SYMBOL_ARGS),
+    Route("POST", "/setup/notify-test", pages.NotifyTestHandler, ADMIN_PAGE,
+          "SETUP's Send test: one message to every push channel, then SETUP says how each went",
+          args=pages.NOTIFY_TEST_ARGS),
     Route("GET", "/signal/{rowid}", pages.SignalPageHandler, LOGIN, "SIGNAL: one signal's timeline, latencies and slip"),
     Route("GET", "/deliveries", pages.DeliveryLogHandler, LOGIN, "DELIVERY LOG: the passphrase routes' requests",
           args=pages.DELIVERY_ARGS),

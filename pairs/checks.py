@@ -19,7 +19,7 @@ from pathlib import Path
 
 import peewee
 
-from pairs import jobs, market, stats, users
+from pairs import jobs, market, push, stats, users
 from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, command, parse_networks
 from pairs.db.models import database
 from pairs.db.urls import StoreError, _redact, open_database
@@ -215,6 +215,19 @@ def check_email(settings: Settings) -> Iterator[Finding]:
         yield _error(f"[EMAIL] notifications are enabled but {problem}.")
 
 
+def check_notify(settings: Settings, urls: bool = True) -> Iterator[Finding]:
+    """``[NOTIFY]``: the events, and (``urls``) each URL as Apprise reads it, without sending anything."""
+    try:
+        push.parse_events(settings.notify_events)
+    except ConfigError as exc:
+        yield _error(str(exc))
+    if settings.notify_fold_sec < 0 or settings.notify_retries < 0 or settings.notify_retry_sec < 0:
+        yield _error("[NOTIFY] FOLD_SEC, RETRIES and RETRY_SEC must not be negative")
+    if urls:
+        for problem in push.url_problems(settings.notify_urls):
+            yield _error(problem)
+
+
 def check_server(settings: Settings) -> Iterator[Finding]:
     if not 0 < settings.port < 65536:
         yield _error(f"the port {settings.port} is not a port number (1-65535)")
@@ -252,7 +265,8 @@ def startup_errors(settings: Settings) -> list[str]:
     """The errors of ``check_server`` (port, log level, event loop, bcrypt rounds, body limit, display zone): what
     the server and every sub-command refuse to start with, wherever the value came from (a command-line option,
     the environment or the file), instead of binding a random port or logging at a level nobody chose."""
-    return [finding.text for finding in check_server(settings) if finding.level == ERROR]
+    return [finding.text for finding in (*check_server(settings), *check_notify(settings, urls=False))
+            if finding.level == ERROR]
 
 
 def check_jobs(settings: Settings) -> Iterator[Finding]:
@@ -319,6 +333,7 @@ def check_settings(settings: Settings) -> list[Finding]:
         *check_data_dir(settings),
         *check_networks(settings),
         *check_email(settings),
+        *check_notify(settings),
         *check_server(settings),
         *check_jobs(settings),
         *check_research(settings),

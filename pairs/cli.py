@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pairs import __version__, auth, backup, checks, demo, jobs, market, messages, screener, users
+from pairs import __version__, auth, backup, checks, demo, jobs, market, messages, push, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, load_settings
 from pairs.db import open_store
 from pairs.db.urls import StoreError, _redact
@@ -198,6 +198,7 @@ def cmd_refresh_prices(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        push.stop_store(store)  # the run's notifications go out before the command ends
         store.close()
 
 

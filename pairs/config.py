@@ -106,6 +106,13 @@ class Settings:
     log_level: str = "INFO"
     event_loop: str = "auto"  # uvloop when installed (faster answers under load), else asyncio's own
     duplicate_window_sec: int = 60  # the same alert again within this many seconds is a duplicate (continuity)
+    # [NOTIFY] (ours): push notifications through Apprise (pairs/push.py)
+    notify_urls: str = ""  # Apprise URLs, separated by spaces, commas or lines; secrets: PAIRS_NOTIFY_URLS
+    notify_events: str = "stuck, bridge_silent, rejected, price_job_failed, gap, duplicate"
+    notify_slip_limit: float = 100.0  # money: a fill whose slip (either way) is larger is a "slip" event
+    notify_fold_sec: float = 3.0  # events within this many seconds go out as one message per channel
+    notify_retries: int = 3  # tries after the first failed send, with back-off
+    notify_retry_sec: float = 2.0  # the first pause before a retry; each next one doubles
 
     @property
     def sqlite_default_url(self) -> str:
@@ -181,6 +188,12 @@ INI_KEYS: dict[tuple[str, str], str] = {
     ("SERVER", "LOG_LEVEL"): "log_level",
     ("SERVER", "EVENT_LOOP"): "event_loop",
     ("SERVER", "DUPLICATE_WINDOW_SEC"): "duplicate_window_sec",
+    ("NOTIFY", "URLS"): "notify_urls",
+    ("NOTIFY", "EVENTS"): "notify_events",
+    ("NOTIFY", "SLIP_LIMIT"): "notify_slip_limit",
+    ("NOTIFY", "FOLD_SEC"): "notify_fold_sec",
+    ("NOTIFY", "RETRIES"): "notify_retries",
+    ("NOTIFY", "RETRY_SEC"): "notify_retry_sec",
 }
 
 # environment variable -> Settings field
@@ -197,6 +210,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "PAIRS_LOG_LEVEL": "log_level",
     "PAIRS_PRICE_SOURCE": "price_source",
     "PAIRS_EVENT_LOOP": "event_loop",
+    "PAIRS_NOTIFY_URLS": "notify_urls",
+    "PAIRS_NOTIFY_EVENTS": "notify_events",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

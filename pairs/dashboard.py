@@ -19,7 +19,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import continuity, jobs, lifecycle, market, signals, stats
+from pairs import continuity, fills, jobs, lifecycle, market, signals, stats
 from pairs.args import CONVERTERS
 from pairs.db import Account, DeliveryLog, Pair, PriceBar, Signal, Ticker
 
@@ -208,7 +208,7 @@ def slip_text(sig: Signal) -> str:
     contracts = _number(sig.order_contracts)
     if contracts is None:
         return text
-    return f"{text} | {money(sig.slip * contracts)}"
+    return f"{text} | {money(fills.slip_money(sig.slip, contracts))}"
 
 
 @dataclasses.dataclass(frozen=True)

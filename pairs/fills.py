@@ -80,6 +80,21 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
     return new
 
 
+def slip_money(slip: float | None, contracts: float | None) -> float | None:
+    """A fill's slip in money: the slip per unit times the contracts (None when either is unknown)."""
+    if slip is None or contracts is None:
+        return None
+    return slip * contracts
+
+
+def settles(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an update filled the signal, wholly or partly with its remainder canceled, or moved such a fill
+    (a later cumulative fill): the moments a trader wants to hear of.  A re-sent fill changes nothing: False."""
+    return (after.get("order_status") in (FILLED, PART_FILLED) and after.get("fill_price") is not None
+            and (after.get("order_status"), after.get("fill_price")) != (before.get("order_status"),
+                                                                         before.get("fill_price")))
+
+
 def expected_quantity(row: Mapping[str, Any], leg: int) -> int:
     """What the leg should fill: the signal's contracts for leg 1, ``floor(contracts * hedge)`` for leg 2."""
     contracts = row.get("order_contracts") or 0

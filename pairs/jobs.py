@@ -19,7 +19,7 @@ from typing import Any
 
 import schedule
 
-from pairs import market, stats
+from pairs import market, push, stats
 from pairs.config import ConfigError, Settings
 from pairs.db import JobRun, Pair, Store, Ticker, utcnow
 
@@ -288,6 +288,8 @@ def _price_run(store: Store, source: market.PriceSource, settings: Settings, job
     outcome.updated = store.write_sync(save_pair_stats_tx, results, list(outcome.failed), outcome.finished)
     progress("done", total, total)
     store.write_sync(record_run_tx, outcome)
+    push.price_run(store, settings, job, outcome.failed, today, {pair.name: pair.zscore for pair in pairs},
+                   {name: values.zscore for name, (_, values) in results.items()})
     log.info("%s run: %d pairs, %d updated, %d stale%s", job, outcome.pairs, outcome.updated, len(outcome.failed),
              "".join(f"; {name}: {why}" for name, why in outcome.failed.items()))
     return outcome
@@ -310,7 +312,7 @@ def build_schedule(settings: Settings, prices: Callable[[], Any], email: Callabl
     scheduler = schedule.Scheduler()
     if settings.enable_sma_calc:
         scheduler.every(max(1, settings.sma_calc_period)).minutes.do(prices).tag(PRICES)
-    if settings.enable_email_notifications:
+    if settings.enable_email_notifications or settings.notify_urls:  # the e-mail and the push alerts' check
         scheduler.every(max(1, settings.mail_check_period)).seconds.do(email).tag(EMAIL)
     return scheduler
 

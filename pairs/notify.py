@@ -7,7 +7,8 @@ Every signal whose status is ``waiting``, ``rerouted``, ``error`` or ``critical 
 (fills, positions, account PNL, signal echoes; ``pairs.bridge`` keeps the time) for ``BRIDGE_SILENT_MIN``
 minutes; that is reported once per silence.  Each continuity finding (a missed or a repeated strategy alert,
 ``pairs.continuity``) is named once too, unless ``[EMAIL] CONTINUITY_ALERTS`` is off.  Sending is blocking smtplib: the server calls ``run_email_job`` in its
-executor.
+executor.  The same news goes to the push channels (``pairs.push``: events ``stuck``, ``bridge_silent``, ``gap``,
+``duplicate``); what the e-mail or one push channel took is marked and not reported again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import ssl
 import threading
 from collections.abc import Callable
 
-from pairs import bridge, continuity, jobs, lifecycle
+from pairs import bridge, continuity, jobs, lifecycle, push
 from pairs.config import Settings
 from pairs.db import Signal, Store, utcnow
 from pairs.db.settings import get_setting, set_setting_tx
@@ -161,30 +162,65 @@ def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = No
 
 
 def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> jobs.RunOutcome | None:
+    mail = settings.enable_email_notifications
+    pusher = push.service(store, settings)
+    wants = {kind for kind in (push.STUCK, push.BRIDGE_SILENT, push.GAP, push.DUPLICATE)
+             if pusher is not None and pusher.wants(kind)}
     signals = problem_signals(now, settings.mail_warn_after_min, settings.mail_lookback_hours)
     silence = bridge_silence(now, settings)
-    findings = continuity.unnotified(FINDINGS_MAX) if settings.continuity_alerts else []
+    mailed_findings = mail and settings.continuity_alerts
+    findings = continuity.unnotified(FINDINGS_MAX) if mailed_findings or wants & {push.GAP, push.DUPLICATE} else []
     if not signals and not silence and not findings:
         return None
     outcome = jobs.RunOutcome(job=jobs.EMAIL, started=utcnow(), pairs=len(signals))
-    try:
-        send(settings, compose(settings, signals, silence, now, findings))
-    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:  # retried at the next check: nothing is marked
-        log.error("alert e-mail to %s via %s:%s failed: %s", settings.mail_recipient, settings.mail_server,
-                  settings.mail_port, exc)
-        outcome.failed = {"smtp": f"{type(exc).__name__}: {exc}"}
-        outcome.message = "not sent"
-    else:
+    mailed = False
+    if mail:
+        try:
+            send(settings, compose(settings, signals, silence, now, findings if mailed_findings else []))
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:  # retried at the next check: nothing is marked
+            log.error("alert e-mail to %s via %s:%s failed: %s", settings.mail_recipient, settings.mail_server,
+                      settings.mail_port, exc)
+            outcome.failed = {"smtp": f"{type(exc).__name__}: {exc}"}
+            outcome.message = "not sent"
+        else:
+            mailed = True
+    pushed = _push(pusher, signals, silence, findings) if pusher is not None else set()
+    # what one channel took is not reported again: the push channels retry on their own (pairs.push)
+    signals = signals if mailed or push.STUCK in pushed else []
+    silence = silence if mailed or push.BRIDGE_SILENT in pushed else None
+    findings = [row for row in findings if (mailed and mailed_findings) or row.kind in pushed]
+    if signals:
         store.write_sync(mark_warned_tx, [row.rowid for row in signals])
-        if silence:
-            store.write_sync(remember_bridge_warning_tx, silence[0])
-        if findings:
-            store.write_sync(continuity.mark_notified_tx, [row.id for row in findings], now)
+    if silence:
+        store.write_sync(remember_bridge_warning_tx, silence[0])
+    if findings:
+        store.write_sync(continuity.mark_notified_tx, [row.id for row in findings], now)
+    if mailed or pushed:
         outcome.updated = 1
-        outcome.message = (f"sent to {settings.mail_recipient}: {len(signals)} signal(s)" +
+        outcome.message = ((f"sent to {settings.mail_recipient}" if mailed else "pushed") +
+                           f": {len(signals)} signal(s)" +
                            (f", bridge silent {silence[1]} min" if silence else "") +
-                           (f", {len(findings)} gap/duplicate finding(s)" if findings else ""))
-        log.warning("alert e-mail %s", outcome.message)
+                           (f", {len(findings)} gap/duplicate finding(s)" if findings else "") +
+                           (f"; pushed: {', '.join(sorted(pushed))}" if mailed and pushed else ""))
+        log.warning("alert %s %s", "e-mail" if mailed else "notifications", outcome.message)
+    elif not mail:
+        return None  # nothing any channel wanted (EVENTS leaves these out)
     outcome.finished = utcnow()
     store.write_sync(jobs.record_run_tx, outcome)
     return outcome
+
+
+def _push(pusher: push.Service, signals: list[Signal], silence: tuple[dt.datetime, int] | None,
+          findings: list[continuity.Finding]) -> set[str]:
+    """The same news for the push channels, one event per signal or finding; returns the kinds queued."""
+    pushed: set[str] = set()
+    for row in signals:
+        if pusher.emit(push.STUCK, f"not processed: {signal_line(row)}", (row.rowid,)):
+            pushed.add(push.STUCK)
+    if silence and pusher.emit(push.BRIDGE_SILENT, f"the broker bridge has been silent for {silence[1]} minute(s): "
+                               f"last request {format_timestamp(silence[0])} UTC"):
+        pushed.add(push.BRIDGE_SILENT)
+    for row in findings:
+        if pusher.emit(row.kind, finding_line(row), (row.signal,)):
+            pushed.add(row.kind)
+    return pushed

@@ -21,7 +21,7 @@ from pairs import continuity, equation, lifecycle
 from pairs.db import Pair, Signal, Ticker, utcnow
 from pairs.db.models import PreparedQuery, database
 from pairs.errors import NotFound
-from pairs.fills import OrderUpdate, apply_order_update, leg_matches
+from pairs.fills import OrderUpdate, apply_order_update, leg_matches, settles
 from pairs.instruments import parse_rowid
 from pairs.wire import SIGNAL_KEYS, format_timestamp
 
@@ -96,6 +96,8 @@ def classify(values: dict[str, Any]) -> Classified:
 class Inserted(NamedTuple):
     outcome: str  # CREATED, PROBLEMATIC, ...
     findings: int  # continuity findings written (pairs.continuity)
+    rowid: int
+    record: dict[str, Any]  # the columns stored (the notifications read them: pairs.push)
 
 
 def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int,
@@ -108,10 +110,8 @@ def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int,
     cursor = _INSERT_SIGNAL.execute(field.db_value(row[field.name]) for field in _INSERT_FIELDS)
     rowid = cursor.lastrowid if isinstance(database.obj, peewee.SqliteDatabase) else cursor.fetchone()[0]
     lifecycle.received_tx(rowid, received or {}, values)
-    findings = 0
-    if plan is not None:
-        findings = continuity.record_tx(plan, rowid, duplicate_window_sec)
-    return Inserted(classified.outcome, findings)
+    findings = continuity.record_tx(plan, rowid, duplicate_window_sec) if plan is not None else 0
+    return Inserted(classified.outcome, findings, rowid, row)
 
 
 def replace_signal_tx(values: dict[str, Any], by: str = lifecycle.BY_BRIDGE) -> Signal:
@@ -157,7 +157,12 @@ def find_order_signal(order_id: int, symbol: str) -> Signal | None:
     return max(found, key=lambda r: r.rowid) if found else None
 
 
-def update_order_tx(update: OrderUpdate) -> Signal:
+class OrderUpdated(NamedTuple):
+    row: Signal
+    settled: bool  # this update made the signal filled or part.filled (the ``filled`` notification, pairs.push)
+
+
+def update_order_tx(update: OrderUpdate) -> OrderUpdated:
     """PUT /v4/signal/order: read, apply §6.5, write — one step of the writer, so concurrent legs serialize."""
     row = find_order_signal(update.order_id, update.symbol)
     if row is None:
@@ -170,7 +175,7 @@ def update_order_tx(update: OrderUpdate) -> Signal:
             setattr(row, key, after[key])
         row.save(only=[Signal._meta.fields[key] for key in changed])
         lifecycle.order_update_tx(row.rowid, before, after, update)
-    return row
+    return OrderUpdated(row, settles(before, after))
 
 
 def find_signal(rowid: Any) -> Signal | None:

@@ -265,8 +265,8 @@ def test_every_shipped_schema_gets_the_findings_table_and_the_lookup_indexes(ver
         body = {"ticker": "ZZCONT", "order_action": "sell", "order_contracts": 5, "pre_mar_pos": "flat",
                 "pre_mar_pos_size": 0, "mar_pos": "short", "mar_pos_size": 5, "timestamp": T0}
         store.write_sync(signals.insert_signal_tx, body, WINDOW)
-        assert store.write_sync(signals.insert_signal_tx, {**body, "timestamp": T0 + dt.timedelta(1)}, WINDOW) \
-            == (signals.CREATED, 1)
+        inserted = store.write_sync(signals.insert_signal_tx, {**body, "timestamp": T0 + dt.timedelta(1)}, WINDOW)
+        assert (inserted.outcome, inserted.findings) == (signals.CREATED, 1)
     finally:
         store.close()
 
@@ -281,7 +281,7 @@ def test_a_failing_check_never_costs_the_signal(store, monkeypatch, broken):
         raise RuntimeError("boom")
     monkeypatch.setattr(continuity, broken, fail)
     inserted = store.write_sync(signals.insert_signal_tx, webhook("LNT", 200, SHORT_5), WINDOW)
-    assert inserted == (signals.CREATED, 0)
+    assert (inserted.outcome, inserted.findings) == (signals.CREATED, 0)
     assert [s.order_action for s in Signal.select().order_by(Signal.rowid)] == ["buy", "sell"]
     assert Finding.select().count() == 0
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pairs.errors import Rejected
-from pairs.fills import OrderUpdate, apply_order_update, leg_matches
+from pairs.fills import OrderUpdate, apply_order_update, leg_matches, slip_money
 
 
 def pair_signal(action: str = "buy", order_price: float | None = 1, contracts: int = 100, hedge: float = 3,
@@ -276,3 +276,12 @@ def test_fx_pair_filled_by_the_bridges_base_currency_symbols() -> None:
         (fill("CAD", 101, 9, 10), ("filled(...)", "remained(USD.CAD): 0.0", 1.37, None, None, None)),  # no leg
         (fill("EUR", 101, 1.05, 10), ("filled", "", 1.37, 1.05, 0.32, 0.18)),
     ])
+
+
+@pytest.mark.parametrize(("slip", "contracts", "money"), [(-0.2, 10, -2.0), (0.05, 300, 15.0), (0.0, 10, 0.0)])
+def test_slip_in_money_is_slip_times_contracts(slip, contracts, money):
+    assert slip_money(slip, contracts) == pytest.approx(money)
+
+
+def test_slip_in_money_is_unknown_without_a_slip_or_contracts():
+    assert slip_money(None, 10) is None and slip_money(0.1, None) is None

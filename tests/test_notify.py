@@ -83,6 +83,7 @@ def smtp_ssl(certificate):
 
 
 def mail_settings(settings, port: int, tls: bool, ssl_: bool, user: str = ""):
+    settings.enable_email_notifications = True  # off, the check only feeds the push channels (pairs.push)
     settings.mail_server = "127.0.0.1"
     settings.mail_port = port
     settings.mail_use_tls = tls

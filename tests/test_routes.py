@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.parse
 
@@ -10,6 +11,7 @@ from conftest import make_token
 
 from handlers.routes import (
     ADMIN,
+    ADMIN_PAGE,
     FRESH_TOKEN,
     LOGIN,
     OPTIONAL_TOKEN,
@@ -41,12 +43,12 @@ def rows(*levels):
 @pytest.mark.gen_test(timeout=120)
 async def test_each_row_is_refused_or_served_anonymously_as_its_access_says(api):
     problems = []
-    for row in rows(*NEEDS_A_TOKEN, PUBLIC, OPTIONAL_TOKEN, LOGIN):
+    for row in rows(*NEEDS_A_TOKEN, PUBLIC, OPTIONAL_TOKEN, LOGIN, ADMIN_PAGE):
         path = concrete(row.path)
         reply = await api.call(row.method, path, headers=FORM_XSRF)
         if row.access in NEEDS_A_TOKEN:
             ok = (reply.code, reply.json) == (401, TOKEN_MISSING)
-        elif row.access is LOGIN:
+        elif row.access in (LOGIN, ADMIN_PAGE):
             ok = reply.code == 302 and reply.headers["Location"] == "/login?" + urllib.parse.urlencode({"next": path})
         else:
             ok = reply.code != 401
@@ -97,4 +99,12 @@ def test_the_delivery_log_and_the_bridge_read_the_table():
         ("PUT", "/v4/signal/order"), ("PUT", "/v4/signal/updateorder"), ("PUT", "/v4/ticker/pnl"),
         ("PUT", "/v4/ticker/updatepnl"), ("PUT", "/v4/pnl"), ("POST", "/v4/pnl"), ("PUT", "/v4/regpnl"),
         ("POST", "/v4/regpnl"), ("PUT", "/v4/webhook")}  # not POST /v4/webhook: TradingView's
-    assert {row.access for row in ROUTES if row.is_page} == {SESSION, LOGIN}
+    assert {row.access for row in ROUTES if row.is_page} == {SESSION, LOGIN, ADMIN_PAGE}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_admin_page_refuses_a_user_who_is_not_an_admin(api, store):
+    user = make_token("user1", False, True)
+    for row in rows(ADMIN_PAGE):
+        reply = await api.call(row.method, concrete(row.path), token=user, headers=FORM_XSRF)
+        assert reply.code == 401 and html.escape(messages.NOT_ADMIN) in reply.text, row.path  # an error page

@@ -203,7 +203,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path, servers, event_loop):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
 
-HEAVY = ("pandas", "numpy", "yfinance", "statsmodels", "scipy")
+HEAVY = ("pandas", "numpy", "yfinance", "statsmodels", "scipy", "apprise")
 # `python server.py ARGS` as it is, except that at exit it says which of the heavy libraries it imported
 REPORTS_HEAVY = f"""import atexit, runpy, sys
 sys.path.insert(0, {str(Path(SERVER).parent)!r})

@@ -9,6 +9,7 @@ from pairs.db.models import (
     DeliveryLog,
     Finding,
     JobRun,
+    Notification,
     Pair,
     PriceBar,
     RevokedToken,
@@ -26,6 +27,6 @@ from pairs.db.models import (
 from pairs.db.writer import Store, open_store
 
 __all__ = [
-    "Account", "DeliveryLog", "Finding", "JobRun", "Pair", "PriceBar", "RevokedToken", "ScreenerResult",
+    "Account", "DeliveryLog", "Finding", "JobRun", "Notification", "Pair", "PriceBar", "RevokedToken", "ScreenerResult",
     "ScreenerRun", "Setting", "Signal", "SignalEvent", "SignalTiming", "SimpleSession", "Store", "Ticker", "User", "open_store", "utcnow",
 ]

@@ -361,9 +361,26 @@ class SignalTiming(BaseModel):
         table_name = "signal_timings"
 
 
+class Notification(BaseModel):
+    """One message to one channel, sent or given up on."""
+
+    id = AutoField()
+    finished = DateTimeField(index=True)  # when it was sent, or given up on
+    kinds = Varchar(200)  # the kinds of the events it carried, comma-separated
+    events = IntegerField()
+    channel = Varchar(300)  # Apprise's privacy form: no token, no password
+    outcome = Varchar(10)  # SENT | FAILED
+    attempts = IntegerField()
+    title = Varchar(300)
+    error = TextField(null=True)  # the last failure's reason
+
+    class Meta:
+        table_name = "notifications"
+
+
 ORIGINAL_MODELS: tuple[type[BaseModel], ...] = (Signal, Ticker, Pair, Account, User, SimpleSession)
 MODELS: tuple[type[BaseModel], ...] = (*ORIGINAL_MODELS, RevokedToken, Setting, DeliveryLog, Finding, PriceBar, JobRun,
-                                       ScreenerRun, ScreenerResult, SignalEvent, SignalTiming)
+                                       ScreenerRun, ScreenerResult, SignalEvent, SignalTiming, Notification)
 
 
 # ---------------------------------------------------------------------------------------------------------------

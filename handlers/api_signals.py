@@ -12,7 +12,7 @@ import tornado.ioloop
 
 from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
-from pairs import delivery, live, messages, signals, users
+from pairs import delivery, live, messages, signals, users, vocab
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.store import signal_json, utcnow
@@ -35,7 +35,7 @@ WEBHOOK_ARGS = (
     Arg("pre_mar_pos", "str"),
     Arg("pre_mar_pos_size", "int"),
     Arg("order_comment", "str", default=""),
-    Arg("order_status", "str", default="waiting"),
+    Arg("order_status", "str", default=vocab.OrderStatus.WAITING),
     Arg("ticker_type", "str"),
     Arg("ticker1", "str"),
     Arg("ticker2", "str"),
@@ -160,7 +160,7 @@ class SignalListHandler(BaseHandler):
 
 class SignalStatusListHandler(BaseHandler):
     def get(self, status: str, number: str) -> None:
-        limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
+        limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == vocab.OrderStatus.WAITING else ANONYMOUS_LIMIT)
         self.send({"signals": _list(self, lambda: signals.signals_with_status(status, limit))})
 
 

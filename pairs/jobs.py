@@ -25,13 +25,14 @@ from peewee import AutoField, DateTimeField, IntegerField, TextField
 from pairs import market, messages, stats
 from pairs.config import ConfigError, Settings
 from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, open_store, register_model, utcnow
+from pairs.vocab import Activity
 
 log = logging.getLogger("pairs.jobs")
 
 PRICES = "prices"
 WATCHLIST = "watchlist"
 EMAIL = "email"
-PAIR_STATUS = {PRICES: 1, WATCHLIST: -1}
+PAIR_STATUS = {PRICES: Activity.ACTIVE, WATCHLIST: Activity.WATCHLIST}
 
 
 @register_model

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pairs import vocab
+from pairs.store import Pair, Ticker
 from pairs.vocab import Activity, OrderStatus, StatusMessage
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,12 @@ def test_activity_values_and_names(member, value, label, short, dot) -> None:
 def test_is_tradable_and_what_a_page_shows(stored, tradable, shown) -> None:
     assert vocab.is_tradable(stored) is tradable
     assert Activity.shown(stored) is shown
+
+
+@pytest.mark.parametrize("column", [Ticker.active, Pair.status])
+def test_tradable_is_the_same_rule_in_sql(column) -> None:
+    condition = vocab.tradable(column)
+    assert (condition.lhs, condition.op, condition.rhs) == (column, "=", 1)
 
 
 def test_the_values_the_api_accepts_and_their_help() -> None:

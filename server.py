@@ -22,7 +22,8 @@ import tornado.httpserver
 from handlers import api_signals, maintenance
 from pairs import __version__, auth, backup, checks, demo, jobs, messages, screener, users
 from pairs.config import ENV_OVERRIDES, ConfigError, Settings, command, load_settings
-from pairs.store import Store, StoreError, open_store
+from pairs.db import Store, open_store
+from pairs.db.urls import StoreError
 
 log = logging.getLogger("pairs")
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import handlers.app  # noqa: F401 - registers every model
 from handlers.ops import health_report
 from pairs import backup
-from pairs.store import Signal, Store
+from pairs.db import Signal, Store
 
 ROW = {"ticker": "NYSE:KO-0.8*NYSE:PEP", "order_action": "buy", "order_contracts": 10, "order_price": 1.25,
        "order_status": "filled", "ticker_type": "pair", "ticker1": "KO", "ticker2": "PEP", "hedge_param": 0.8,

@@ -31,7 +31,7 @@ from handlers.app import make_app
 from handlers.maintenance import job_control
 from pairs import auth, jobs, market, users
 from pairs.config import load_settings
-from pairs.store import Pair, Store
+from pairs.db import Pair, Store
 
 NOW = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.UTC)
 

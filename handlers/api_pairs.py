@@ -6,7 +6,8 @@ from handlers.api_tickers import check_status_value
 from handlers.base import BaseHandler, message
 from pairs import instruments, messages, vocab
 from pairs.args import Arg
-from pairs.store import Pair, pair_json
+from pairs.db import Pair
+from pairs.wire import pair_json
 
 _LEGS = (
     Arg("name", "str", max_length=81, description="ignored on POST (always ticker1-ticker2); selects the pair on PUT"),
@@ -23,18 +24,17 @@ PAIR_PUT_ARGS = (*_LEGS, *(Arg(k, "float", description="omitted: the stored valu
 
 
 class PairHandler(BaseHandler):
-    def _body(self, spec) -> dict:
-        self.identity(fresh=True)
-        body = self.args(spec)
+    def _body(self) -> dict:
+        body = self.arguments()
         check_status_value(body, "status")
         return body
 
     async def post(self) -> None:
-        await self.ctx.store.write(instruments.create_pair_tx, self._body(PAIR_POST_ARGS))
+        await self.ctx.store.write(instruments.create_pair_tx, self._body())
         self.send({"message": messages.created("pair")}, 201)
 
     async def put(self) -> None:
-        pair = await self.ctx.store.write(instruments.update_pair_tx, self._body(PAIR_PUT_ARGS))
+        pair = await self.ctx.store.write(instruments.update_pair_tx, self._body())
         self.send(pair_json(pair))
 
 
@@ -52,13 +52,5 @@ class PairItemHandler(BaseHandler):
         self.send(pair_json(pair))
 
     async def delete(self, name: str) -> None:
-        self.identity(fresh=True, admin=True)
         await self.ctx.store.write(instruments.delete_pair_tx, name)
         self.send({"message": messages.deleted("pair")})
-
-
-ROUTES = [
-    (r"/v4/pair", PairHandler),
-    (r"/v4/pairs/([^/]+)", PairListHandler),
-    (r"/v4/pair/([^/]+)", PairItemHandler),
-]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.base import ApiError, BaseHandler
 from pairs import instruments, live, messages
 from pairs.args import Arg
-from pairs.store import Account, account_json
+from pairs.db import Account
+from pairs.wire import account_json
 
 ANONYMOUS_LIMIT = 5
 PNL_ARGS = (
@@ -19,18 +20,15 @@ PNL_ARGS = (
 
 
 class PnlHandler(BaseHandler):
-    passphrase_route = True
     live_topic = live.POSITIONS
 
     async def post(self) -> None:
-        body = self.args(PNL_ARGS)
-        self.check_passphrase(body["passphrase"])
+        body = self.arguments()
         await self.ctx.store.write(instruments.create_account_tx, body)
         self.send({"message": messages.created("record")}, 201)
 
     async def put(self) -> None:
-        body = self.args(PNL_ARGS)
-        self.check_passphrase(body["passphrase"], nested=True)
+        body = self.arguments()
         row = await self.ctx.store.write(instruments.replace_account_tx, body)
         # the original answers with the request's values (defaults as the integer -1) and rowid as given, which is
         # the replaced row's (the newest record's when none was given: replace_account_tx)
@@ -58,13 +56,5 @@ class PnlItemHandler(BaseHandler):
         self.send({**account_json(row), **bridge})
 
     async def delete(self, rowid: str) -> None:
-        self.identity(fresh=True, admin=True)
         await self.ctx.store.write(instruments.delete_account_tx, rowid)
         self.send({"message": messages.deleted("pnl")})
-
-
-ROUTES = [
-    (r"/v4/(?:pnl|regpnl)", PnlHandler),
-    (r"/v4/pnls/([^/]+)", PnlListHandler),
-    (r"/v4/pnl/([^/]+)", PnlItemHandler),
-]

@@ -14,8 +14,9 @@ from handlers import maintenance
 from handlers.base import BaseHandler, _in_networks, message
 from pairs import delivery, live, messages, signals, users, vocab
 from pairs.args import Arg
+from pairs.db import utcnow
 from pairs.fills import OrderUpdate
-from pairs.store import signal_json, utcnow
+from pairs.wire import signal_json
 
 log = logging.getLogger("pairs.signals")
 
@@ -81,7 +82,6 @@ async def _stored(handler: BaseHandler, write: Awaitable[Any], failure: str) -> 
 class WebhookHandler(BaseHandler):
     """POST: TradingView's alert (and the bridge's sync signals).  PUT: the bridge's full echo of a signal."""
 
-    passphrase_route = True
     live_topic = live.SIGNALS
 
     def prepare(self) -> None:
@@ -91,8 +91,7 @@ class WebhookHandler(BaseHandler):
             raise message(403, messages.SOURCE_NOT_ALLOWED)
 
     async def post(self) -> None:
-        body = self.args(WEBHOOK_ARGS)
-        self.check_passphrase(body["passphrase"])
+        body = self.arguments()
         inserted = await _stored(self, self.ctx.store.write(signals.insert_signal_tx, body,
                                                             self.ctx.settings.duplicate_window_sec),
                                  messages.INSERT_FAILED)
@@ -103,8 +102,7 @@ class WebhookHandler(BaseHandler):
             self.ctx.extras["continuity_alert"] = asyncio.ensure_future(maintenance.job_control(self.ctx).email())
 
     async def put(self) -> None:
-        body = self.args(WEBHOOK_ARGS)
-        self.check_passphrase(body["passphrase"], nested=True)
+        body = self.arguments()
         row = await _stored(self, self.ctx.store.write(signals.replace_signal_tx, body), messages.UPDATE_FAILED)
         self.send(signal_json(row, with_timestamp=False))
 
@@ -122,20 +120,16 @@ class SignalItemHandler(BaseHandler):
         self.send(signal_json(row))
 
     async def delete(self, rowid: str) -> None:
-        self.identity(fresh=True, admin=True)
         await _stored(self, self.ctx.store.write(signals.delete_signal_tx, rowid), messages.DELETE_FAILED)
         self.send({"message": messages.deleted("signal")})
 
 
 class OrderHandler(SignalItemHandler):
     """PUT /v4/signal/order (and v4.0's /v4/signal/updateorder).  Other methods fall through to the rowid route,
-    as in the original: ``GET /v4/signal/order`` is a 404 ``item not found.``"""
-
-    passphrase_route = True
+    as in the original: ``GET /v4/signal/order`` is a 404 ``item not found.`` (under the rows of SignalItemHandler)."""
 
     async def put(self, _route: str) -> None:
-        body = self.args(ORDER_ARGS)
-        self.check_passphrase(body["passphrase"], nested=True)
+        body = self.arguments()
         update = OrderUpdate(body["order_id"], body["symbol"], body["price"], body["filled_qty"], body["cancel"],
                              body["partial"], body["order_contracts"])
         row = await _stored(self, self.ctx.store.write(signals.update_order_tx, update), messages.UPDATE_FAILED)
@@ -215,13 +209,3 @@ def stop_delivery_log_purge(ctx: Any) -> None:
     callback = ctx.extras.pop("delivery_log_purge", None)
     if callback is not None:
         callback.stop()
-
-
-ROUTES = [
-    (r"/v4/webhook", WebhookHandler),
-    (r"/v4/signal/(order|updateorder)", OrderHandler),
-    (r"/v4/signals/status/([^/]+)/([^/]+)", SignalStatusListHandler),
-    (r"/v4/signals/ticker/([^/]+)/([^/]+)", SignalTickerListHandler),
-    (r"/v4/signals/([^/]+)", SignalListHandler),
-    (r"/v4/signal/([^/]+)", SignalItemHandler),
-]

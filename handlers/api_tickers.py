@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.base import BaseHandler, field_error, message
 from pairs import instruments, live, messages, vocab
 from pairs.args import Arg
-from pairs.store import Ticker, ticker_json
+from pairs.db import Ticker
+from pairs.wire import ticker_json
 
 TICKER_ARGS = (
     Arg("symbol", "str", required=True, help=messages.empty("symbol"), max_length=40),
@@ -36,8 +37,7 @@ def check_status_value(body: dict, field: str) -> None:
 
 class TickerHandler(BaseHandler):
     def _body(self) -> dict:
-        self.identity(fresh=True)
-        body = self.args(TICKER_ARGS)
+        body = self.arguments()
         check_status_value(body, "active")
         return body
 
@@ -56,12 +56,10 @@ class TickerHandler(BaseHandler):
 
 
 class TickerPnlHandler(BaseHandler):
-    passphrase_route = True
     live_topic = live.POSITIONS
 
     async def put(self) -> None:
-        body = self.args(TICKER_PNL_ARGS)
-        self.check_passphrase(body["passphrase"], status=400)
+        body = self.arguments()
         ticker = await self.ctx.store.write(instruments.set_ticker_pnl_tx, body["symbol"], body)
         self.send(ticker_json(ticker))
 
@@ -80,14 +78,5 @@ class TickerItemHandler(BaseHandler):
         self.send(ticker_json(ticker))
 
     async def delete(self, symbol: str) -> None:
-        self.identity(fresh=True, admin=True)
         await self.ctx.store.write(instruments.delete_ticker_tx, symbol)
         self.send({"message": messages.deleted("ticker")})
-
-
-ROUTES = [
-    (r"/v4/ticker", TickerHandler),
-    (r"/v4/ticker/(?:pnl|updatepnl)", TickerPnlHandler),
-    (r"/v4/tickers/([^/]+)", TickerListHandler),
-    (r"/v4/ticker/([^/]+)", TickerItemHandler),
-]

@@ -10,14 +10,14 @@ import peewee
 from handlers.base import ApiError, BaseHandler, field_error, message, token_error
 from pairs import auth, messages, users
 from pairs.args import Arg
-from pairs.store import User
+from pairs.db import User
 
 CREDENTIALS = (
     Arg("username", "str", required=True, help=messages.empty("username"), max_length=80),
     Arg("password", "str", required=True, help=messages.empty("password")),
 )
 LOGIN_ARGS = (*CREDENTIALS, Arg("expire", "int", default=10, description="fresh window in minutes", nullable=False))
-LOGOUT_ARGS = (Arg("refresh_token", "str", description="ours: also revoke this refresh token"),)
+LOGOUT_ARGS = (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)
 USER_ARGS = (*LOGIN_ARGS, Arg("is_admin", "bool", description="ours: give or take the admin flag"))
 
 POSTMAN_CSRF_COOKIE = "_csrf_token"
@@ -64,7 +64,7 @@ async def verify_login(handler: BaseHandler, username: str, password: str) -> Us
 
 class LoginHandler(BaseHandler):
     async def post(self) -> None:
-        body = self.args(LOGIN_ARGS)
+        body = self.arguments()
         username = body["username"]
         user = await verify_login(self, username, body["password"])
         access, refresh = auth.login_tokens(self.ctx.jwt_secret, username, bool(user.is_admin), body["expire"],
@@ -78,7 +78,7 @@ class RefreshHandler(BaseHandler):
     """Rotation (A.5): each refresh token works once; the new pair belongs to the same login."""
 
     async def post(self) -> None:
-        who = self.identity(kind="refresh")
+        who = self.current_user
         if not await self.ctx.store.write(users.use_refresh_tx, who.claims):
             raise token_error(auth.TokenError(*auth.TOKEN_REVOKED))
         secret, stamp = self.ctx.jwt_secret, who.claims.get("stamp")
@@ -91,8 +91,8 @@ class RefreshHandler(BaseHandler):
 
 class LogoutHandler(BaseHandler):
     async def post(self) -> None:
-        who = self.identity()
-        refresh = self.args(LOGOUT_ARGS)["refresh_token"]  # a bad body is a 400 before anything is revoked
+        who = self.current_user
+        refresh = self.arguments()["refresh_token"]  # a bad body is a 400 before anything is revoked
         if who.via == "token":
             await self.ctx.store.write(users.logout_tx, who.claims)
             if refresh is not None:
@@ -116,8 +116,7 @@ class UserHandler(BaseHandler):
         return await self.ctx.run(auth.hash_password, password, self.ctx.settings.bcrypt_rounds)
 
     async def post(self) -> None:
-        self.identity(fresh=True, admin=True)
-        body = self.args(USER_ARGS)
+        body = self.arguments()
         _check_username(body["username"])
         _check_length(body["password"])
         if users.find(body["username"]):
@@ -130,8 +129,7 @@ class UserHandler(BaseHandler):
         self.send({"message": messages.created("user")}, 201)
 
     async def put(self) -> None:
-        self.identity(fresh=True, admin=True)
-        body = self.args(USER_ARGS)
+        body = self.arguments()
         _check_username(body["username"])
         _check_length(body["password"])
         hashed = await self._hash(body["password"])
@@ -161,21 +159,18 @@ def _upsert_user_tx(username: str, hashed: str, is_admin: bool | None) -> bool:
 
 class UserListHandler(BaseHandler):
     def get(self, number: str) -> None:
-        self.identity(fresh=True, admin=True)
         limit = self.count(number, field="number_of_users")
         self.send({"users": [{"username": u.username} for u in users.list_users(limit)]})
 
 
 class UserItemHandler(BaseHandler):
     def get(self, username: str) -> None:
-        self.identity(fresh=True, admin=True)
         user = users.find(username)
         if user is None:
             raise message(404, messages.NOT_FOUND)
         self.send({"username": user.username})
 
     async def delete(self, username: str) -> None:
-        self.identity(fresh=True, admin=True)
         try:
             deleted = await self.ctx.store.write(users.delete_tx, username)
         except users.LastAdminError:
@@ -183,13 +178,3 @@ class UserItemHandler(BaseHandler):
         if not deleted:
             raise message(404, messages.NOT_FOUND)
         self.send({"message": messages.deleted("user")})
-
-
-ROUTES = [
-    (r"/v4/login", LoginHandler),
-    (r"/v4/refresh", RefreshHandler),
-    (r"/v4/logout", LogoutHandler),
-    (r"/v4/user", UserHandler),
-    (r"/v4/users/([^/]+)", UserListHandler),
-    (r"/v4/user/([^/]+)", UserItemHandler),
-]

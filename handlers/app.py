@@ -1,4 +1,4 @@
-"""The Application: every URL of pairs in one table, and the state the handlers share."""
+"""The Application: built from the route table (handlers/routes.py), and the state the handlers share."""
 
 from __future__ import annotations
 
@@ -11,25 +11,13 @@ from typing import Any
 
 import tornado.web
 
-from handlers import (
-    api_continuity,
-    api_pairs,
-    api_pnl,
-    api_signals,
-    api_tickers,
-    api_users,
-    live,
-    maintenance,
-    openapi,
-    ops,
-    pages,
-    research,
-)
+from handlers import ops, routes
 from handlers.base import NotFoundHandler
 from pairs import auth
 from pairs.config import INSTALLED, PROJECT_DIR, Settings
+from pairs.db import Store
+from pairs.db.settings import ensure_setting
 from pairs.live import Broadcaster
-from pairs.store import Store, ensure_setting
 
 
 @dataclasses.dataclass
@@ -72,16 +60,11 @@ def make_context(settings: Settings, store: Store) -> Context:
 # templates/ and static/: beside server.py in a checkout, inside this package when installed (pyproject.toml)
 ASSETS_DIR = Path(__file__).resolve().parent if INSTALLED else PROJECT_DIR
 
-# Tornado tries the rules in this order and no two modules' paths overlap: the signals first, so the webhook (the
-# hot route) is matched by its first rule instead of after sixteen others (bench/profile_webhooks.py).
-ROUTE_MODULES = (api_signals, api_users, api_tickers, api_pairs, api_pnl, ops, openapi, pages, maintenance,
-                 api_continuity, live, research)
-
 
 class PairsApp(tornado.web.Application):
     def __init__(self, ctx: Context, **overrides: Any):
         self.ctx = ctx
-        routes = [route for module in ROUTE_MODULES for route in module.ROUTES]
+        self.route_table = routes.TABLE
         settings = {
             "cookie_secret": ctx.cookie_secret,
             "xsrf_cookies": False,  # BaseHandler checks the token itself, once the body (maybe holding it) is read
@@ -93,7 +76,7 @@ class PairsApp(tornado.web.Application):
             "log_function": ops.log_request,
             **overrides,
         }
-        super().__init__(routes, **settings)
+        super().__init__(self.route_table.url_rules(), **settings)
 
 
 def make_app(settings: Settings, store: Store, **overrides: Any) -> PairsApp:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import ipaddress
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import peewee
@@ -18,8 +20,9 @@ import tornado.web
 
 from pairs import auth, bridge, delivery, messages, users
 from pairs.args import Arg, ArgError, BodyError, capped, parse_args, parse_body, parse_count
+from pairs.db import utcnow
+from pairs.db.urls import DatabaseUnavailable
 from pairs.errors import NotFound, Rejected
-from pairs.store import DatabaseUnavailable, utcnow
 
 log = logging.getLogger("pairs.http")
 
@@ -65,18 +68,41 @@ class Identity:
     claims: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+class Access(enum.StrEnum):
+    """Who may call a route: the ``access`` of its row in handlers/routes.py, enforced by BaseHandler."""
+
+    PUBLIC = "public"  # anyone
+    OPTIONAL_TOKEN = "optional"  # anyone; a token (or the session) lifts the anonymous caps; a bad token is a 401
+    PASSPHRASE = "passphrase"  # the webhook passphrase, checked after the arguments (SPEC §3.3): ``arguments()``
+    TOKEN = "token"  # an access token, or the dashboard's session cookie (with the XSRF token on a write)
+    FRESH_TOKEN = "fresh"  # the same, from a login within its ``expire`` minutes
+    ADMIN = "admin"  # a fresh token of an admin
+    REFRESH_TOKEN = "refresh"  # a refresh token (Bearer only)
+    SESSION = "session"  # a page: anyone, a logged-in user sees more; a form post needs the XSRF token
+    LOGIN = "login"  # a page for a logged-in user only: the others are sent to the login form
+
+
+# what ``identity()`` must find for each token level
+_TOKEN_LEVELS: dict[Access, dict[str, Any]] = {
+    Access.OPTIONAL_TOKEN: {"required": False}, Access.TOKEN: {}, Access.FRESH_TOKEN: {"fresh": True},
+    Access.ADMIN: {"fresh": True, "admin": True}, Access.REFRESH_TOKEN: {"kind": "refresh"},
+}
+
+
 @tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
     """JSON API handler.  Page handlers subclass it and override ``write_error``.
 
+    Each request knows its row of handlers/routes.py (``self.route``, given by the URL rule): ``arguments()`` parses
+    its argument table, and its ``access`` is enforced before the method runs.
+
     The body is streamed (``stream_request_body``): ``prepare`` refuses a declared length over the cap before a byte
     of the body is read, ``data_received`` keeps at most the cap of a chunked one and answers 413 as soon as it is
     over, and every HTTP method of a subclass first puts the body where Tornado would have (``_read_body``), then
-    checks the XSRF token, which may be a form field of that body.
+    checks the XSRF token, which may be a form field of that body, then the row's access (``_admit``): the order of
+    SPEC §3.3, CSRF before the token.
     """
 
-    # Passphrase routes set this: no cookie auth there, so no XSRF token either (A.5), and every request is logged.
-    passphrase_route = False
     # Write routes name what they change (pairs.live): open dashboard pages hear of each successful write.
     live_topic: str | None = None
     # A shutdown waits for the requests in flight; a stream that never ends by itself opts out (handlers/live.py).
@@ -84,12 +110,18 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in ("get", "post", "put", "patch", "delete"):
+        for name in ("get", "post", "put", "patch", "delete", "head"):
             method = cls.__dict__.get(name)
             if method is not None:
-                setattr(cls, name, _after_body(method))
+                setattr(cls, name, _admitted(method))
 
-    def initialize(self) -> None:
+    def initialize(self, rows: Mapping[str, Any] | None = None, passphrase_route: bool = False) -> None:
+        """``rows``: the URL rule's rows by method (HEAD is served by GET's); ``passphrase_route``: a rule with a
+        passphrase row, where no cookie authenticates, so no XSRF token is needed (A.5), and every request is
+        logged (pairs.delivery)."""
+        method = self.request.method
+        self.route = (rows or {}).get("GET" if method == "HEAD" else method)
+        self.passphrase_route = passphrase_route
         self._received = bytearray()
         self._size = 0  # bytes received (or declared, when refused unread)
         self._body_read = False
@@ -266,6 +298,15 @@ class BaseHandler(tornado.web.RequestHandler):
         except ArgError as exc:
             raise field_error(exc.field, exc.message) from None
 
+    def arguments(self) -> dict[str, Any]:
+        """The row's argument table, parsed; on a passphrase route the passphrase is checked next, so a bad argument
+        is a 400 before a wrong passphrase is a 401 (SPEC §3.3), answered as the row says the original did."""
+        values = self.args(self.route.args)
+        if self.route.access is Access.PASSPHRASE:
+            status, nested = self.route.wrong_passphrase
+            self.check_passphrase(values["passphrase"], status, nested)
+        return values
+
     def count(self, text: str, anonymous_limit: int | None = None, field: str = "number_of_items") -> int:
         """A list's size from its path segment: 0 = all, the anonymous cap applied when not logged in.
 
@@ -279,6 +320,23 @@ class BaseHandler(tornado.web.RequestHandler):
         return capped(number, anonymous_limit) if anonymous else number
 
     # ----------------------------------------------------------------------------------------------- identity
+    def _admit(self) -> None:
+        """The row's access, enforced once the request is in and its XSRF token checked, before the method runs.
+
+        A passphrase is checked by ``arguments()``, after the arguments; a page left to anyone reads its user when it
+        needs one (``current_user``), so a bad token there is a 401 only where the page looks.
+        """
+        route = self.route
+        if route is None:  # no row names this method: not served (tests/test_openapi.py keeps rows and methods equal)
+            raise tornado.web.HTTPError(405)
+        if route.access is Access.LOGIN:
+            if self.current_user is None:
+                self.redirect("/login?" + urllib.parse.urlencode({"next": self.request.uri}))
+            return
+        level = _TOKEN_LEVELS.get(route.access)
+        if level is not None:
+            self.current_user = self.identity(**level)
+
     def identity(self, required: bool = True, fresh: bool = False, admin: bool = False,
                  kind: str = "access") -> Identity | None:
         """Who is calling: a Bearer token, else the dashboard's session cookie (SPEC §3.5 with A.5).
@@ -402,10 +460,17 @@ class BaseHandler(tornado.web.RequestHandler):
             counter.finished()
         if self.live_topic and self.request.method not in ("GET", "HEAD", "OPTIONS") and self.get_status() < 300:
             self.ctx.live.publish(self.live_topic)
-        if self.passphrase_route:
-            self.ctx.store.writer.submit(delivery.record_tx, delivery.row(self._delivery()))
-        anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
-        if bridge.shows_bridge_alive(self.request.method, self.request.path, anonymous, self.get_status()):
+        request = self.request
+        if self.passphrase_route:  # the body only when it was read (not when refused for its size, or before it came)
+            self.ctx.store.writer.submit(delivery.record_tx, delivery.entry(
+                peer=self.peer, method=request.method, route=request.path,
+                content_type=request.headers.get("Content-Type"), size=self._size, status=self.get_status(),
+                body=request.body if self._body_read else None, answer=self._answer,
+                configured=self.ctx.settings.webhook_passphrase,
+                carried=getattr(self, "_values", {}).get("passphrase")))
+        anonymous = not (request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
+        if bridge.shows_bridge_alive(request.method, request.path, anonymous, self.get_status(),
+                                     self.application.route_table.bridge_writes):
             self._remember_bridge()
 
     def _remember_bridge(self) -> None:
@@ -418,22 +483,16 @@ class BaseHandler(tornado.web.RequestHandler):
         self.ctx.extras[bridge.SEEN_KEY] = now
         self.ctx.store.writer.submit(bridge.remember_tx, now)
 
-    def _delivery(self) -> delivery.Delivery:
-        """What the delivery log keeps of this request.  The body is None when it was not read: refused for its
-        size, or before it came (a source not allowed, HTTPS required)."""
-        body = self.request.body if self._body_read else None
-        carried = getattr(self, "_values", {}).get("passphrase")
-        return delivery.Delivery(
-            received=utcnow(), peer=self.peer, method=self.request.method, route=self.request.path,
-            content_type=self.request.headers.get("Content-Type") or None, size=self._size, status=self.get_status(),
-            body=body, message=delivery.answer_text(self._answer),
-            secrets=delivery.secrets_of(self.ctx.settings.webhook_passphrase, carried))
 
+def _admitted(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The method, run once the body is in and the row's access is met (a page may have redirected instead)."""
 
-def _after_body(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def run(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
         self._read_body()
+        self._admit()
+        if self._finished:
+            return None
         return method(self, *args, **kwargs)
 
     return run

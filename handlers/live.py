@@ -56,6 +56,3 @@ class EventStreamHandler(BaseHandler):
 
     def on_connection_close(self) -> None:
         self._closed.set()
-
-
-ROUTES = [(r"/events", EventStreamHandler)]

@@ -120,13 +120,12 @@ class RunNowHandler(BaseHandler):
     page = "/positions"
 
     async def get(self) -> None:
-        if self.identity().via == "token":
+        if self.current_user.via == "token":
             await self._run_and_show()
             return
         self.redirect(self.page)
 
-    async def post(self) -> None:
-        self.identity()  # with the session cookie, BaseHandler.check_xsrf_cookie has checked the token
+    async def post(self) -> None:  # with the session cookie, BaseHandler.check_xsrf_cookie has checked the token
         await self._run_and_show()
 
     async def _run_and_show(self) -> None:
@@ -143,7 +142,6 @@ class RunNowHandler(BaseHandler):
         self.redirect(self.page + "?" + urllib.parse.urlencode({"msg": notice}))
 
     async def head(self) -> None:  # a HEAD never runs anything
-        self.identity()
         self.redirect(self.page)
 
 
@@ -157,9 +155,3 @@ class UpdateWatchlistHandler(RunNowHandler):
     job = jobs.WATCHLIST
     gate = False
     page = "/watchlist"
-
-
-ROUTES = [
-    (r"/sma", SmaHandler),
-    (r"/update_watchlist", UpdateWatchlistHandler),
-]

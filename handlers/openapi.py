@@ -1,10 +1,8 @@
-"""`GET /v4/openapi.json` (OpenAPI 3.1) and the `/docs` page that renders it.
+"""The API's description (OpenAPI 3.1, served as `GET /v4/openapi.json` and rendered by `/docs`), and the pages'.
 
-The document is generated, not written: request bodies come from the very ``Arg`` tables the handlers parse with,
-response shapes from the models' JSON keys and column types, and an operation is only listed when the running
-Application routes its path to a handler that implements its method.  What cannot be derived (a summary, which
-auth a route takes, which answers it gives) is declared once in ``OPERATIONS`` below; a test checks that every
-route and method of the Application is described there, so the description cannot fall behind the code.
+Both are generated from the route table (handlers/routes.py), which also builds the Application's URL rules, so
+the description cannot fall behind the code: request bodies are the very ``Arg`` tables the handlers parse, the
+security is the access the handlers enforce, response shapes come from the models' JSON keys and column types.
 """
 
 from __future__ import annotations
@@ -12,49 +10,23 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
-import tornado.web
 
-from handlers import api_continuity, api_pairs, api_pnl, api_signals, api_tickers, api_users, pages, research
-from handlers.base import BaseHandler
+from handlers.base import Access
 from handlers.openapi_examples import add_examples
 from pairs import __version__, continuity, screener
 from pairs.args import ABSENT, Arg
 from pairs.continuity import FINDING_KEYS
-from pairs.store import (
-    ACCOUNT_KEYS,
-    PAIR_KEYS,
-    SIGNAL_KEYS,
-    TICKER_KEYS,
-    Account,
-    Pair,
-    Signal,
-    Ticker,
-)
+from pairs.db import Account, Pair, Signal, Ticker
+from pairs.wire import ACCOUNT_KEYS, PAIR_KEYS, SIGNAL_KEYS, TICKER_KEYS
+
+if TYPE_CHECKING:  # the table imports the handlers, one of which serves this document
+    from handlers.routes import Route
 
 # ---------------------------------------------------------------------------------------------------------------
-# What each route is: declared once
-
-NONE, OPTIONAL, ACCESS, FRESH, ADMIN, REFRESH, PASSPHRASE = (
-    "none", "optional", "access", "fresh", "admin", "refresh", "passphrase")
-
-
-@dataclasses.dataclass(frozen=True)
-class Op:
-    method: str
-    path: str  # OpenAPI template: /v4/ticker/{symbol}
-    summary: str
-    tag: str
-    auth: str = NONE
-    body: Sequence[Arg] = ()
-    ok: dict[int, str] = dataclasses.field(default_factory=lambda: {200: "Message"})  # status -> schema name
-    errors: tuple[int, ...] = ()  # beyond those implied by auth, body and path parameters
-    error_schemas: dict[int, str] = dataclasses.field(default_factory=dict)  # an error answer that is not Message
-    aliases: tuple[str, ...] = ()  # older paths served by the same handler (documented as deprecated)
-    description: str = ""
-
+# Path parameters
 
 COUNT = "number_of_items"
 PATH_PARAMETERS = {
@@ -69,88 +41,6 @@ PATH_PARAMETERS = {
 }
 
 NUMERIC_PARAMETERS = {COUNT, "number_of_users", "rowid"}  # anything else is a 400 (a 404 for rowid)
-
-OPERATIONS: tuple[Op, ...] = (
-    # users and tokens (SPEC §4)
-    Op("POST", "/v4/login", "Log in: access and refresh tokens", "users", NONE, api_users.LOGIN_ARGS,
-       {200: "Tokens"}, (401, 429)),
-    Op("POST", "/v4/refresh", "New tokens for a refresh token, which is spent (it works once)", "users", REFRESH, (),
-       {200: "RefreshedTokens"}),
-    Op("POST", "/v4/logout", "Revoke the access token and every token of its login (its refresh token too)", "users",
-       ACCESS,
-       (Arg("refresh_token", "str", description="also revoked when it belongs to the same user"),)),
-    Op("POST", "/v4/user", "Create a user", "users", ADMIN, api_users.USER_ARGS, {201: "Message"}),
-    Op("PUT", "/v4/user", "Create a user or change its password (and admin flag)", "users", ADMIN,
-       api_users.USER_ARGS, {200: "Username", 201: "Message"}),
-    Op("GET", "/v4/users/{number_of_users}", "List users", "users", ADMIN, ok={200: "UserList"}),
-    Op("GET", "/v4/user/{username}", "One user", "users", ADMIN, ok={200: "Username"}),
-    Op("DELETE", "/v4/user/{username}", "Delete a user (not the last admin)", "users", ADMIN),
-    # signals (SPEC §5.1-5.5)
-    Op("POST", "/v4/webhook", "Register a signal (TradingView alert)", "signals", PASSPHRASE,
-       api_signals.WEBHOOK_ARGS, {200: "Message", 201: "Message"}, (403,),
-       description="TradingView sends `text/plain` when the alert message is not strict JSON; the body is read "
-                   "as JSON whatever the Content-Type. 201 means recorded but not tradable (unknown, passive or "
-                   "problematic ticker)."),
-    Op("PUT", "/v4/webhook", "Replace a signal (the bridge's echo)", "signals", PASSPHRASE,
-       api_signals.WEBHOOK_ARGS, {200: "SignalWithoutTimestamp"}, (403, 404)),
-    Op("PUT", "/v4/signal/order", "Order or fill update by broker order id", "signals", PASSPHRASE,
-       api_signals.ORDER_ARGS, {200: "SignalWithoutTimestamp"}, (404,),
-       aliases=("/v4/signal/updateorder",)),
-    Op("GET", "/v4/signals/{number_of_items}", "Latest signals", "signals", OPTIONAL, ok={200: "SignalList"},
-       errors=(500,), error_schemas={500: "MessageWithSignals"}),
-    Op("GET", "/v4/signals/status/{order_status}/{number_of_items}", "Signals with a status", "signals", OPTIONAL,
-       ok={200: "SignalStatusList"}, errors=(500,), error_schemas={500: "MessageWithSignals"},
-       description="The bridge polls `/v4/signals/status/waiting/0` anonymously (capped at 20)."),
-    Op("GET", "/v4/signals/ticker/{ticker_name}/{number_of_items}", "Signals of a ticker", "signals", OPTIONAL,
-       ok={200: "SignalStatusList"}, errors=(500,), error_schemas={500: "MessageWithSignals"}),
-    Op("GET", "/v4/signal/{rowid}", "One signal", "signals", NONE, ok={200: "Signal"}),
-    Op("DELETE", "/v4/signal/{rowid}", "Delete a signal", "signals", ADMIN),
-    # tickers (SPEC §5.6, 5.7)
-    Op("POST", "/v4/ticker", "Register a ticker", "tickers", FRESH, api_tickers.TICKER_ARGS, {201: "Message"}),
-    Op("PUT", "/v4/ticker", "Create or replace a ticker", "tickers", FRESH, api_tickers.TICKER_ARGS,
-       {200: "Ticker", 201: "Message"}),
-    Op("PUT", "/v4/ticker/pnl", "Position and PNL of a ticker (from the bridge)", "tickers", PASSPHRASE,
-       api_tickers.TICKER_PNL_ARGS, {200: "Ticker"}, (404,), aliases=("/v4/ticker/updatepnl",)),
-    Op("GET", "/v4/tickers/{number_of_items}", "List tickers", "tickers", NONE, ok={200: "TickerList"}),
-    Op("GET", "/v4/ticker/{symbol}", "One ticker", "tickers", NONE, ok={200: "Ticker"}),
-    Op("DELETE", "/v4/ticker/{symbol}", "Delete a ticker", "tickers", ADMIN),
-    # pairs (SPEC §5.8)
-    Op("POST", "/v4/pair", "Register a pair (its name is always ticker1-ticker2)", "pairs", FRESH,
-       api_pairs.PAIR_POST_ARGS, {201: "Message"}),
-    Op("PUT", "/v4/pair", "Update a pair (omitted statistics keep their stored values)", "pairs", FRESH,
-       api_pairs.PAIR_PUT_ARGS, {200: "Pair"}, (404,)),
-    Op("GET", "/v4/pairs/{number_of_items}", "List pairs", "pairs", NONE, ok={200: "PairList"}),
-    Op("GET", "/v4/pair/{name}", "One pair", "pairs", NONE, ok={200: "Pair"}),
-    Op("DELETE", "/v4/pair/{name}", "Delete a pair", "pairs", ADMIN),
-    # account PNL (SPEC §5.9)
-    Op("POST", "/v4/pnl", "Record an account PNL snapshot", "pnl", PASSPHRASE, api_pnl.PNL_ARGS, {201: "Message"},
-       aliases=("/v4/regpnl",)),
-    Op("PUT", "/v4/pnl", "Replace an account PNL snapshot", "pnl", PASSPHRASE, api_pnl.PNL_ARGS,
-       {200: "AccountEcho"}, (404,), aliases=("/v4/regpnl",)),
-    Op("GET", "/v4/pnls/{number_of_items}", "Latest account PNL snapshots", "pnl", OPTIONAL, ok={200: "PnlList"}),
-    Op("GET", "/v4/pnl/{rowid}", "One account PNL snapshot (and the newest one in signals)", "pnl", NONE,
-       ok={200: "AccountItem"}, error_schemas={404: "MessageWithSignals"}),
-    Op("DELETE", "/v4/pnl/{rowid}", "Delete an account PNL snapshot", "pnl", ADMIN),
-    # continuity of strategy alerts (issue 16, SPEC A.7)
-    Op("GET", "/v4/continuity/{number_of_items}", "Gap and duplicate findings, newest first", "continuity", ACCESS,
-       ok={200: "FindingList"},
-       description="A gap: an alert's position before its order is not the previous alert's position after it. A "
-                   "duplicate: the same order again within `[SERVER] DUPLICATE_WINDOW_SEC`. `open` counts the "
-                   "findings not yet reviewed."),
-    Op("PUT", "/v4/continuity/finding/{rowid}", "Mark a finding reviewed (or open again)", "continuity", ADMIN,
-       api_continuity.REVIEW_ARGS, {200: "Finding"}),
-    # operations
-    Op("GET", "/healthz", "Health: database, last price job, last bridge contact, version", "operations", NONE,
-       ok={200: "Health", 503: "Health"}),
-    Op("GET", "/v4/openapi.json", "This document", "operations", NONE, ok={200: "OpenAPI"}),
-    # pair research (SPEC A.8)
-    Op("GET", "/v4/screener", "The latest screener run's pairs, best first, and the run in progress", "research",
-       ACCESS, ok={200: "Screener"},
-       description="`?top=N` (default 100, 0 = all) bounds the pairs. `running` is null when no run is in progress."),
-    Op("POST", "/v4/screener", "Start a screener run (one at a time)", "research", ADMIN, ok={202: "ScreenerStarted"},
-       errors=(409,), description="Answers at once with the run's id in job_runs; the run goes on in the "
-                                  "background. 409 while another run is in progress."),
-)
 
 # ---------------------------------------------------------------------------------------------------------------
 # JSON schemas
@@ -305,8 +195,9 @@ SECURITY_SCHEMES = {
 }
 
 TOKEN_AUTH = [{"bearerJWT": []}, {"sessionCookie": [], "xsrfToken": []}]
-SECURITY = {NONE: [], OPTIONAL: [{}, *TOKEN_AUTH], ACCESS: TOKEN_AUTH, FRESH: TOKEN_AUTH, ADMIN: TOKEN_AUTH,
-            REFRESH: [{"bearerJWT": []}], PASSPHRASE: [{"webhookPassphrase": []}]}
+SECURITY = {Access.PUBLIC: [], Access.OPTIONAL_TOKEN: [{}, *TOKEN_AUTH], Access.TOKEN: TOKEN_AUTH,
+            Access.FRESH_TOKEN: TOKEN_AUTH, Access.ADMIN: TOKEN_AUTH, Access.REFRESH_TOKEN: [{"bearerJWT": []}],
+            Access.PASSPHRASE: [{"webhookPassphrase": []}]}
 ERROR_TEXT = {400: "bad input: a field error or an unusable body", 401: "not authenticated or not allowed",
               403: "refused: missing XSRF token, or a source address not on the allowlist",
               404: "no such item", 413: "the body is larger than the limit", 429: "too many failed logins",
@@ -321,12 +212,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def operation_object(op: Op, deprecated: bool = False) -> dict[str, Any]:
+def operation_object(op: Route, deprecated: bool = False) -> dict[str, Any]:
     params = re.findall(r"{(\w+)}", op.path)
     errors = {400, 413, *op.errors}
-    if op.auth not in (NONE, PASSPHRASE):
+    if op.access not in (Access.PUBLIC, Access.PASSPHRASE):
         errors |= {401, 403}
-    if op.auth == PASSPHRASE:
+    if op.access is Access.PASSPHRASE:
         errors.add(401)
     if params:
         errors.add(404)
@@ -344,18 +235,21 @@ def operation_object(op: Op, deprecated: bool = False) -> dict[str, Any]:
         "operationId": _operation_id(op.method, op.path),
         "summary": op.summary,
         "tags": [op.tag],
-        "security": SECURITY[op.auth],
+        "security": SECURITY[op.access],
         "responses": responses,
     }
     if op.description:
         out["description"] = op.description
-    if params:
-        out["parameters"] = [{"name": p, "in": "path", "required": True, "description": PATH_PARAMETERS.get(p, ""),
-                              "schema": {"type": "string", "pattern": "^[0-9]+$"} if p in NUMERIC_PARAMETERS else
-                              {"type": "string"}} for p in params]
-    if op.body:
-        out["requestBody"] = {"required": any(a.required for a in op.body),
-                              "content": {"application/json": {"schema": body_schema(op.body)}},
+    query = op.args if op.method == "GET" else ()
+    if params or query:
+        out["parameters"] = [*({"name": p, "in": "path", "required": True, "description": PATH_PARAMETERS.get(p, ""),
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"} if p in NUMERIC_PARAMETERS else
+                                {"type": "string"}} for p in params),
+                             *({"name": a.name, "in": "query", "required": a.required, "schema": arg_schema(a)}
+                               for a in query)]
+    if op.args and not query:
+        out["requestBody"] = {"required": any(a.required for a in op.args),
+                              "content": {"application/json": {"schema": body_schema(op.args)}},
                               "description": "JSON (any Content-Type); form fields and the query string are read "
                                              "too, the JSON body wins."}
     if deprecated:
@@ -370,41 +264,23 @@ def _operation_id(method: str, path: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Which operations the Application really serves
+# The documents
 
 
-def sample_path(template: str) -> str:
-    return re.sub(r"{\w+}", "sample", template)
-
-
-def resolve(app: tornado.web.Application, path: str) -> type | None:
-    """The handler class the Application routes ``path`` to (the first matching rule, as Tornado does)."""
-    for rule in app.wildcard_router.rules:
-        if rule.matcher.regex.match(path):
-            return rule.target
-    return None
-
-
-def serves(app: tornado.web.Application, method: str, path: str) -> bool:
-    handler = resolve(app, sample_path(path))
-    return (handler is not None and issubclass(handler, tornado.web.RequestHandler)
-            and getattr(handler, method.lower(), None) is not getattr(tornado.web.RequestHandler, method.lower()))
-
-
-def build_document(app: tornado.web.Application, server_url: str = "/") -> dict[str, Any]:
+def build_document(rows: Sequence[Route], server_url: str = "/") -> dict[str, Any]:
+    """The API's rows (those with a tag), each legacy alias as a deprecated operation of its own."""
+    operations = [row for row in rows if row.tag]
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         for path, legacy in ((op.path, False), *((alias, True) for alias in op.aliases)):
-            if serves(app, op.method, path):
-                paths.setdefault(path, {})[op.method.lower()] = operation_object(
-                    dataclasses.replace(op, path=path), legacy)
+            paths.setdefault(path, {})[op.method.lower()] = operation_object(dataclasses.replace(op, path=path), legacy)
     return add_examples({
         "openapi": "3.1.0",
         "info": {"title": "pairs", "version": __version__,
                  "description": "Trading-signal server, wire-compatible with pairs-api v4.1 (see SPEC.md). "
                                 "Every answer is JSON. Bad input gets a 4xx with a message, never a 5xx."},
         "servers": [{"url": server_url}],
-        "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "tags": [{"name": t} for t in dict.fromkeys(op.tag for op in operations)],
         "paths": paths,
         "components": {"schemas": components(), "securitySchemes": SECURITY_SCHEMES},
     })
@@ -443,37 +319,12 @@ def page_operation(method: str, path: str, args: Sequence[Arg]) -> dict[str, Any
     return out
 
 
-def build_pages_document(server_url: str = "/") -> dict[str, Any]:
+def build_pages_document(rows: Sequence[Route], server_url: str = "/") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    for pattern, handler in (*pages.ROUTES, *research.ROUTES):
-        if not issubclass(handler, pages.PageHandler):
-            continue
-        path = pattern.replace("([^/]+)", "{name}")
-        for method in ("GET", "POST"):
-            if getattr(handler, method.lower()) is not getattr(pages.PageHandler, method.lower()):
-                args = handler.POST_ARGS if method == "POST" else handler.GET_ARGS
-                paths.setdefault(path, {})[method.lower()] = page_operation(method, path, args)
+    for row in rows:
+        if row.is_page:
+            paths.setdefault(row.path, {})[row.method.lower()] = page_operation(row.method, row.path, row.args)
     return {"openapi": "3.1.0", "servers": [{"url": server_url}], "paths": paths,
             "info": {"title": "pairs dashboard pages", "version": __version__,
                      "description": "The HTML pages' query and form arguments (not an API: every answer is HTML)."},
             "components": {"securitySchemes": SECURITY_SCHEMES}}
-
-
-class OpenApiHandler(BaseHandler):
-    def get(self) -> None:
-        if "openapi" not in self.ctx.extras:  # the routes do not change while the server runs
-            self.ctx.extras["openapi"] = build_document(self.application)
-        self.set_header("Cache-Control", "no-cache")
-        self.send(self.ctx.extras["openapi"])
-
-
-class DocsHandler(BaseHandler):
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.render("docs.html", version=__version__)
-
-
-ROUTES = [
-    (r"/v4/openapi\.json", OpenApiHandler),
-    (r"/docs/?", DocsHandler),
-]

@@ -1,4 +1,4 @@
-"""Operations: the health check and the structured request log.
+"""Operations: the health check, the API's description, and the structured request log.
 
 ``GET /healthz`` answers without authentication, for a load balancer, a monitoring probe or ``curl`` on the Pi:
 200 when the database answers on the connections the server uses (the IOLoop's, the writer's, an executor
@@ -18,8 +18,11 @@ import peewee
 import tornado.web
 
 from handlers.base import BaseHandler
+from handlers.openapi import build_document
 from pairs import __version__, bridge, jobs
-from pairs.store import DatabaseUnavailable, Store, db_fault, format_timestamp, utcnow
+from pairs.db import Store, utcnow
+from pairs.db.urls import DatabaseUnavailable, db_fault
+from pairs.wire import format_timestamp
 
 access_log = logging.getLogger("pairs.access")
 log = logging.getLogger("pairs.http")
@@ -83,6 +86,20 @@ class HealthHandler(BaseHandler):
         self.send(body, status)
 
 
+class OpenApiHandler(BaseHandler):
+    def get(self) -> None:
+        if "openapi" not in self.ctx.extras:  # the routes do not change while the server runs
+            self.ctx.extras["openapi"] = build_document(self.application.route_table.rows)
+        self.set_header("Cache-Control", "no-cache")
+        self.send(self.ctx.extras["openapi"])
+
+
+class DocsHandler(BaseHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.render("docs.html", version=__version__)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The request log
 
@@ -133,8 +150,3 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         level = logging.INFO
     if access_log.isEnabledFor(level):
         access_log.log(level, " ".join(f"{k}={_logfmt(v)}" for k, v in fields.items()))
-
-
-ROUTES = [
-    (r"/healthz", HealthHandler),
-]

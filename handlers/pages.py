@@ -18,8 +18,9 @@ from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
 from pairs import bridge, continuity, dashboard, jobs, live, market, messages, research, signals, users, vocab
 from pairs.args import ABSENT, Arg
+from pairs.db import utcnow
+from pairs.db.urls import DatabaseUnavailable
 from pairs.errors import NotFound, Rejected
-from pairs.store import DatabaseUnavailable, utcnow
 
 TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITIONS"), ("/watchlist", "WATCHLIST"),
         ("/screener", "SCREENER"))
@@ -60,11 +61,9 @@ LIVE_TOPICS = {"/dashboard": live.SIGNALS, "/positions": f"{live.SIGNALS},{live.
 
 
 class PageHandler(BaseHandler):
-    """HTML instead of JSON, and the XSRF token required on every form post (also the login form: login CSRF)."""
+    """HTML instead of JSON, and the XSRF token required on every form post (also the login form: login CSRF).
 
-    # each method's declared query or form arguments; the bad-input test and the pages' fuzz description read them
-    GET_ARGS: Sequence[Arg] = ()
-    POST_ARGS: Sequence[Arg] = ()
+    A page's query or form arguments are its row's table (handlers/routes.py), read by ``arguments()``."""
 
     def get_current_user(self) -> Identity | None:
         return self.identity(required=False)
@@ -108,10 +107,6 @@ class PageHandler(BaseHandler):
         return {a.name: a.default if values[a.name] is None and a.default is not ABSENT else values[a.name]
                 for a in spec}
 
-    def page_args(self) -> dict[str, Any]:
-        """This method's declared arguments (HEAD reads GET's)."""
-        return self.args(self.POST_ARGS if self.request.method == "POST" else self.GET_ARGS)
-
     @property
     def zone(self) -> dt.tzinfo:
         return dashboard.display_zone(self.ctx.settings.display_timezone)
@@ -153,12 +148,6 @@ class PageHandler(BaseHandler):
         window = self.ctx.settings.sma_window
         return {v.pair.name: dashboard.pair_chart(v.pair, window=window) for v in views}
 
-    def require_login(self) -> Identity | None:
-        """The logged-in user; otherwise a redirect to the login form (the caller returns)."""
-        if self.current_user is None:
-            self.redirect("/login?" + urllib.parse.urlencode({"next": self.request.uri}))
-        return self.current_user
-
 
 def error_text(exc: ApiError) -> str:
     """The message of an API error as one line: ``{"message": "x"}`` -> x, ``{"message": {"f": "x"}}`` -> x."""
@@ -181,17 +170,15 @@ class RootHandler(PageHandler):
 
 
 class LoginPageHandler(PageHandler):
-    GET_ARGS, POST_ARGS = LOGIN_PAGE_ARGS, LOGIN_FORM_ARGS
-
     def get(self) -> None:
-        args = self.page_args()
+        args = self.arguments()
         self.page("login.html", "", title="LOGIN", message=args["message"],
                   next_url=dashboard.login_redirect(args["next"]), expire=dashboard.DEFAULT_EXPIRE,
                   choices=dashboard.EXPIRE_CHOICES, username="")
 
     async def post(self) -> None:
         # every argument is checked before anything is written: a bad one leaves no session behind
-        args = self.page_args()
+        args = self.arguments()
         username, password = args["username"], args["password"]
         next_url = dashboard.login_redirect(args["next"])
         expire = args["expire"] if 0 < args["expire"] <= MAX_SESSION_MINUTES else dashboard.DEFAULT_EXPIRE
@@ -224,11 +211,9 @@ class LogoutPageHandler(PageHandler):
 
 
 class DashboardHandler(PageHandler):
-    GET_ARGS = DASHBOARD_ARGS
-
     def get(self) -> None:
         user = self.current_user
-        before = self.page_args()["before"]
+        before = self.arguments()["before"]
         limit = dashboard.DASHBOARD_ROWS[0 if user else 1]
         result = dashboard.recent_signals(limit, before if user else None)
         now = self.now()
@@ -238,11 +223,9 @@ class DashboardHandler(PageHandler):
 
 
 class ListHandler(PageHandler):
-    GET_ARGS = LIST_ARGS
-
     async def get(self) -> None:
         user = self.current_user
-        args = self.page_args()
+        args = self.arguments()
         tradetype = "ticker" if args["tradetype"] == "ticker" else "pair"
         selected = args["ticker_webhook"].strip()
         now = self.now()
@@ -270,15 +253,13 @@ class ListHandler(PageHandler):
 
 
 class PositionsHandler(PageHandler):
-    GET_ARGS = NOTICE_ARGS
-
     def get(self) -> None:
         user = self.current_user
         limit = dashboard.POSITION_ROWS[0 if user else 1]
         views = dashboard.pairs_with_status(vocab.Activity.ACTIVE, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
-        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.page_args()["msg"],
+        self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.arguments()["msg"],
                   tickers=dashboard.active_tickers(limit), pnl=pnl, sum_dist=total,
                   pnl_minutes=dashboard.minutes_since(pnl.timestamp, self.now()) if pnl else None,
                   charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
@@ -286,23 +267,17 @@ class PositionsHandler(PageHandler):
 
 
 class WatchlistHandler(PageHandler):
-    GET_ARGS = NOTICE_ARGS
-
     def get(self) -> None:
         user = self.current_user
         views = dashboard.pairs_with_status(vocab.Activity.WATCHLIST, dashboard.WATCHLIST_ROWS[0 if user else 1])
-        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.page_args()["msg"],
+        self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.arguments()["msg"],
                   charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
                   run=dashboard.last_run(jobs.WATCHLIST))
 
 
 class SetupHandler(PageHandler):
-    GET_ARGS = SETUP_ARGS
-
     def get(self) -> None:
-        if self.require_login() is None:
-            return
-        args = self.page_args()
+        args = self.arguments()
         tab = args["tab"] if args["tab"] in ("signals", "pairs", "tickers") else "signals"
         values: dict[str, Any] = {"setup_tab": tab, "notice": args["msg"]}
         trade = {k: args[k] for k in ("tradeaction", "tradepair", "tradecontracts", "tradeprice")}
@@ -335,12 +310,8 @@ class SetupHandler(PageHandler):
 class YahooSymbolHandler(PageHandler):
     """The setup page's override of a ticker's Yahoo spelling (what the price job fetches; "" = the rule)."""
 
-    POST_ARGS = YAHOO_SYMBOL_ARGS
-
     async def post(self) -> None:
-        if self.require_login() is None:
-            return
-        args = self.page_args()
+        args = self.arguments()
         symbol = args["symbol"]
         override = market.yahoo_override(args["yahoo_symbol"])
         if override is None:
@@ -353,12 +324,8 @@ class YahooSymbolHandler(PageHandler):
 
 
 class DeliveryLogHandler(PageHandler):
-    GET_ARGS = DELIVERY_ARGS
-
     def get(self) -> None:
-        if self.require_login() is None:
-            return
-        args = self.page_args()
+        args = self.arguments()
         route = args["route"]
         status = args["status"].strip()
         start, end = dashboard.parse_day(args["start_date"]), dashboard.parse_day(args["end_date"])
@@ -370,19 +337,5 @@ class DeliveryLogHandler(PageHandler):
         query = {"route": route, "status": status, "start_date": start.isoformat() if start else "",
                  "end_date": end.isoformat() if end else ""}
         self.page("deliveries.html", "/deliveries", title="DELIVERY LOG", rows=result.rows, older=result.older,
-                  query=query, routes=dashboard.PASSPHRASE_ROUTES, status_filters=dashboard.STATUS_FILTERS,
+                  query=query, routes=self.application.route_table.passphrase_paths, status_filters=dashboard.STATUS_FILTERS,
                   paged=args["before"] is not None)
-
-
-ROUTES = [
-    (r"/", RootHandler),
-    (r"/login", LoginPageHandler),
-    (r"/logout", LogoutPageHandler),
-    (r"/dashboard", DashboardHandler),
-    (r"/list", ListHandler),
-    (r"/positions", PositionsHandler),
-    (r"/watchlist", WatchlistHandler),
-    (r"/setup", SetupHandler),
-    (r"/setup/yahoo-symbol", YahooSymbolHandler),
-    (r"/deliveries", DeliveryLogHandler),
-]

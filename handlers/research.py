@@ -46,12 +46,10 @@ def _log_failure(task: asyncio.Future) -> None:
 
 class ScreenerApiHandler(BaseHandler):
     def get(self) -> None:
-        self.identity()
-        top = self.args(SCREENER_GET_ARGS)["top"]
+        top = self.arguments()["top"]
         self.send(screener_state(top))
 
     async def post(self) -> None:
-        self.identity(fresh=True, admin=True)
         job_id = await start_screener(self.ctx)
         if job_id is None:
             raise message(409, messages.SCREENER_BUSY)
@@ -62,9 +60,7 @@ class ScreenerPageHandler(PageHandler):
     """SCREENER: the latest run's best pairs, a "Run now" button (admins) with live progress, "Add to watchlist"."""
 
     def get(self) -> None:
-        user = self.require_login()
-        if user is None:
-            return
+        user = self.current_user
         state = screener_state(SCREENER_PAGE_ROWS)
         registered = research.registered_names()
         rows = [{**p, "name": f"{p['ticker1']}-{p['ticker2']}",
@@ -96,10 +92,3 @@ class PairPageHandler(PageHandler):
                   stats=research.statistics_rows(pair, self.zone), signals=signals, slips=slips,
                   list_url="/list?" + urllib.parse.urlencode({"tradetype": "pair", "ticker_webhook": pair.name}),
                   settings=settings)
-
-
-ROUTES = [
-    (r"/v4/screener", ScreenerApiHandler),
-    (r"/screener", ScreenerPageHandler),
-    (r"/pair/([^/]+)", PairPageHandler),
-]

@@ -26,7 +26,9 @@ from typing import Any
 import peewee
 
 from pairs.config import Settings
-from pairs.store import ORIGINAL_MODELS, SQLITE_PRAGMAS, _redact, database, migrate
+from pairs.db.migrate import migrate
+from pairs.db.models import ORIGINAL_MODELS, database
+from pairs.db.urls import SQLITE_PRAGMAS, _redact
 
 # the tables every pairs-api database has had since v4; a file without them is not ours
 REQUIRED_TABLES = tuple(m._meta.table_name for m in ORIGINAL_MODELS if m._meta.table_name != "simplesession")

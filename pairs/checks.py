@@ -24,7 +24,8 @@ import peewee
 
 from pairs import jobs, market, stats, users
 from pairs.config import DEFAULT_PASSWORD, ConfigError, Settings, command, parse_networks
-from pairs.store import StoreError, _redact, database, open_database
+from pairs.db.models import database
+from pairs.db.urls import StoreError, _redact, open_database
 
 ERROR, WARNING = "error", "warning"
 DEFAULT_PASSPHRASE = "webhook"

@@ -31,18 +31,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import peewee
-from peewee import AutoField, DateTimeField, IntegerField
 
-from pairs.store import (
-    BaseModel,
-    PreparedQuery,
-    Signal,
-    Varchar,
-    database,
-    format_timestamp,
-    register_model,
-    utcnow,
-)
+from pairs.db import Finding, Signal, utcnow
+from pairs.db.models import PreparedQuery, database
+from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.continuity")
 
@@ -148,33 +140,6 @@ def sequence_name(record: dict[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Findings
-
-
-@register_model
-class Finding(BaseModel):
-    """One gap or duplicate: the signal found (``signal``) and the one it was checked against (``previous``)."""
-
-    id = AutoField()
-    signal = IntegerField(column_name="signal_rowid")
-    previous = IntegerField(column_name="previous_rowid")
-    kind = Varchar(10)
-    name = Varchar(120)
-    expected_pos = Varchar(20)
-    expected_size = IntegerField()
-    actual_pos = Varchar(20)
-    actual_size = IntegerField()
-    found = DateTimeField()
-    notified = DateTimeField(null=True, index=True)  # when the e-mail alert went out
-    reviewed = IntegerField(default=0)
-    reviewed_by = Varchar(80, null=True)
-    reviewed_at = DateTimeField(null=True)
-
-    class Meta:
-        table_name = "continuity_findings"
-        indexes = (
-            (("signal_rowid", "kind"), False),  # the previous-signal lookup's duplicate probe, the pages' badges
-            (("reviewed", "id"), False),  # the header's count of open findings
-        )
 
 
 FINDING_KEYS = ("id", "signal_rowid", "previous_rowid", "kind", "name", "expected_pos", "expected_size",

@@ -21,8 +21,7 @@ from peewee import fn
 
 from pairs import continuity, jobs, market, signals, stats
 from pairs.args import CONVERTERS
-from pairs.market import PriceBar
-from pairs.store import Account, DeliveryLog, Pair, Signal, Ticker
+from pairs.db import Account, DeliveryLog, Pair, PriceBar, Signal, Ticker
 from pairs.vocab import Activity, OrderStatus, is_tradable, tradable
 
 log = logging.getLogger("pairs.dashboard")
@@ -39,10 +38,6 @@ SELECT_OPTIONS_MAX = 1000  # pairs/tickers offered in a select; these tables are
 EXPIRE_CHOICES = (("1m", 1), ("3m", 3), ("5m", 5), ("10m", 10), ("20m", 20), ("30m", 30), ("1h", 60), ("2h", 120),
                   ("4h", 240), ("8h", 480), ("12h", 720), ("1d", 1440), ("2d", 2880), ("1w", 10080))
 DEFAULT_EXPIRE = 10080
-
-PASSPHRASE_ROUTES = ("/v4/webhook", "/v4/signal/order", "/v4/signal/updateorder", "/v4/ticker/pnl",
-                     "/v4/ticker/updatepnl", "/v4/pnl", "/v4/regpnl")
-
 
 DEFAULT_PAGE = "/dashboard"
 _URL_TEXT = re.compile(r"[!-~]+")  # printable ASCII: no control character, no space, nothing a browser re-reads

@@ -1,6 +1,7 @@
 """The delivery log (SPEC A.2): one row per request to a passphrase route, with the passphrase hidden, and its retention.
 
-``handlers.base.BaseHandler`` hands over what it knows of a finished request; everything here is plain functions.
+``handlers.base.BaseHandler`` hands over what it knows of a finished request (``entry``), and the writer records the
+row (``record_tx``); everything here is plain functions.
 
 Redaction runs on the IOLoop after the answer went out, on bodies an attacker writes, so it is built to cost time
 linear in the body for every input: nothing recurses, no pattern can backtrack (the one regular expression matches a
@@ -22,7 +23,8 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pairs.store import DeliveryLog, PreparedQuery
+from pairs.db import DeliveryLog, utcnow
+from pairs.db.models import PreparedQuery
 
 log = logging.getLogger("pairs.delivery")
 
@@ -396,6 +398,16 @@ def row(delivery: Delivery) -> dict[str, Any]:
         "body": body,
         "message": delivery.message,
     }
+
+
+def entry(*, peer: str, method: str, route: str, content_type: str | None, size: int, status: int,
+          body: bytes | None, answer: Any, configured: str, carried: Any) -> dict[str, Any]:
+    """The row of a finished request to a passphrase route, received now: ``answer`` is the JSON answer sent (its
+    message is kept), ``configured`` the webhook passphrase and ``carried`` the passphrase(s) the request's values
+    held, both hidden from the body."""
+    return row(Delivery(received=utcnow(), peer=peer, method=method, route=route, content_type=content_type or None,
+                        size=size, status=status, body=body, message=answer_text(answer),
+                        secrets=secrets_of(configured, carried)))
 
 
 _INSERT = PreparedQuery(lambda: DeliveryLog.insert(**{key: None for key in COLUMNS}))

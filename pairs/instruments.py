@@ -11,8 +11,8 @@ from typing import Any
 import peewee
 
 from pairs import messages
+from pairs.db import Account, Pair, Ticker, utcnow
 from pairs.errors import NotFound, Rejected
-from pairs.store import Account, Pair, Ticker, utcnow
 from pairs.vocab import is_tradable, tradable
 
 TICKER_DESCRIPTIVE = ("sectype", "xch", "prixch", "currency", "order_type", "active")

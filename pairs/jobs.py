@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import schedule
-from peewee import AutoField, DateTimeField, IntegerField, TextField
 
 from pairs import market, messages, stats
 from pairs.config import ConfigError, Settings
-from pairs.store import BaseModel, Pair, Store, Ticker, Varchar, open_store, register_model, utcnow
+from pairs.db import JobRun, Pair, Store, Ticker, open_store, utcnow
 from pairs.vocab import Activity
 
 log = logging.getLogger("pairs.jobs")
@@ -33,23 +32,6 @@ PRICES = "prices"
 WATCHLIST = "watchlist"
 EMAIL = "email"
 PAIR_STATUS = {PRICES: Activity.ACTIVE, WATCHLIST: Activity.WATCHLIST}
-
-
-@register_model
-class JobRun(BaseModel):
-    """One run of a background job: when, how many pairs, which failed and why."""
-
-    id = AutoField()
-    job = Varchar(20)
-    started = DateTimeField(index=True)
-    finished = DateTimeField(null=True)
-    pairs = IntegerField(default=0)  # pairs considered (signals considered, for the e-mail job)
-    updated = IntegerField(default=0)  # pairs updated (e-mails sent)
-    failed = TextField(null=True)  # JSON object: pair name (or "smtp") -> reason
-    message = TextField(null=True)
-
-    class Meta:
-        table_name = "job_runs"
 
 
 @dataclasses.dataclass

@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from peewee import AutoField, DateTimeField, DoubleField, fn
+from peewee import fn
 
 from pairs.config import ConfigError
+from pairs.db import PriceBar, Ticker
 from pairs.lazy import LazyModule
-from pairs.store import BaseModel, Ticker, Varchar, register_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,25 +48,6 @@ YAHOO_PERIOD = {DAILY: "1y", INTRADAY: "5d"}
 
 # Base currencies of the crypto pairs the bridge trades (PAXOS); other `AAA.BBB` symbols are currency pairs.
 CRYPTO_BASES = frozenset({"BTC", "ETH", "LTC", "BCH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "LINK", "DOT", "MATIC"})
-
-
-@register_model
-class PriceBar(BaseModel):
-    """One bar of one leg symbol (as spelled in the pairs) at one interval."""
-
-    id = AutoField()
-    symbol = Varchar(51)
-    interval = Varchar(8)
-    time = DateTimeField()
-    open = DoubleField(null=True)
-    high = DoubleField(null=True)
-    low = DoubleField(null=True)
-    close = DoubleField()
-    volume = DoubleField(null=True)
-
-    class Meta:
-        table_name = "price_bars"
-        indexes = ((("symbol", "interval", "time"), True),)
 
 
 # ---------------------------------------------------------------------------------------------------------------

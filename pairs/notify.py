@@ -23,8 +23,10 @@ from collections.abc import Callable
 
 from pairs import bridge, continuity, jobs
 from pairs.config import Settings
-from pairs.store import Signal, Store, format_timestamp, get_setting, set_setting_tx, utcnow
+from pairs.db import Signal, Store, utcnow
+from pairs.db.settings import get_setting, set_setting_tx
 from pairs.vocab import NEEDS_ATTENTION
+from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.notify")
 

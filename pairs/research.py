@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from pairs import dashboard, signals, stats
-from pairs.store import Pair, Signal
+from pairs.db import Pair, Signal
 
 PVALUE_WARN = 0.05  # above this the pair no longer looks cointegrated
 DRIFT_WARN_PCT = 10.0  # the OLS hedge moved this far from the configured one

@@ -25,10 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from peewee import AutoField, DateTimeField, DoubleField, IntegerField
-
 from pairs import jobs, market, stats
-from pairs.store import BaseModel, Store, Ticker, Varchar, format_timestamp, open_store, register_model, utcnow
+from pairs.db import ScreenerResult, ScreenerRun, Store, Ticker, open_store, utcnow
+from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.screener")
 
@@ -40,39 +39,6 @@ ROWS_PER_WRITE = 2000
 COLLINEAR_R2 = 1 - 100 * 1.4901161193847656e-08  # statsmodels' coint: beyond this the test is skipped, p = 0
 
 Progress = Callable[[str, int, int], None]
-
-
-@register_model
-class ScreenerRun(BaseModel):
-    id = AutoField()
-    job_run = IntegerField(null=True)  # its row in job_runs
-    started = DateTimeField(index=True)
-    finished = DateTimeField(null=True)
-    window = IntegerField()
-    symbols = IntegerField(default=0)
-    pairs_tested = IntegerField(default=0)
-
-    class Meta:
-        table_name = "screener_runs"
-
-
-@register_model
-class ScreenerResult(BaseModel):
-    id = AutoField()
-    run = IntegerField()
-    ticker1 = Varchar(51)  # the dependent leg of the direction kept
-    ticker2 = Varchar(51)
-    hedge = DoubleField()
-    pvalue = DoubleField()
-    qvalue = DoubleField(null=True)
-    half_life = DoubleField(null=True)
-    zscore = DoubleField(null=True)
-    corr = DoubleField(null=True)
-    nobs = IntegerField()
-
-    class Meta:
-        table_name = "screener_results"
-        indexes = ((("run", "pvalue"), False),)
 
 
 @dataclasses.dataclass

@@ -18,11 +18,13 @@ from typing import Any, NamedTuple
 import peewee
 
 from pairs import continuity, equation
+from pairs.db import Pair, Signal, Ticker, utcnow
+from pairs.db.models import PreparedQuery, database
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update, leg_matches
 from pairs.instruments import parse_rowid
-from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, database, format_timestamp, utcnow
 from pairs.vocab import WAITING_LIST, OrderStatus
+from pairs.wire import SIGNAL_KEYS, format_timestamp
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))

@@ -14,7 +14,8 @@ from typing import Any
 
 from pairs import auth
 from pairs.config import DEFAULT_PASSWORD, Settings
-from pairs.store import RevokedToken, SimpleSession, User, new_token_stamp, utcnow
+from pairs.db import RevokedToken, SimpleSession, User, utcnow
+from pairs.db.models import new_token_stamp
 
 log = logging.getLogger("pairs.users")
 

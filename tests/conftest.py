@@ -26,7 +26,7 @@ import pytest
 
 from pairs import auth, users
 from pairs.config import load_settings
-from pairs.store import Store
+from pairs.db import Store
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -169,8 +169,6 @@ def settings(tmp_path: Path, db_url: str):
 
 @pytest.fixture
 def store(settings):
-    import handlers.app  # noqa: F401 - as in the server: every module's models are registered before the store opens
-
     store = Store(settings.effective_database_url)
     store.open()
     store.write_sync(users.ensure_defaults_tx, settings, lambda pw: auth.hash_password(pw, 4))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pairs.store import Pair, Signal, Ticker
+from pairs.db import Pair, Signal, Ticker
 
 # symbol: (sectype, currency, active)
 TICKERS_6_4 = {

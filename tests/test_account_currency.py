@@ -9,7 +9,7 @@ import pytest
 from test_pages import Browser
 
 from pairs.config import load_settings
-from pairs.store import Account, utcnow
+from pairs.db import Account, utcnow
 
 
 def test_account_currency_comes_from_config_ini(tmp_path):

@@ -10,7 +10,7 @@ from conftest import JWT_SECRET, make_token
 
 from pairs import auth, messages
 from pairs.config import parse_networks
-from pairs.store import User
+from pairs.db import User
 
 MISSING_TOKEN = '{"error":"authorization_required","message":"Request does not contain an access token."}\n'
 INVALID_TOKEN = '{"error":"token_invalid","message":"The token is invalid."}\n'
@@ -510,7 +510,7 @@ async def test_a_password_change_ends_the_users_tokens_and_only_theirs(api, admi
 @pytest.mark.gen_test
 async def test_password_revocation_is_in_the_database_not_in_the_process(app, api, admin_token, settings):
     """Issue 9 item 4: the store is closed and opened again (as at a restart): the old tokens stay refused."""
-    from pairs.store import Store
+    from pairs.db import Store
 
     await api.post("/v4/user", {"username": "bob", "password": "pw1"}, token=admin_token)
     bob = (await login(api, "bob", "pw1")).json

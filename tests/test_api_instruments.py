@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from conftest import make_token
 
-from pairs.store import Account, DeliveryLog, Pair, Ticker
+from pairs.db import Account, DeliveryLog, Pair, Ticker
 
 TICKER_X = {"symbol": "X", "sectype": "STK", "xch": "SMART", "prixch": "NYSE", "currency": "USD",
             "order_type": "RELATIVE", "active": 0, "active_pos": 0.0, "active_pnl": 0.0, "active_cost": 0.0}

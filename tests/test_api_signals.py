@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pairs.store import DeliveryLog, Signal
+from pairs.db import DeliveryLog, Signal
 from tests.signal_fixtures import PAIRS_6_4, TICKERS_6_4, add_instruments, signal_count, webhook
 
 OK = (200, "'signal' created successfully.")
@@ -360,7 +360,7 @@ async def test_source_allowlist(api, app, instruments) -> None:
 @pytest.mark.gen_test
 async def test_delivery_log_keeps_the_configured_days(api, app, store) -> None:
     from handlers.api_signals import purge_delivery_log, start_delivery_log_purge, stop_delivery_log_purge
-    from pairs.store import utcnow
+    from pairs.db import utcnow
 
     now = utcnow()
 
@@ -388,7 +388,7 @@ async def test_expired_token_revocations_are_purged_with_the_delivery_log(app, s
     """Issue 9: ``revoked_tokens`` grew for ever (users.purge_revocations_tx was never called)."""
     from handlers.api_signals import start_delivery_log_purge, stop_delivery_log_purge
     from pairs import users
-    from pairs.store import RevokedToken
+    from pairs.db import RevokedToken
 
     now = int(time.time())
     for jti, exp in (("expired-1", now - 3600), ("expired-2", now - 1), ("alive", now + 900)):

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pairs.store import SIGNAL_KEYS, Signal
+from pairs.db import Signal
+from pairs.wire import SIGNAL_KEYS
 from tests.signal_fixtures import add_instruments, webhook
 
 BIG = 10**30

@@ -16,7 +16,7 @@ from pairs.args import (
     parse_count,
     parse_timestamp,
 )
-from pairs.store import format_timestamp
+from pairs.wire import format_timestamp
 
 INT = (Arg("n", "int"),)
 FLOAT = (Arg("x", "float"),)

@@ -15,7 +15,7 @@ import pytest
 
 from pairs import backup
 from pairs.config import PROJECT_DIR, load_settings
-from pairs.store import Setting, Store, Ticker
+from pairs.db import Setting, Store, Ticker
 
 
 def _add_ticker_and_count_tx(number: int) -> None:

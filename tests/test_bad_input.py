@@ -15,7 +15,7 @@ import pytest
 from conftest import make_token
 
 from pairs import messages, users
-from pairs.store import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
+from pairs.db import Account, Pair, RevokedToken, Setting, Signal, SimpleSession, Ticker, User
 
 SNAPSHOT_MODELS = (Signal, Ticker, Pair, Account, User, SimpleSession, RevokedToken, Setting)
 
@@ -267,15 +267,10 @@ XSRF = "0123456789abcdef0123456789abcdef"
 
 
 def page_routes() -> list[tuple[str, str, tuple]]:
-    """Every page route and method with its declared arguments, from the handlers themselves."""
-    from handlers import pages
+    """Every page route (without a path parameter) and method with its declared arguments, from the route table."""
+    from handlers.routes import ROUTES
 
-    out = []
-    for path, handler in pages.ROUTES:
-        for method in ("GET", "POST"):
-            if getattr(handler, method.lower()) is not getattr(pages.PageHandler, method.lower()):
-                out.append((method, path, tuple(getattr(handler, f"{method}_ARGS"))))
-    return out
+    return [(row.method, row.path, tuple(row.args)) for row in ROUTES if row.is_page and "{" not in row.path]
 
 
 @pytest.mark.gen_test(timeout=180)

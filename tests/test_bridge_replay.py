@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from pairs import messages
-from pairs.store import DeliveryLog, Signal
+from pairs.db import DeliveryLog, Signal
 from tests.signal_fixtures import add_instruments, webhook
 
 UPDATE_ORDER = "/v4/signal/updateorder"  # API_PUT_UPDATE in the bridge's shipped config.ini

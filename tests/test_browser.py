@@ -236,7 +236,7 @@ async def test_positions_and_watchlist_charts_in_the_browser(chromium, app, http
     import math
 
     from pairs import market
-    from pairs.store import Account, Pair, Ticker, utcnow
+    from pairs.db import Account, Pair, Ticker, utcnow
 
     days = [dt.datetime(2026, 7, 1) + dt.timedelta(days=i) for i in range(90)]
     bars = []

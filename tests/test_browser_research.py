@@ -11,7 +11,7 @@ import pytest
 from test_browser import Tab, launch
 
 from pairs import market
-from pairs.store import Signal, Ticker
+from pairs.db import Signal, Ticker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"
 SIGNAL_DAYS = ((dt.datetime(2026, 9, 14, 15, 0), "sell", 0.9, 0.88), (dt.datetime(2026, 10, 27, 15, 0), "buy", -0.6,

@@ -11,7 +11,7 @@ import pytest
 
 from pairs import auth, checks, users
 from pairs.config import PROJECT_DIR, ConfigError, load_settings
-from pairs.store import Store
+from pairs.db import Store
 
 GOOD = {"webhook_passphrase": "a-long-random-passphrase", "admin_password": "s3cret-admin",
         "user1_password": "s3cret-user1", "bcrypt_rounds": 12}

@@ -10,7 +10,7 @@ import pytest
 import tornado.httpclient
 from conftest import Api
 
-from pairs.store import Account, Pair, Ticker, User
+from pairs.db import Account, Pair, Ticker, User
 
 WRITERS = 50
 

@@ -13,8 +13,9 @@ import pytest
 import test_migrations
 
 from pairs import continuity, signals
-from pairs.continuity import DUPLICATE, GAP, Alert, Finding
-from pairs.store import Pair, Signal, Store, Ticker, open_database
+from pairs.continuity import DUPLICATE, GAP, Alert
+from pairs.db import Finding, Pair, Signal, Store, Ticker
+from pairs.db.urls import open_database
 
 T0 = dt.datetime(2026, 11, 24, 15, 0)
 WINDOW = 60

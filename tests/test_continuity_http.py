@@ -13,8 +13,7 @@ from test_notify import Inbox, text
 from test_pages import Browser
 
 from pairs import messages
-from pairs.continuity import Finding
-from pairs.store import Pair, Signal, Ticker, utcnow
+from pairs.db import Finding, Pair, Signal, Ticker, utcnow
 
 CREATED = {"message": "'signal' created successfully."}
 

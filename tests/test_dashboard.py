@@ -9,8 +9,7 @@ import zoneinfo
 import pytest
 
 from pairs import dashboard, market
-from pairs.market import PriceBar
-from pairs.store import Pair, Signal
+from pairs.db import Pair, PriceBar, Signal
 
 PACIFIC = zoneinfo.ZoneInfo("US/Pacific")
 

@@ -23,7 +23,8 @@ import peewee
 import pytest
 
 from pairs import messages
-from pairs.store import UNREACHABLE, DatabaseUnavailable, Signal, SqliteDatabase, Store, db_fault
+from pairs.db import Signal, Store
+from pairs.db.urls import UNREACHABLE, DatabaseUnavailable, SqliteDatabase, db_fault
 from tests.conftest import ThrowawayPostgres, fresh_pg_database, make_token, unavailable
 from tests.test_jobs import FIXTURES as PRICES
 from tests.test_jobs import add_pairs_tx

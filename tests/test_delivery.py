@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from bench.hostile import FAMILIES
 from pairs import delivery
+from pairs.db import DeliveryLog, utcnow
 from pairs.delivery import redact, secrets_of
-from pairs.store import DeliveryLog, utcnow
 from tests.signal_fixtures import add_instruments, webhook
 
 SECRET = "s3cret/pässword"

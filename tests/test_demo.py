@@ -9,7 +9,7 @@ import pytest
 
 import server
 from pairs import demo
-from pairs.store import Account, Pair, Signal, Ticker
+from pairs.db import Account, Pair, Signal, Ticker
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from conftest import _free_port, unavailable, wait_until
 
 from pairs import checks
 from pairs.config import PROJECT_DIR, load_settings
-from pairs.store import DeliveryLog
+from pairs.db import DeliveryLog
 
 DEPLOY = PROJECT_DIR / "deploy"
 SITE_NAME = "pairs.example.com"

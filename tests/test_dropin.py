@@ -18,7 +18,7 @@ from conftest import JWT_SECRET, fresh_pg_database, unavailable
 
 from pairs import auth, users
 from pairs.config import load_settings
-from pairs.store import Store
+from pairs.db import Store
 
 SQLITE_SCHEMA = """
 CREATE TABLE signals (

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import JWT_SECRET, _free_port, wait_until
 
-from handlers import openapi
+from handlers import openapi, routes
 from pairs.config import PROJECT_DIR
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
@@ -83,7 +83,7 @@ def test_schemathesis_on_the_dashboard_pages_query_and_form_arguments(live_serve
     """The pages answer HTML, so they have their own description, built from the same Arg tables."""
     base, server_log = live_server
     document = tmp_path / "pages-openapi.json"
-    description = openapi.build_pages_document()
+    description = openapi.build_pages_document(routes.ROUTES)
     document.write_text(json.dumps(description))
     out = run_schemathesis(str(document), base, server_log, tmp_path, 40)
     operations = sum(len(methods) for methods in description["paths"].values())

@@ -9,7 +9,7 @@ import tornado.web
 
 from pairs import users
 from pairs.config import parse_networks
-from pairs.store import DeliveryLog, Ticker
+from pairs.db import DeliveryLog, Ticker
 
 NOT_FOUND_URL = ('{"message": "The requested URL was not found on the server. If you entered the URL manually '
                  'please check your spelling and try again."}\n')

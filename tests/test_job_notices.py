@@ -12,7 +12,7 @@ import server
 from handlers.maintenance import job_control
 from pairs import jobs, market
 from pairs.config import load_settings
-from pairs.store import Store
+from pairs.db import Store
 from tests.signal_fixtures import add_instruments
 
 SETTINGS = load_settings(None, environ={})

@@ -13,7 +13,8 @@ import pytest
 import server
 from handlers.maintenance import job_control
 from pairs import jobs, market, messages
-from pairs.store import Pair, Store, pair_json
+from pairs.db import Pair, Store
+from pairs.wire import pair_json
 from tests.signal_fixtures import newest_signal, webhook
 from tests.test_stats import computed_stats
 
@@ -351,7 +352,7 @@ def test_refresh_prices_help_names_the_options_of_the_issue(capsys):
 
 
 def test_yahoo_symbol_command(sqlite_url, capsys, monkeypatch):
-    from pairs.store import Ticker
+    from pairs.db import Ticker
 
     store = Store(sqlite_url)
     store.open()

@@ -14,9 +14,10 @@ from typing import Any
 import peewee
 import pytest
 
-import handlers.app  # noqa: F401 - registers every module's models, as the server does before opening the store
 from pairs import __version__
-from pairs.store import MODELS, Store, Ticker, open_database
+from pairs.db import Store, Ticker
+from pairs.db.models import MODELS
+from pairs.db.urls import open_database
 
 FOLDER = Path(__file__).parent / "fixtures" / "schemas"
 DIALECTS = ("sqlite", "postgresql")
@@ -102,7 +103,7 @@ def test_every_user_of_a_shipped_schema_gets_its_own_token_stamp_at_start(versio
     """Issue 9 items 4 and 5: tokens carry the account's stamp; rows from before it get one at the first start."""
     from pairs import auth, users
     from pairs.config import load_settings
-    from pairs.store import User
+    from pairs.db import User
 
     load_snapshot(db_url, version)
     settings = load_settings(None, environ={}, data_dir=str(tmp_path), database_url=db_url, bcrypt_rounds=4)

@@ -13,9 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from handlers.routes import TABLE
 from pairs import bridge, jobs, notify
 from pairs.config import load_settings
-from pairs.store import Signal
+from pairs.db import Signal
 
 NOW = dt.datetime(2026, 11, 24, 17, 0)  # naive UTC: Tuesday 12:00 in New York, inside the session
 
@@ -241,7 +242,7 @@ def test_no_bridge_ever_seen_is_not_watched(store, settings):
     ("POST", "/v4/webhook", True, False),  # TradingView
 ])
 def test_which_requests_are_the_bridges(method, path, anonymous, bridge_request):
-    assert bridge.is_bridge_request(method, path, anonymous) is bridge_request
+    assert bridge.is_bridge_request(method, path, anonymous, TABLE.bridge_writes) is bridge_request
 
 
 @pytest.mark.parametrize("method, path, status, alive", [
@@ -251,4 +252,4 @@ def test_which_requests_are_the_bridges(method, path, anonymous, bridge_request)
     ("POST", "/v4/webhook", 200, False),
 ])
 def test_only_accepted_bridge_requests_show_it_alive(method, path, status, alive):
-    assert bridge.shows_bridge_alive(method, path, True, status) is alive
+    assert bridge.shows_bridge_alive(method, path, True, status, TABLE.bridge_writes) is alive

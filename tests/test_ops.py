@@ -10,7 +10,8 @@ import pytest
 
 from handlers import ops
 from pairs import __version__, bridge, jobs
-from pairs.store import Ticker, get_setting, utcnow
+from pairs.db import Ticker, utcnow
+from pairs.db.settings import get_setting
 
 
 @pytest.mark.gen_test

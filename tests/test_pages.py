@@ -15,7 +15,7 @@ import pytest
 
 from pairs import bridge, dashboard, jobs, market, messages
 from pairs.config import parse_networks
-from pairs.store import Account, DeliveryLog, Pair, Signal, SimpleSession, Ticker
+from pairs.db import Account, DeliveryLog, Pair, Signal, SimpleSession, Ticker
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # The pages' clock in every test here (naive UTC): noon in US/Pacific, the display zone of the "today" tests, so

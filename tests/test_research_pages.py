@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pairs import jobs, market, research, screener
-from pairs.store import Pair, Signal
+from pairs.db import Pair, Signal
 from tests.test_jobs import FIXTURES, TUESDAY_3PM_NEW_YORK
 from tests.test_pages import Browser
 from tests.test_screener import add_tickers_tx, run_once

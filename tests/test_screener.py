@@ -18,7 +18,7 @@ from statsmodels.tsa.stattools import coint
 import server
 from bench.screener import universe as planted_universe
 from pairs import jobs, market, messages, screener
-from pairs.store import Store, Ticker
+from pairs.db import Store, Ticker
 from tests.conftest import make_token
 from tests.test_jobs import BlockingSource
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import _free_port, fresh_pg_database, unavailable, wait_until
 
 from pairs import auth
-from pairs.store import Store, User
+from pairs.db import Store, User
 
 SERVER = str(Path(__file__).resolve().parent.parent / "server.py")
 

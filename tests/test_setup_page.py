@@ -75,7 +75,7 @@ def test_editor_timestamp_is_the_display_zone_with_its_offset():
 
 @pytest.mark.gen_test
 async def test_editor_shows_the_display_zone_and_a_put_of_it_keeps_the_time(api, instruments, store):
-    from pairs.store import Signal
+    from pairs.db import Signal
     from tests.signal_fixtures import webhook
     assert (await api.post("/v4/webhook", webhook("EWA-2*EWC", timestamp="2026-11-29 12:02:58"))).code == 201
     text = await _setup(api, "tab=signals&signal=1")

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from pairs import messages
-from pairs.store import SIGNAL_KEYS, DeliveryLog, Signal
+from pairs.db import DeliveryLog, Signal
+from pairs.wire import SIGNAL_KEYS
 from tests.conftest import make_token
 from tests.signal_fixtures import PAIRS_6_4, TICKERS_6_4, add_instruments, webhook
 

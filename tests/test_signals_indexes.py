@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from pairs import signals
-from pairs.store import Signal
+from pairs.db import Signal
 
 QUERIES = [
     ("latest", lambda: signals.latest_signals(20)),

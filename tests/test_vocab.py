@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pairs import vocab
-from pairs.store import Pair, Ticker
+from pairs.db import Pair, Ticker
 from pairs.vocab import Activity, OrderStatus, StatusMessage
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The writer's batch: each write in its own savepoint, so one failure does not undo the others (pairs/store.py).
+"""The writer's batch: each write in its own savepoint, so one failure does not undo the others (pairs/db/writer.py).
 
 On PostgreSQL a failed statement without a savepoint aborts the whole transaction, so the other writes fail too; on
 SQLite nothing aborts, and without the savepoint the failed write's own changes would be committed with the rest.
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from pairs.store import Signal
+from pairs.db import Signal
 
 
 def add_signal(ticker: str) -> int:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from pairs.store import Store
+from pairs.db import Store
 
 
 def test_write_after_stop_is_refused(sqlite_url):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.api_tickers import check_status_value
 from handlers.base import BaseHandler, message
-from pairs import instruments, messages
+from pairs import instruments, messages, vocab
 from pairs.args import Arg
 from pairs.db import Pair
 from pairs.wire import pair_json
@@ -14,7 +14,7 @@ _LEGS = (
     Arg("ticker1", "str", required=True, help=messages.empty("ticker1"), max_length=51),
     Arg("ticker2", "str", required=True, help=messages.empty("ticker2"), max_length=51),
     Arg("hedge", "float", required=True, help=messages.empty("hedge")),
-    Arg("status", "int", default=0, description="1 active, 0 passive, -1 watchlist"),
+    Arg("status", "int", default=vocab.Activity.PASSIVE, description=vocab.ACTIVITY_HELP),
     Arg("notes", "str"),
     Arg("contracts", "int", required=True, help=messages.empty("contracts")),
 )

@@ -9,7 +9,7 @@ from typing import Any
 import peewee
 
 from handlers.base import SESSION_COOKIE, BaseHandler, _in_networks, message
-from pairs import lifecycle, live, messages, push, signals, users
+from pairs import lifecycle, live, messages, push, signals, users, vocab
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
@@ -32,7 +32,7 @@ WEBHOOK_ARGS = (
     Arg("pre_mar_pos", "str"),
     Arg("pre_mar_pos_size", "int"),
     Arg("order_comment", "str", default=""),
-    Arg("order_status", "str", default="waiting"),
+    Arg("order_status", "str", default=vocab.OrderStatus.WAITING),
     Arg("ticker_type", "str"),
     Arg("ticker1", "str"),
     Arg("ticker2", "str"),
@@ -171,7 +171,7 @@ class SignalListHandler(BaseHandler):
 
 class SignalStatusListHandler(BaseHandler):
     def get(self, status: str, number: str) -> None:
-        limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == "waiting" else ANONYMOUS_LIMIT)
+        limit = self.count(number, ANONYMOUS_WAITING_LIMIT if status == vocab.OrderStatus.WAITING else ANONYMOUS_LIMIT)
         self.send({"signals": _list(self, lambda: signals.signals_with_status(status, limit))})
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from handlers.base import BaseHandler, field_error, message
-from pairs import instruments, live, messages
+from pairs import instruments, live, messages, vocab
 from pairs.args import Arg
 from pairs.db import Ticker
 from pairs.wire import ticker_json
 
-ACTIVE_VALUES = (-1, 0, 1)
 TICKER_ARGS = (
     Arg("symbol", "str", required=True, help=messages.empty("symbol"), max_length=40),
     Arg("sectype", "str", default="STK", max_length=20),
@@ -16,7 +15,7 @@ TICKER_ARGS = (
     Arg("prixch", "str", default="NYSE", max_length=40),
     Arg("currency", "str", default="USD", max_length=20),
     Arg("order_type", "str", default="RELATIVE", max_length=20),
-    Arg("active", "int", default=0, description="1 active, 0 passive, -1 watchlist"),
+    Arg("active", "int", default=vocab.Activity.PASSIVE, description=vocab.ACTIVITY_HELP),
     Arg("update_pnl", "bool", default=False),
     Arg("active_pos", "float", default=0),
     Arg("active_pnl", "float", default=0),
@@ -32,8 +31,8 @@ TICKER_PNL_ARGS = (
 
 
 def check_status_value(body: dict, field: str) -> None:
-    if body[field] is not None and body[field] not in ACTIVE_VALUES:
-        raise field_error(field, f"'{field}' must be 1 (active), 0 (passive) or -1 (watchlist).")
+    if body[field] is not None and body[field] not in vocab.VALUES:
+        raise field_error(field, messages.bad_activity(field))
 
 
 class TickerHandler(BaseHandler):

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from pairs.vocab import Activity, OrderStatus
+
 # Field name -> a value a real client would send or get (types are checked against the schema by the tests).
 VALUES: dict[str, Any] = {
     "passphrase": "webhook", "ticker": "NYSE:LNT-1.25*NYSE:FTS", "order_action": "buy", "order_contracts": 100,
     "order_price": 1.52, "mar_pos": "long", "mar_pos_size": 100, "pre_mar_pos": "flat", "pre_mar_pos_size": 0,
-    "order_comment": "Enter Long", "order_status": "waiting", "ticker_type": "pair", "ticker1": "LNT",
+    "order_comment": "Enter Long", "order_status": OrderStatus.WAITING, "ticker_type": "pair", "ticker1": "LNT",
     "ticker2": "FTS", "hedge_param": 1.25, "hedge": 1.25, "order_id1": 1001, "order_id2": 1002, "order_id": 1001,
     "price1": 68.44, "price2": 53.54, "price": 68.44, "filled_qty": 100.0, "fill_price": 1.51, "slip": 0.01,
     "error_msg": "", "status_msg": "", "symbol": "LNT", "sectype": "STK", "xch": "SMART", "prixch": "NYSE",
-    "currency": "USD", "order_type": "RELATIVE", "active": 1, "status": 1, "name": "LNT-FTS", "notes": "utilities",
+    "currency": "USD", "order_type": "RELATIVE", "active": Activity.ACTIVE, "status": Activity.ACTIVE,
+    "name": "LNT-FTS", "notes": "utilities",
     "contracts": 100, "username": "trader", "password": "correct horse battery staple", "expire": 10,
     "timestamp": "2026-11-24 14:30:00", "rowid": 1, "message": "'signal' created successfully.",
     "access_token": "eyJhbGciOiJIUzI1NiJ9.<claims>.<signature>", "refresh_token": "eyJhbGciOiJIUzI1NiJ9.<claims>.<sig>",

@@ -16,7 +16,21 @@ import tornado.web
 
 from handlers.api_users import verify_login
 from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, Identity
-from pairs import bridge, continuity, dashboard, jobs, lifecycle, live, market, messages, push, research, signals, users
+from pairs import (
+    bridge,
+    continuity,
+    dashboard,
+    jobs,
+    lifecycle,
+    live,
+    market,
+    messages,
+    push,
+    research,
+    signals,
+    users,
+    vocab,
+)
 from pairs.args import ABSENT, Arg
 from pairs.db import utcnow
 from pairs.db.urls import DatabaseUnavailable
@@ -26,7 +40,6 @@ TABS = (("/dashboard", "DASHBOARD"), ("/list", "LIST"), ("/positions", "POSITION
         ("/screener", "SCREENER"))
 MAX_SESSION_MINUTES = 30 * 24 * 60  # the signed cookie itself is accepted for 31 days
 SETUP_LIST_ROWS = 15
-SIGNAL_STATUSES = ("waiting", "rerouted", "created", "canceled", "filled", "part.filled", "critical err", "error")
 
 # The pages' query and form arguments, declared like the API's and read by the same parser (pairs.args): bad input
 # is a 400 page, never a 500.  Dates and the list's paging key stay lenient text, as in the original (§7.4: an
@@ -70,6 +83,10 @@ class PageHandler(BaseHandler):
 
     def get_current_user(self) -> Identity | None:
         return self.identity(required=False)
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        # every template, also an included one or a Template module, names the stored values the same way
+        return {**super().get_template_namespace(), "vocab": vocab, "status_class": dashboard.status_class}
 
     def check_xsrf_cookie(self) -> None:
         tornado.web.RequestHandler.check_xsrf_cookie(self)
@@ -260,7 +277,7 @@ class PositionsHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
         limit = dashboard.POSITION_ROWS[0 if user else 1]
-        views = dashboard.pairs_with_status(1, limit)
+        views = dashboard.pairs_with_status(vocab.Activity.ACTIVE, limit)
         pnl = dashboard.latest_account() if user else None
         total = dashboard.sum_distance_sma(views)
         self.page("positions.html", "/positions", title="POSITIONS", views=views, notice=self.arguments()["msg"],
@@ -273,7 +290,7 @@ class PositionsHandler(PageHandler):
 class WatchlistHandler(PageHandler):
     def get(self) -> None:
         user = self.current_user
-        views = dashboard.pairs_with_status(-1, dashboard.WATCHLIST_ROWS[0 if user else 1])
+        views = dashboard.pairs_with_status(vocab.Activity.WATCHLIST, dashboard.WATCHLIST_ROWS[0 if user else 1])
         self.page("watchlist.html", "/watchlist", title="WATCHLIST", views=views, notice=self.arguments()["msg"],
                   charts=self.charts(views), sma_window=self.ctx.settings.sma_window,
                   run=dashboard.last_run(jobs.WATCHLIST))
@@ -306,10 +323,9 @@ class SetupHandler(PageHandler):
         ticker = values["ticker"]
         values["yahoo_rule"] = market.yahoo_symbol(ticker.symbol, ticker.sectype) if ticker else ""
         values["yahoo_used"] = market.yahoo_symbol(ticker.symbol, ticker.sectype, ticker.yahoo_symbol) if ticker else ""
-        values["statuses"] = SIGNAL_STATUSES
-        values["status_class"] = dashboard.status_class
+        values["statuses"] = vocab.EDITABLE
         values["editor_timestamp"] = lambda stamp: dashboard.format_local_offset(stamp, self.zone)
-        values["active_tickers"] = {t.symbol for t in values["tickers"] if t.active == 1}
+        values["active_tickers"] = {t.symbol for t in values["tickers"] if vocab.is_tradable(t.active)}
         urls = self.ctx.settings.notify_urls
         # Apprise reads the URLs to mask their secrets; its first import is slow: in the executor
         values["channels"] = await self.ctx.run(push.channel_names, urls) if user.is_admin and urls else ()

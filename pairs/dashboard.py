@@ -22,6 +22,7 @@ from peewee import fn
 from pairs import continuity, fills, jobs, lifecycle, market, signals, stats
 from pairs.args import CONVERTERS
 from pairs.db import Account, DeliveryLog, Pair, PriceBar, Signal, Ticker
+from pairs.vocab import Activity, OrderStatus, is_tradable, tradable
 
 log = logging.getLogger("pairs.dashboard")
 
@@ -187,15 +188,15 @@ def status_class(status: Any) -> str:
         return ""
     if "err" in status:
         return "st-error"
-    if "created" in status:
+    if OrderStatus.CREATED in status:
         return "st-created"
     if "cancel" in status:
         return "st-canceled"
-    if "waiting" in status or "rerouted" in status:
+    if OrderStatus.WAITING in status or OrderStatus.REROUTED in status:
         return "st-waiting"
     if "part." in status:
         return "st-partial"
-    if "filled" in status:
+    if OrderStatus.FILLED in status:
         return "st-filled"
     return ""
 
@@ -488,19 +489,19 @@ def _hedge_text(hedge: Any) -> str:
     return f"{number:g}"
 
 
-def pairs_with_status(status: int, limit: int) -> list[PairView]:
+def pairs_with_status(status: Activity, limit: int) -> list[PairView]:
     pairs = list(Pair.select().where(Pair.status == status).order_by(fn.LOWER(Pair.name)).limit(limit))
     legs = _legs(pairs)
     return [pair_view(p, legs) for p in pairs]
 
 
 def active_tickers(limit: int) -> list[Ticker]:
-    return list(Ticker.select().where(Ticker.active == 1).order_by(Ticker.symbol).limit(limit))
+    return list(Ticker.select().where(tradable(Ticker.active)).order_by(Ticker.symbol).limit(limit))
 
 
 def sum_distance_sma(views: Iterable[PairView]) -> float:
     """Σ sma_dist × leg-1 position over the active pairs shown (SPEC §7.5 ``sum_act_sma``)."""
-    return sum(_f(v.pair.sma_dist) * v.leg1.pos for v in views if v.pair.status == 1 and _f(v.pair.sma_dist))
+    return sum(_f(v.pair.sma_dist) * v.leg1.pos for v in views if is_tradable(v.pair.status) and _f(v.pair.sma_dist))
 
 
 # ---------------------------------------------------------------------------------------------------------------

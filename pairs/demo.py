@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from pairs.config import INSTALLED, PROJECT_DIR
+from pairs.vocab import Activity, OrderStatus
 
 DEMO_DB = "demo.db"
 # data-demo/prices in a checkout, inside this package when installed (pyproject.toml)
 DEMO_PRICES = Path(__file__).resolve().parent / "demo_prices" if INSTALLED else PROJECT_DIR / "data-demo" / "prices"
-WAITING = "/v4/signals/status/waiting/0"
+WAITING = f"/v4/signals/status/{OrderStatus.WAITING}/0"
 
 # symbol: (primary exchange, active) - every ticker passive: a pair only trades when neither leg is an active ticker
-TICKERS = {"PEP": ("NASDAQ", 0), "KO": ("NYSE", 0), "EWC": ("ARCA", 0), "EWA": ("ARCA", 0),
-           "BF A": ("NYSE", 0), "BF B": ("NYSE", 0)}
+PASSIVE = Activity.PASSIVE
+TICKERS = {"PEP": ("NASDAQ", PASSIVE), "KO": ("NYSE", PASSIVE), "EWC": ("ARCA", PASSIVE), "EWA": ("ARCA", PASSIVE),
+           "BF A": ("NYSE", PASSIVE), "BF B": ("NYSE", PASSIVE)}
 # name: (hedge, status) - one active pair, one on the watchlist, one passive
-PAIRS = {"PEP-KO": (2.8, 1), "EWC-EWA": (2.0, -1), "BF A-BF B": (1.0, 0)}
+PAIRS = {"PEP-KO": (2.8, Activity.ACTIVE), "EWC-EWA": (2.0, Activity.WATCHLIST), "BF A-BF B": (1.0, PASSIVE)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +131,7 @@ def trade_day(client: Client, passphrase: str, now: dt.datetime) -> list[int]:
         waiting = client.call("GET", WAITING)["signals"]  # the bridge's poll
         if alert.order_ids is None or not any(s["rowid"] == newest["rowid"] for s in waiting):
             continue
-        echo = dict(newest, passphrase=passphrase, order_status="created", status_msg="", error_msg="",
+        echo = dict(newest, passphrase=passphrase, order_status=OrderStatus.CREATED, status_msg="", error_msg="",
                     order_id1=alert.order_ids[0], order_id2=alert.order_ids[1])
         client.call("PUT", "/v4/webhook", echo)
         for (symbol, (price, quantity)), order_id in zip(alert.fills.items(), alert.order_ids, strict=True):

@@ -14,14 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pairs import messages
+from pairs.vocab import OrderStatus, StatusMessage, is_tradable
 
 NUMBER = re.compile(r"[-+]?\d*\.\d+|\d+")
-
-CURRENCY_MISMATCH = "currency mismatch!"
-UNKNOWN_TICKER = "unknown ticker"
-PASSIVE_TICKER = "passive ticker"
-WRONG_HEDGE = "wrong hedge"
 
 
 class TickerInfo(Protocol):
@@ -92,7 +87,7 @@ def parse_equation(ticker: str, lookup: TickerLookup) -> Equation:
     """
     parts = ticker.split("-")
     if len(parts) > 2:
-        return Equation(False, {}, messages.PROBLEMATIC_TICKER)
+        return Equation(False, {}, StatusMessage.PROBLEMATIC_TICKER)
     leg1 = parse_leg(parts[0], lookup)
     ok = leg1.ok and leg1.number is None
     mismatch = leg1.currency_mismatch
@@ -105,7 +100,7 @@ def parse_equation(ticker: str, lookup: TickerLookup) -> Equation:
         ok = ok and leg2.ok
         mismatch = mismatch or leg2.currency_mismatch
         fields.update(ticker_type="pair", ticker2=leg2.symbol, hedge_param=hedge)
-    failure = None if ok else (CURRENCY_MISMATCH if mismatch else messages.PROBLEMATIC_TICKER)
+    failure = None if ok else (StatusMessage.CURRENCY_MISMATCH if mismatch else StatusMessage.PROBLEMATIC_TICKER)
     return Equation(ok, fields, failure, leg1.raw if leg1.symbol else None)
 
 
@@ -122,22 +117,23 @@ def check_status(ticker_type: str | None, ticker1: str | None, ticker2: str | No
     """§6.2 with A.4: is the signal's instrument registered and actively traded?
 
     A.4: a single ticker is also found under the spelling it was registered with (``BF.A`` for ``BF A``), and a
-    watchlist ticker (active -1) is as passive as a watchlist pair.
+    ticker trades by the same rule as a pair (``vocab.is_tradable``): a watchlist ticker is as passive as a
+    watchlist pair.
     """
     if ticker_type == "pair":
         pair = find_pair(f"{ticker1}-{ticker2}") if ticker1 is not None and ticker2 is not None else None
         if pair is None:
-            return StatusCheck(False, "error", UNKNOWN_TICKER)
-        if pair.status != 1:
-            return StatusCheck(False, "canceled", PASSIVE_TICKER)
+            return StatusCheck(False, OrderStatus.ERROR, StatusMessage.UNKNOWN_TICKER)
+        if not is_tradable(pair.status):
+            return StatusCheck(False, OrderStatus.CANCELED, StatusMessage.PASSIVE_TICKER)
         if hedge_param is None or pair.hedge is None or float(hedge_param) != float(pair.hedge):
-            return StatusCheck(False, "canceled", WRONG_HEDGE)
+            return StatusCheck(False, OrderStatus.CANCELED, StatusMessage.WRONG_HEDGE)
         return StatusCheck(True)
     found = find_ticker(ticker1) if ticker1 is not None else None
     if found is None and registered_symbol1:
         found = find_ticker(registered_symbol1)
     if found is None:
-        return StatusCheck(False, "error", UNKNOWN_TICKER)
-    if not found.active or found.active == -1:
-        return StatusCheck(False, "canceled", PASSIVE_TICKER)
+        return StatusCheck(False, OrderStatus.ERROR, StatusMessage.UNKNOWN_TICKER)
+    if not is_tradable(found.active):
+        return StatusCheck(False, OrderStatus.CANCELED, StatusMessage.PASSIVE_TICKER)
     return StatusCheck(True)

@@ -18,13 +18,8 @@ from typing import Any
 
 from pairs import messages
 from pairs.errors import Rejected
+from pairs.vocab import SINGLE_REMAINDER, OrderStatus, StatusMessage, canceled_amount, remainder_label
 
-FILLED = "filled"
-LEG_FILLED = "filled(...)"
-PART_FILLED = "part.filled"
-CANCELED = "canceled"
-MULTIPLE_ACTIVE_ORDERS = "multiple active orders"
-SINGLE_REMAINDER = "remained: "
 NUMBER_TOO_LARGE = "the fill gives a price or quantity too large to store."
 
 
@@ -61,18 +56,18 @@ def apply_order_update(row: Mapping[str, Any], update: OrderUpdate) -> dict[str,
     """The signal's columns after ``update`` (§6.5); raises Rejected for a partial without a quantity."""
     new = dict(row)
     if update.cancel:
-        new.update(order_status=CANCELED, status_msg=MULTIPLE_ACTIVE_ORDERS)
+        new.update(order_status=OrderStatus.CANCELED, status_msg=StatusMessage.MULTIPLE_ACTIVE_ORDERS)
         return new
     if update.partial:
         if not update.order_contracts:
             raise Rejected(messages.PARTIAL_WITHOUT_QTY)
         old = row.get("order_contracts") or 0
-        if row.get("order_status") == PART_FILLED and old == update.order_contracts:
+        if row.get("order_status") == OrderStatus.PART_FILLED and old == update.order_contracts:
             return new  # this partial was applied already: a re-sent message changes nothing
-        new.update(order_contracts=update.order_contracts, order_status=PART_FILLED,
-                   status_msg=f"canceled amount: {old - update.order_contracts}")
+        new.update(order_contracts=update.order_contracts, order_status=OrderStatus.PART_FILLED,
+                   status_msg=canceled_amount(old - update.order_contracts))
         return new
-    if row.get("order_status") == FILLED:
+    if row.get("order_status") == OrderStatus.FILLED:
         return new
     for leg in (1, 2):  # both are checked against the row as it was, as in the original
         if row.get(f"order_id{leg}") == update.order_id and leg_matches(row.get(f"ticker{leg}"), update.symbol):
@@ -90,7 +85,7 @@ def slip_money(slip: float | None, contracts: float | None) -> float | None:
 def settles(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether an update filled the signal, wholly or partly with its remainder canceled, or moved such a fill
     (a later cumulative fill): the moments a trader wants to hear of.  A re-sent fill changes nothing: False."""
-    return (after.get("order_status") in (FILLED, PART_FILLED) and after.get("fill_price") is not None
+    return (after.get("order_status") in (OrderStatus.FILLED, OrderStatus.PART_FILLED) and after.get("fill_price") is not None
             and (after.get("order_status"), after.get("fill_price")) != (before.get("order_status"),
                                                                          before.get("fill_price")))
 
@@ -123,16 +118,16 @@ def _record_fill(new: dict[str, Any], leg: int, update: OrderUpdate) -> None:
     """One leg's cumulative fill. A remainder is only ever computed from the quantity of the leg it names: the
     row keeps no quantities, so ``status_msg`` is where leg 2's remainder waits for leg 1's price (A.4)."""
     pair = new.get("ticker_type") == "pair"
-    label = f"remained({new.get(f'ticker{leg}')}): " if pair else SINGLE_REMAINDER
-    leg2_label = f"remained({new.get('ticker2')}): "
+    label = remainder_label(new.get(f"ticker{leg}")) if pair else SINGLE_REMAINDER
+    leg2_label = remainder_label(new.get("ticker2"))
     remainder = expected_quantity(new, leg) - float(update.filled_qty)  # a float as in the original: "6.0"
     shown = _shown_remainder(new, label)
     if shown is not None and remainder > shown:
         return  # an older cumulative fill of this leg than one already applied, re-sent late: it changes nothing
     new[f"price{leg}"] = update.price
-    new["order_status"] = LEG_FILLED
+    new["order_status"] = OrderStatus.LEG_FILLED
     if not (pair and leg == 1 and _shown_remainder(new, leg2_label) is not None):
-        new["status_msg"] = f"remained({new.get(f'ticker{leg}')}): {remainder}"
+        new["status_msg"] = f"{remainder_label(new.get(f'ticker{leg}'))}{remainder}"
     if pair:
         if new.get("price1") and new.get("price2"):  # 0.0 counts as not filled, as in the original
             _set_fill(new, round(_finite(new["price1"] - _hedge(new) * new["price2"]), 4))
@@ -147,9 +142,9 @@ def _settle(new: dict[str, Any], label: str, remainder: float | None) -> None:
     if remainder is None:
         return
     if remainder > 0:
-        new.update(order_status=PART_FILLED, status_msg=f"{label}{remainder}")
+        new.update(order_status=OrderStatus.PART_FILLED, status_msg=f"{label}{remainder}")
     else:
-        new.update(order_status=FILLED, status_msg="")
+        new.update(order_status=OrderStatus.FILLED, status_msg=StatusMessage.NONE)
 
 
 def _set_fill(new: dict[str, Any], fill_price: float) -> None:

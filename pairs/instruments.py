@@ -13,6 +13,7 @@ import peewee
 from pairs import messages
 from pairs.db import Account, Pair, Ticker, utcnow
 from pairs.errors import NotFound, Rejected
+from pairs.vocab import is_tradable, tradable
 
 TICKER_DESCRIPTIVE = ("sectype", "xch", "prixch", "currency", "order_type", "active")
 TICKER_PNL = ("active_pos", "active_pnl", "active_cost")
@@ -32,11 +33,11 @@ def newest_first(query: peewee.ModelSelect, model: type[peewee.Model], limit: in
 
 
 def ticker_in_active_pair(symbol: str) -> bool:
-    return Pair.select().where((Pair.status == 1) & ((Pair.ticker1 == symbol) | (Pair.ticker2 == symbol))).exists()
+    return Pair.select().where(tradable(Pair.status) & ((Pair.ticker1 == symbol) | (Pair.ticker2 == symbol))).exists()
 
 
 def any_ticker_active(*symbols: str) -> bool:
-    return Ticker.select().where((Ticker.active == 1) & Ticker.symbol.in_(symbols)).exists()
+    return Ticker.select().where(tradable(Ticker.active) & Ticker.symbol.in_(symbols)).exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ def find_ticker(symbol: str) -> Ticker | None:
 def create_ticker_tx(values: dict[str, Any]) -> None:
     if find_ticker(values["symbol"]):
         raise Rejected(messages.TICKER_EXISTS)
-    if values["active"] == 1 and ticker_in_active_pair(values["symbol"]):
+    if is_tradable(values["active"]) and ticker_in_active_pair(values["symbol"]):
         raise Rejected(messages.TICKER_ACTIVE_IN_PAIR)
     fields = ("symbol", *TICKER_DESCRIPTIVE, *TICKER_PNL)
     Ticker.create(**{k: values[k] for k in fields})
@@ -58,7 +59,7 @@ def create_ticker_tx(values: dict[str, Any]) -> None:
 
 def put_ticker_tx(values: dict[str, Any]) -> Ticker | None:
     """Update (returns the stored ticker) or create (returns None), as PUT /v4/ticker does."""
-    if values["active"] == 1 and ticker_in_active_pair(values["symbol"]):
+    if is_tradable(values["active"]) and ticker_in_active_pair(values["symbol"]):
         raise Rejected(messages.TICKER_ACTIVE_IN_PAIR)
     ticker = find_ticker(values["symbol"])
     if ticker is None:
@@ -102,7 +103,7 @@ def find_pair(name: str) -> Pair | None:
 
 def create_pair_tx(values: dict[str, Any]) -> None:
     t1, t2 = values["ticker1"], values["ticker2"]
-    if values["status"] == 1 and any_ticker_active(t1, t2):
+    if is_tradable(values["status"]) and any_ticker_active(t1, t2):
         raise Rejected(messages.PAIR_TICKER_ACTIVE)
     if "-" in t1 or "-" in t2:
         raise Rejected(messages.PROBLEMATIC_TICKER)
@@ -116,14 +117,14 @@ def create_pair_tx(values: dict[str, Any]) -> None:
 
 def update_pair_tx(values: dict[str, Any]) -> Pair:
     """PUT /v4/pair: full replacement, except that omitted computed fields keep their stored values (A.4)."""
-    if values["status"] == 1 and any_ticker_active(values["ticker1"], values["ticker2"]):
+    if is_tradable(values["status"]) and any_ticker_active(values["ticker1"], values["ticker2"]):
         raise Rejected(messages.PAIR_TICKER_ACTIVE)
     pair = find_pair(values["name"]) if values.get("name") is not None else None
     if pair is None:
         raise NotFound()
     # the stored legs are the name's, not the body's tickers (which PUT never writes): a body with decoy tickers
     # must not activate a pair whose own leg is an active ticker
-    if values["status"] == 1 and any_ticker_active(pair.ticker1, pair.ticker2):
+    if is_tradable(values["status"]) and any_ticker_active(pair.ticker1, pair.ticker2):
         raise Rejected(messages.PAIR_TICKER_ACTIVE)
     for key in ("hedge", "status", "notes", "contracts"):
         setattr(pair, key, values[key])

@@ -22,13 +22,14 @@ import schedule
 from pairs import market, push, stats
 from pairs.config import ConfigError, Settings
 from pairs.db import JobRun, Pair, Store, Ticker, utcnow
+from pairs.vocab import Activity
 
 log = logging.getLogger("pairs.jobs")
 
 PRICES = "prices"
 WATCHLIST = "watchlist"
 EMAIL = "email"
-PAIR_STATUS = {PRICES: 1, WATCHLIST: -1}
+PAIR_STATUS = {PRICES: Activity.ACTIVE, WATCHLIST: Activity.WATCHLIST}
 
 
 @dataclasses.dataclass

@@ -34,7 +34,8 @@ from peewee import fn
 from pairs import market
 from pairs.db import DeliveryLog, Signal, SignalEvent, SignalTiming
 from pairs.db.models import BaseModel, PreparedQuery, database
-from pairs.fills import FILLED, OrderUpdate, expected_quantity, leg_matches
+from pairs.fills import OrderUpdate, expected_quantity, leg_matches
+from pairs.vocab import OrderStatus
 
 WEBHOOK_ROUTE = "/v4/webhook"
 DELIVERY_REACH = dt.timedelta(seconds=5)  # the delivery row is written after the answer, in whole seconds
@@ -45,7 +46,7 @@ FILL = "fill"
 CANCEL = "cancel"
 WARNED = "warned"
 
-PICKED_UP = "created"  # the bridge's echo that it placed the orders: waiting -> created
+PICKED_UP = OrderStatus.CREATED  # the bridge's echo that it placed the orders: waiting -> created
 
 # who changed a signal (a status event's ``by``)
 BY_BRIDGE = "bridge"  # PUT /v4/webhook without the dashboard's session: the bridge's echo
@@ -261,13 +262,13 @@ def changed_tx(rowid: int, before: Mapping[str, Any], after: Mapping[str, Any], 
     now = now or now_ms()
     _event(rowid, now, STATUS, detail)
     status = after.get("order_status")
-    if status in (PICKED_UP, FILLED) and status != before.get("order_status"):
+    if status in (PICKED_UP, OrderStatus.FILLED) and status != before.get("order_status"):
         timing = SignalTiming.get_or_none(SignalTiming.signal == rowid)
         if timing is None:
             return
         if status == PICKED_UP and timing.pickup_ms is None:
             timing.pickup_ms = millis(now, timing.stored)
-        if status == FILLED and timing.filled_ms is None:
+        if status == OrderStatus.FILLED and timing.filled_ms is None:
             timing.filled_ms = millis(now, timing.stored)
         timing.save()
 

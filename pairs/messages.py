@@ -55,5 +55,9 @@ def deleted(thing: str) -> str:
     return f"'{thing}' deleted successfully."
 
 
+def bad_activity(field: str) -> str:
+    return f"'{field}' must be 1 (active), 0 (passive) or -1 (watchlist)."
+
+
 def empty(field: str) -> str:
     return f"'{field}' cannot be empty!"

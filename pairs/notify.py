@@ -26,11 +26,11 @@ from pairs import bridge, continuity, jobs, lifecycle, push
 from pairs.config import Settings
 from pairs.db import Signal, Store, utcnow
 from pairs.db.settings import get_setting, set_setting_tx
+from pairs.vocab import NEEDS_ATTENTION
 from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.notify")
 
-PROBLEM_STATUSES = ("waiting", "rerouted", "error", "critical err")
 WARNED = "(warned)"
 BODY_MAX_SIGNALS = 50
 FINDINGS_MAX = 1000  # continuity findings named by one message at most; the rest go in the next one
@@ -43,7 +43,7 @@ def problem_signals(now: dt.datetime, warn_after_min: int, lookback_hours: int =
     """Problematic signals older than the threshold, at most ``lookback_hours`` old (0: any age), and not yet warned
     about, oldest first. The look-back keeps the first check on an imported database from mailing (and marking)
     years of old waiting and error rows."""
-    condition = (Signal.order_status.in_(PROBLEM_STATUSES) & (Signal.timestamp <= now - dt.timedelta(
+    condition = (Signal.order_status.in_(NEEDS_ATTENTION) & (Signal.timestamp <= now - dt.timedelta(
         minutes=warn_after_min)) & (Signal.error_msg.is_null() | ~Signal.error_msg.contains(WARNED)))
     if lookback_hours > 0:
         condition &= Signal.timestamp >= now - dt.timedelta(hours=lookback_hours)

@@ -90,7 +90,7 @@ def pair_page_chart(pair: Pair, days: int, entry_z: float, exit_z: float, with_s
     chart = dashboard.pair_chart(pair, days, window)
     for point in chart["points"]:
         sma, std = point["sma"], point["std"]
-        point["z"] = round((point["spread"] - sma) / std, 4) if sma is not None and std else None
+        point["z"] = stats.zscore_of(point["spread"], sma, std) if sma is not None else None
     markers: list[dict[str, Any]] = []
     if with_signals and chart["points"]:
         shown = {p["t"] for p in chart["points"]}

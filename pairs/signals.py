@@ -23,11 +23,11 @@ from pairs.db.models import PreparedQuery, database
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update, leg_matches, settles
 from pairs.instruments import parse_rowid
+from pairs.vocab import WAITING_LIST, OrderStatus
 from pairs.wire import SIGNAL_KEYS, format_timestamp
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
-WAITING_LIST = ("waiting", "rerouted")  # "waiting" in a status list means both (SPEC §5.4)
 
 CREATED = "created"
 PROBLEMATIC = "problematic"
@@ -82,7 +82,7 @@ def classify(values: dict[str, Any]) -> Classified:
     parsed = equation.parse_equation(record["ticker"], lookup_ticker)
     record.update(parsed.fields)
     if not parsed.ok:
-        record.update(order_status="error", status_msg=parsed.failure)
+        record.update(order_status=OrderStatus.ERROR, status_msg=parsed.failure)
     active_ok = True
     if not values.get("bypass_ticker_status"):
         check = equation.check_status(record["ticker_type"], record["ticker1"], record["ticker2"],
@@ -260,7 +260,7 @@ def signals_with_status(status: str, limit: int) -> list[dict[str, Any]]:
     Not ``IN (...)``: SQLite would collect and sort every matching row.  One backward index walk per status,
     merged here, reads at most ``limit`` rows of each.
     """
-    statuses = WAITING_LIST if status == "waiting" else (status,)
+    statuses = WAITING_LIST if status == OrderStatus.WAITING else (status,)
     runs = [_rows(_BY_STATUS, s, limit=limit) for s in statuses]
     merged: Iterable[dict[str, Any]] = (heapq.merge(*runs, key=lambda r: -r["rowid"]) if len(runs) > 1
                                         else runs[0])

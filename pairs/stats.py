@@ -87,6 +87,13 @@ def moving_stats(daily_spread: Sequence[float], window: int = SMA_WINDOW) -> tup
     return round(statistics.fmean(tail), 5), round(statistics.stdev(tail), 5)
 
 
+def zscore_of(value: float, sma: float, std: float | None) -> float | None:
+    """How many standard deviations ``value`` is from ``sma`` (4 decimals); None without a spread (std 0 or none).
+
+    One rule for the stored ``zscore`` and the chart's z-score of each day."""
+    return round((value - sma) / std, 4) if std else None
+
+
 def hedge_and_coint(close1: pd.Series, close2: pd.Series, window: int = COINT_WINDOW) -> tuple[float | None,
                                                                                                  float | None]:
     """(OLS hedge ratio, Engle-Granger p-value) over the last ``window`` common daily closes."""
@@ -181,7 +188,7 @@ def pair_stats(daily1: pd.Series, daily2: pd.Series, last1: float, last2: float,
     sma, std = moving_stats(list(daily_spread.values()), window)
     act_price = round(float(last1) - float(last2) * hedge, 4)
     sma_dist = round(sma - act_price, 4) if sma else 0.0
-    zscore = round((act_price - sma) / std, 4) if sma and std > 0 else None
+    zscore = zscore_of(act_price, sma, std) if sma else None
     hedge_ols, pvalue = hedge_and_coint(daily1, daily2, coint_window)
     return PairStats(act_price=act_price, sma=sma, std=std, sma_dist=sma_dist, zscore=zscore, hedge_ols=hedge_ols,
                      coint_pvalue=pvalue, half_life=half_life(daily_spread, coint_window),

@@ -1,16 +1,15 @@
 'use strict';
-// /list: switching pair/ticker reloads the choices; the dot shows the chosen instrument's trading status.
+// /list: switching pair/ticker reloads the choices; the dot shows the chosen instrument's trading status, as the
+// server names it on each option (data-dot, data-label: pairs.vocab.Activity).
 (function () {
-  const STATES = { '1': ['st1', 'active'], '0': ['st0', 'passive'] };
 
   function showDot(select, dot) {
     const option = select.options[select.selectedIndex];
     dot.className = 'dot';
     dot.title = '';
     if (!option || !option.value) return;
-    const state = STATES[option.dataset.status] || ['st-1', 'watch'];
-    dot.classList.add(state[0]);
-    dot.title = state[1];
+    dot.classList.add(option.dataset.dot);
+    dot.title = option.dataset.label;
   }
 
   document.addEventListener('DOMContentLoaded', function () {

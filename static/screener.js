@@ -1,6 +1,6 @@
 'use strict';
 // SCREENER page: "Run now" (POST /v4/screener) with live progress (GET /v4/screener), sortable columns, and
-// "Add to watchlist" (POST /v4/pair with the OLS hedge rounded to 4 decimals and status -1).
+// "Add to watchlist" (POST /v4/pair with the OLS hedge rounded to 4 decimals and the button's data-status, -1).
 (function () {
   const POLL_MS = 1000;
 
@@ -48,7 +48,7 @@
     button.disabled = true;
     const data = button.dataset;
     const reply = await window.pairs.api('POST', '/v4/pair', {
-      ticker1: data.ticker1, ticker2: data.ticker2, hedge: Number(data.hedge), status: -1,
+      ticker1: data.ticker1, ticker2: data.ticker2, hedge: Number(data.hedge), status: Number(data.status),
       contracts: Number(data.contracts),
     });
     const cell = button.parentNode;

@@ -127,9 +127,10 @@ def test_a_hedge_too_large_for_a_number_fails_instead_of_storing_infinity() -> N
 
 
 STATUS_TICKERS = {"LNT": ticker(active=1), "FTS": ticker(active=0), "BF.A": ticker(active=1),
-                  "WTCH": ticker(active=-1), "NULL": ticker(active=None), "BTCUSD": ticker("CRYPTO", active=1)}
+                  "WTCH": ticker(active=-1), "NULL": ticker(active=None), "BTCUSD": ticker("CRYPTO", active=1),
+                  "OLD2": ticker(active=2)}
 PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "LNT-BF A": SimpleNamespace(hedge=None, status=1), "BF A-BF B": SimpleNamespace(hedge=0.7, status=0),
-         "BTC.USD-SHIB.USD": SimpleNamespace(hedge=1.0, status=-1)}
+         "BTC.USD-SHIB.USD": SimpleNamespace(hedge=1.0, status=-1), "OLD-TWO": SimpleNamespace(hedge=1.0, status=2)}
 
 
 @pytest.mark.parametrize("ticker_type, t1, t2, hedge, registered, expected", [
@@ -148,6 +149,9 @@ PAIRS = {"LNT-FTS": SimpleNamespace(hedge=1.25, status=1), "LNT-BF A": SimpleNam
     ("single", "NULL", None, None, "NULL", (False, "canceled", "passive ticker")),
     # A.4: a watchlist ticker is not tradable
     ("single", "WTCH", None, None, "WTCH", (False, "canceled", "passive ticker")),
+    # one rule for tickers and pairs (vocab.is_tradable): a value the API refuses (an old database's 2) does not trade
+    ("single", "OLD2", None, None, "OLD2", (False, "canceled", "passive ticker")),
+    ("pair", "OLD", "TWO", 1.0, "OLD", (False, "canceled", "passive ticker")),
     # A.4: found under the spelling it was registered with
     ("single", "BF A", None, None, "BF.A", (True, None, None)),
     ("single", "BTC.USD", None, None, "BTCUSD", (True, None, None)),

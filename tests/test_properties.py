@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from handlers.routes import ROUTES
 from pairs.args import ArgError, BodyError, parse_args, parse_body, parse_count
 from pairs.equation import Equation, check_status, parse_equation
-from pairs.fills import FILLED, OrderUpdate, apply_order_update
+from pairs.fills import OrderUpdate, apply_order_update
+from pairs.vocab import OrderStatus
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fills
@@ -72,7 +73,7 @@ def test_fills_in_any_order_and_repeated_end_as_once_each_in_leg_order(data: st.
 
 @given(st.data())
 def test_no_fill_changes_a_filled_row(data: st.DataObject) -> None:
-    row = {**data.draw(pair_signals(), "signal"), "order_status": FILLED,
+    row = {**data.draw(pair_signals(), "signal"), "order_status": OrderStatus.FILLED,
            "price1": data.draw(PRICES), "price2": data.draw(PRICES), "status_msg": data.draw(st.sampled_from(
                ["", "remained(B): 30.0", "remained(A): 0.0", None]))}
     updates = data.draw(st.lists(st.builds(OrderUpdate, st.sampled_from([100, 101, 7]), st.sampled_from("ABC"),

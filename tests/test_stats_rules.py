@@ -41,6 +41,18 @@ def test_moving_stats(values, window, expected) -> None:
     assert stats.moving_stats(values, window) == expected
 
 
+@pytest.mark.parametrize("value, sma, std, expected", [
+    (12.0, 10.0, 2.0, 1.0),
+    (8.0, 10.0, 4.0, -0.5),
+    (1.0, 0.0, 3.0, 0.3333),  # 4 decimals; an SMA of 0 is a value like any other here
+    (10.0, 10.00002, 0.00003, -0.6667),
+    (5.0, 4.0, 0.0, None),  # no spread of values: no z-score
+    (5.0, 4.0, None, None),
+])
+def test_zscore_of(value, sma, std, expected) -> None:
+    assert stats.zscore_of(value, sma, std) == expected
+
+
 def test_hedge_and_coint_needs_30_common_closes() -> None:
     assert stats.hedge_and_coint(series(WALK[:29]), series(NOISY[:29])) == (None, None)
     hedge, pvalue = stats.hedge_and_coint(series(WALK[:30]), series(NOISY[:30]))

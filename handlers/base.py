@@ -403,7 +403,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.live_topic and self.request.method not in ("GET", "HEAD", "OPTIONS") and self.get_status() < 300:
             self.ctx.live.publish(self.live_topic)
         if self.passphrase_route:
-            self.ctx.store.writer.submit(delivery.record_tx, delivery.row(self._delivery()))
+            self.ctx.store.writer.submit_unawaited(delivery.record_tx, delivery.row(self._delivery()))
         anonymous = not (self.request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
         if bridge.shows_bridge_alive(self.request.method, self.request.path, anonymous, self.get_status()):
             self._remember_bridge()
@@ -416,7 +416,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.request.method == "GET" and last is not None and now - last < bridge.POLL_RESOLUTION:
             return
         self.ctx.extras[bridge.SEEN_KEY] = now
-        self.ctx.store.writer.submit(bridge.remember_tx, now)
+        self.ctx.store.writer.submit_unawaited(bridge.remember_tx, now)
 
     def _delivery(self) -> delivery.Delivery:
         """What the delivery log keeps of this request.  The body is None when it was not read: refused for its

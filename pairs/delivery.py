@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pairs.store import DeliveryLog, PreparedQuery
+from pairs.store import DeliveryLog, PreparedQuery, Writer
 
 log = logging.getLogger("pairs.delivery")
 
@@ -401,6 +401,7 @@ def row(delivery: Delivery) -> dict[str, Any]:
 _INSERT = PreparedQuery(lambda: DeliveryLog.insert(**{key: None for key in COLUMNS}))
 
 
+@Writer.alone_on_sqlite  # one INSERT
 def record_tx(values: dict[str, Any]) -> None:
     """One row per passphrase request (in the writer): SQL prepared once, this runs for every webhook."""
     fields = DeliveryLog._meta.fields

@@ -21,7 +21,17 @@ from pairs import continuity, equation
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update, leg_matches
 from pairs.instruments import parse_rowid
-from pairs.store import SIGNAL_KEYS, Pair, PreparedQuery, Signal, Ticker, database, format_timestamp, utcnow
+from pairs.store import (
+    SIGNAL_KEYS,
+    Pair,
+    PreparedQuery,
+    Signal,
+    Ticker,
+    Writer,
+    database,
+    format_timestamp,
+    utcnow,
+)
 
 # The columns a webhook body may set (all but rowid); timestamp is handled on its own (A.4).
 SIGNAL_COLUMNS = tuple(k for k in SIGNAL_KEYS if k not in ("rowid", "timestamp"))
@@ -96,6 +106,7 @@ class Inserted(NamedTuple):
     findings: int  # continuity findings written (pairs.continuity)
 
 
+@Writer.alone_on_sqlite  # reads, then one INSERT; the continuity check undoes its own failures
 def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int) -> Inserted:
     """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it
     (``[SERVER] DUPLICATE_WINDOW_SEC``)."""

@@ -74,6 +74,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, metavar="SEC", help="seconds sampled (default 15)")
     parser.add_argument("--top", type=int, default=20, help="frames listed per thread and kind (default 20)")
     parser.add_argument("--raw", help="keep py-spy's raw output (collapsed stacks) in this file")
+    parser.add_argument("--gil", action="store_true", help="only the samples of the thread holding the GIL: the "
+                        "Python work that the IOLoop and the writer take turns at, without the writer's waits for "
+                        "the disk")
     args = parser.parse_args()
     if not args.py_spy:
         raise SystemExit("py-spy not found: pip install py-spy, or give --py-spy PATH")
@@ -88,7 +91,7 @@ def main() -> int:
         asyncio.run(concurrent(server.port, args.clients, 2.0, "warm"))
         spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.process.pid), "--duration",
                                 str(int(args.duration)), "--rate", "200", "--format", "raw", "--function",
-                                "--threads", "--nonblocking", "--output", str(raw)],
+                                "--threads", "--nonblocking", *(["--gil"] if args.gil else []), "--output", str(raw)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         acked, _, errors = asyncio.run(concurrent(server.port, args.clients, args.duration, "profile"))
         _, spy_errors = spy.communicate(timeout=60)

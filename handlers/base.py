@@ -258,6 +258,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 raise ApiError(400, answer) from None
             merged.update(body)
             self._values = merged
+            self._parsed = body  # the delivery row's redaction reads it instead of parsing the body again
         return self._values
 
     def args(self, spec: Sequence[Arg]) -> dict[str, Any]:
@@ -427,7 +428,8 @@ class BaseHandler(tornado.web.RequestHandler):
             received=utcnow(), peer=self.peer, method=self.request.method, route=self.request.path,
             content_type=self.request.headers.get("Content-Type") or None, size=self._size, status=self.get_status(),
             body=body, message=delivery.answer_text(self._answer),
-            secrets=delivery.secrets_of(self.ctx.settings.webhook_passphrase, carried))
+            secrets=delivery.secrets_of(self.ctx.settings.webhook_passphrase, carried),
+            parsed=getattr(self, "_parsed", None))
 
 
 def _after_body(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.server_process import ServerProcess
-from bench.webhooks import JWT_SECRET, concurrent, register_instruments
+from bench.webhooks import ALERTS, JWT_SECRET, concurrent, register_instruments
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*)\)$")
 
@@ -74,6 +74,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, metavar="SEC", help="seconds sampled (default 15)")
     parser.add_argument("--top", type=int, default=20, help="frames listed per thread and kind (default 20)")
     parser.add_argument("--raw", help="keep py-spy's raw output (collapsed stacks) in this file")
+    parser.add_argument("--alerts", choices=ALERTS, default="same", help="bench/webhooks.py's workload (default same)")
+    parser.add_argument("--gil", action="store_true", help="only the samples of the thread holding the GIL: the "
+                        "Python work that the IOLoop and the writer take turns at, without the writer's waits for "
+                        "the disk")
     args = parser.parse_args()
     if not args.py_spy:
         raise SystemExit("py-spy not found: pip install py-spy, or give --py-spy PATH")
@@ -84,13 +88,14 @@ def main() -> int:
     server = ServerProcess(workdir, f"sqlite:///{workdir / 'bench.db'}",
                            env={"JWT_SECRET_KEY": JWT_SECRET, "WEBHOOK_PASSPHRASE": "webhook"}).start()
     try:
-        asyncio.run(register_instruments(server.port, workdir / 'bench.db'))
-        asyncio.run(concurrent(server.port, args.clients, 2.0, "warm"))
+        asyncio.run(register_instruments(server.port, workdir / 'bench.db',
+                                         args.clients if args.alerts == "advancing" else 1))
+        asyncio.run(concurrent(server.port, args.clients, 2.0, "warm", args.alerts))
         spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.process.pid), "--duration",
                                 str(int(args.duration)), "--rate", "200", "--format", "raw", "--function",
-                                "--threads", "--nonblocking", "--output", str(raw)],
+                                "--threads", "--nonblocking", *(["--gil"] if args.gil else []), "--output", str(raw)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        acked, _, errors = asyncio.run(concurrent(server.port, args.clients, args.duration, "profile"))
+        acked, _, errors = asyncio.run(concurrent(server.port, args.clients, args.duration, "profile", args.alerts))
         _, spy_errors = spy.communicate(timeout=60)
         if spy.returncode != 0:
             raise SystemExit(f"py-spy failed: {spy_errors}")

@@ -88,31 +88,58 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def webhook_body(tag: str) -> bytes:
-    return json.dumps({**PAIR_WEBHOOK, "order_comment": tag}).encode()
+# --alerts: "same" posts PAIR_WEBHOOK again and again, so every alert after the first is a duplicate of the one before
+# (the continuity check's worst case: a finding written per webhook); "advancing" posts what a TradingView strategy
+# sends, each client for its own pair, entering and leaving in turn (flat -> long 10, long 10 -> flat): every
+# alert continues its pair's sequence, so the check reads the previous alert and writes nothing.
+ALERTS = ("same", "advancing")
+_steps: dict[int, int] = {}  # per client's pair: alerts sent so far, across the runs of one server
 
 
-async def register_instruments(port: int, db: Path) -> None:
+def pair_legs(number: int) -> tuple[str, str]:
+    """Client ``number``'s pair in the "advancing" workload; client 0 has the bench's own LNT-FTS."""
+    if number == 0:
+        return "LNT", "FTS"
+    letters = chr(65 + number // 26) + chr(65 + number % 26)  # letters only: a digit would read as a hedge
+    return "LNT" + letters, "FTS" + letters
+
+
+def webhook_body(tag: str, alerts: str = "same", number: int = 0) -> bytes:
+    if alerts == "same":
+        return json.dumps({**PAIR_WEBHOOK, "order_comment": tag}).encode()
+    step = _steps.get(number, 0)
+    _steps[number] = step + 1
+    first, second = pair_legs(number)
+    entering = step % 2 == 0
+    return json.dumps({**PAIR_WEBHOOK, "ticker": f"NYSE:{first}-1.25*NYSE:{second}", "order_comment": tag,
+                       "order_action": "buy" if entering else "sell",
+                       "mar_pos": "long" if entering else "flat", "mar_pos_size": 10 if entering else 0,
+                       "pre_mar_pos": "flat" if entering else "long", "pre_mar_pos_size": 0 if entering else 10}
+                      ).encode()
+
+
+async def register_instruments(port: int, db: Path, pairs: int = 1) -> None:
     with sqlite3.connect(db) as conn:  # a token names the account by its stamp
         stamp = conn.execute("SELECT token_stamp FROM users WHERE username = 'admin'").fetchone()[0]
     conn.close()
     token = auth.make_token(JWT_SECRET, "admin", "access", True, True, stamp=stamp)
     conn = await Connection(port).open()
     auth_header = f"Authorization: Bearer {token}\r\n"
-    for path, body in (("/v4/ticker", {"symbol": "LNT"}), ("/v4/ticker", {"symbol": "FTS"}),
-                       ("/v4/pair", {"ticker1": "LNT", "ticker2": "FTS", "hedge": 1.25, "status": 1,
-                                     "contracts": 10})):
-        status, payload, _ = await conn.request("POST", path, json.dumps(body).encode(), auth_header)
-        if status != 201:
-            raise SystemExit(f"setup {path} failed: {status} {payload!r}")
+    for first, second in map(pair_legs, range(pairs)):
+        for path, body in (("/v4/ticker", {"symbol": first}), ("/v4/ticker", {"symbol": second}),
+                           ("/v4/pair", {"ticker1": first, "ticker2": second, "hedge": 1.25, "status": 1,
+                                         "contracts": 10})):
+            status, payload, _ = await conn.request("POST", path, json.dumps(body).encode(), auth_header)
+            if status != 201:
+                raise SystemExit(f"setup {path} failed: {status} {payload!r}")
     conn.close()
 
 
-async def sequential(port: int, count: int) -> list[float]:
+async def sequential(port: int, count: int, alerts: str = "same") -> list[float]:
     conn = await Connection(port).open()
     latencies = []
     for number in range(count):
-        status, payload, seconds = await conn.request("POST", "/v4/webhook", webhook_body(f"seq-{number}"))
+        status, payload, seconds = await conn.request("POST", "/v4/webhook", webhook_body(f"seq-{number}", alerts))
         if status != 200:
             raise SystemExit(f"webhook answered {status} {payload!r}")
         latencies.append(seconds)
@@ -120,7 +147,8 @@ async def sequential(port: int, count: int) -> list[float]:
     return latencies
 
 
-async def concurrent(port: int, clients: int, duration: float, tag: str) -> tuple[list[str], list[float], int]:
+async def concurrent(port: int, clients: int, duration: float, tag: str,
+                     alerts: str = "same") -> tuple[list[str], list[float], int]:
     """``clients`` connections posting webhooks back to back for ``duration`` s -> (acked tags, latencies, errors)."""
     acked: list[str] = []
     latencies: list[float] = []
@@ -133,7 +161,7 @@ async def concurrent(port: int, clients: int, duration: float, tag: str) -> tupl
         sent = 0
         while time.perf_counter() < deadline:
             name = f"{tag}-{number}-{sent}"
-            status, _, seconds = await conn.request("POST", "/v4/webhook", webhook_body(name))
+            status, _, seconds = await conn.request("POST", "/v4/webhook", webhook_body(name, alerts, number))
             sent += 1
             if status == 200:
                 acked.append(name)
@@ -181,6 +209,14 @@ def stored_count(db: Path, comment: str) -> int:
         return conn.execute("SELECT COUNT(*) FROM signals WHERE order_comment = ?", (comment,)).fetchone()[0]
 
 
+def findings_count(db: Path) -> int | str:
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM continuity_findings").fetchone()[0]
+        except sqlite3.OperationalError:  # a version of pairs before the continuity check
+            return "none (no continuity check)"
+
+
 def bulk_load(db: Path, total: int) -> None:
     """Top the signals table up to ``total`` rows straight through SQLite: mostly filled, a few waiting/rerouted."""
     conn = sqlite3.connect(db)
@@ -219,15 +255,16 @@ def webhook_runs(workdir: Path, db: Path, env: dict[str, str], args: argparse.Na
     """The sequential and concurrent webhook runs on a fresh server in ``workdir``."""
     server = ServerProcess(workdir, f"sqlite:///{db}", env=env).start()
     try:
-        asyncio.run(register_instruments(server.port, db))
-        latencies = asyncio.run(sequential(server.port, args.sequential))
-        print(f"sequential webhooks ({len(latencies)}, pair equation, 200 answers): "
+        clients_list = [int(c) for c in args.clients.split(",") if c.strip()]
+        asyncio.run(register_instruments(server.port, db, max(clients_list) if args.alerts == "advancing" else 1))
+        latencies = asyncio.run(sequential(server.port, args.sequential, args.alerts))
+        print(f"sequential webhooks ({len(latencies)}, pair equation, {args.alerts} alerts, 200 answers): "
               f"p50 {ms(percentile(latencies, 50))}  p99 {ms(percentile(latencies, 99))}  "
               f"mean {ms(statistics.fmean(latencies))}", flush=True)
-        for clients in (int(c) for c in args.clients.split(",") if c.strip()):
+        for clients in clients_list:
             tag = f"c{clients}"
             started, cpu_before = time.perf_counter(), cpu_seconds(server.process.pid)
-            acked, lat, errors = asyncio.run(concurrent(server.port, clients, args.duration, tag))
+            acked, lat, errors = asyncio.run(concurrent(server.port, clients, args.duration, tag, args.alerts))
             elapsed = time.perf_counter() - started
             cpu = cpu_seconds(server.process.pid) - cpu_before
             durable = stored_comments(db, tag + "-")
@@ -245,6 +282,7 @@ def webhook_runs(workdir: Path, db: Path, env: dict[str, str], args: argparse.Na
                 print(f"{clients:>3} clients, {args.duration:.0f} s, wrk: {rate:,.0f} webhooks/s  p99 {p99}  "
                       f"answered 200 {answered}, in the database {stored}, lost {max(0, answered - stored)}; server CPU "
                       f"{cpu * 1000 / max(1, answered):.2f} ms per webhook", flush=True)
+        print(f"continuity findings written: {findings_count(db)} ({args.alerts} alerts)", flush=True)
     finally:
         server.stop()
 
@@ -289,6 +327,10 @@ def main() -> int:
                         "100000,1000000)")
     parser.add_argument("--list-requests", type=int, default=300, metavar="N",
                         help="requests per list measurement (default 300)")
+    parser.add_argument("--alerts", choices=ALERTS, default="same",
+                        help="same: one alert again and again, each a duplicate finding (the default, the worst "
+                        "case); advancing: each client a pair of its own, entering and leaving in turn, as a "
+                        "strategy does (no finding)")
     parser.add_argument("--workdir", help="keep the database and server log here instead of a temporary folder")
     parser.add_argument("--wrk", action="store_true", help="also drive the concurrent runs with wrk and "
                         "../shared/bench/limit_probe.py's body, the client the probe uses (apt-get install wrk)")

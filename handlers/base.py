@@ -290,6 +290,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 raise ApiError(400, answer) from None
             merged.update(body)
             self._values = merged
+            self._parsed = body  # the delivery row's redaction reads it instead of parsing the body again
         return self._values
 
     def args(self, spec: Sequence[Arg]) -> dict[str, Any]:
@@ -464,12 +465,12 @@ class BaseHandler(tornado.web.RequestHandler):
             self.ctx.live.publish(self.live_topic)
         request = self.request
         if self.passphrase_route:  # the body only when it was read (not when refused for its size, or before it came)
-            self.ctx.store.writer.submit(delivery.record_tx, delivery.entry(
+            self.ctx.store.writer.submit_unawaited(delivery.record_tx, delivery.entry(
                 peer=self.peer, method=request.method, route=request.path,
                 content_type=request.headers.get("Content-Type"), size=self._size, status=self.get_status(),
                 body=request.body if self._body_read else None, answer=self._answer,
                 configured=self.ctx.settings.webhook_passphrase,
-                carried=getattr(self, "_values", {}).get("passphrase")))
+                carried=getattr(self, "_values", {}).get("passphrase"), parsed=getattr(self, "_parsed", None)))
         anonymous = not (request.headers.get("Authorization") or self.get_cookie(SESSION_COOKIE))
         if bridge.shows_bridge_alive(request.method, request.path, anonymous, self.get_status(),
                                      self.application.route_table.bridge_writes):
@@ -483,7 +484,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.request.method == "GET" and last is not None and now - last < bridge.POLL_RESOLUTION:
             return
         self.ctx.bridge_last_seen = now
-        self.ctx.store.writer.submit(bridge.remember_tx, now)
+        self.ctx.store.writer.submit_unawaited(bridge.remember_tx, now)
 
 
 def _admitted(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -219,6 +219,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# json.loads(raw, parse_constant=...) builds a decoder on every call: this one is built once and reads the bytes as
+# json.loads does (the encoding detected, surrogates passed through).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _json_loads(raw: bytes) -> Any:
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+
+
+def is_multipart(content_type: str) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower().startswith("multipart/")
+
+
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """The body's values: JSON whatever the Content-Type (A.3), or a form; raises BodyError."""
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
@@ -233,13 +246,13 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise BodyError(messages.BAD_REQUEST) from None
         return {k: v if len(v) > 1 else v[0] for k, v in fields.items()}
-    if ctype.startswith("multipart/"):
+    if is_multipart(ctype):
         return {}  # read by the handler's form arguments (Tornado parses multipart)
     text = raw.strip()
     if not text:
         return {}
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = _json_loads(text)
     except json.JSONDecodeError as exc:  # e.g. a TradingView placeholder left unsubstituted: {{strategy...}}
         raise BodyError(messages.BAD_REQUEST, messages.INVALID_JSON.format(
             line=exc.lineno, column=exc.colno, reason=exc.msg)) from None

@@ -23,8 +23,10 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pairs.args import is_multipart
 from pairs.db import DeliveryLog, utcnow
 from pairs.db.models import PreparedQuery
+from pairs.db.writer import Writer
 
 log = logging.getLogger("pairs.delivery")
 
@@ -295,21 +297,34 @@ def apply(text: str, found: Iterable[Span]) -> str:
 ROUNDS = 3  # a replacement can move a literal's quotes or a field's '&': the next round reads the result again
 
 
-def redact(raw: bytes, content_type: str = "", secrets: Sequence[str] = (), limit: int = 64 * 1024) -> str:
+def _reads_alike(raw: bytes, content_type: str, limit: int) -> bool:
+    """Whether ``json.loads`` of ``raw`` as ``redact`` decodes it gives what ``args.parse_body`` gave the handler:
+    the whole body, ASCII without NUL (both read it as the same text), an object with nothing around it (which
+    parse_body's strip would have cut), and not multipart (which parse_body leaves to Tornado)."""
+    return (len(raw) <= limit and raw[:1] == b"{" and raw[-1:] == b"}" and raw.isascii() and b"\x00" not in raw
+            and not is_multipart(content_type))
+
+
+def redact(raw: bytes, content_type: str = "", secrets: Sequence[str] = (), limit: int = 64 * 1024,
+           parsed: dict[str, Any] | None = None) -> str:
     """The body as text with the passphrase hidden: the value of every ``passphrase`` key (JSON at any depth, a
     form, a multipart part) becomes ``***``, and so does every spelling of a secret that a JSON or form decoder
     would read: a string literal with ``\\u`` escapes, a ``%XX``/``+`` form field, the raw text.  ``secrets`` are
     the configured passphrase first, then the values the request carried.
 
     A JSON object is re-serialized with its top-level passphrase hidden, as the log always showed it (unless it is
-    too deep for that); any other body keeps its own spelling.
+    too deep for that); any other body keeps its own spelling.  ``parsed``: the object the handler read from
+    ``raw`` (``args.parse_body``), used instead of reading it again where both readings are the same.
     """
     text = raw[:limit].decode("utf-8", "replace")
     secrets = [secret for secret in dict.fromkeys(secrets) if secret]
-    try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's limit
-        body = None
+    if parsed is not None and _reads_alike(raw, content_type, limit):
+        body: Any = dict(parsed)  # the handler's own stays as it is
+    else:
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's limit
+            body = None
     if isinstance(body, dict):
         if KEY in body:
             body[KEY] = REDACTED
@@ -373,6 +388,7 @@ class Delivery:
     body: bytes | None  # None: refused for its size before it was read
     message: str | None
     secrets: Sequence[str]
+    parsed: dict[str, Any] | None = None  # the body as the handler read it (JSON), when it did
 
 
 COLUMNS = ("received", "peer", "method", "route", "content_type", "size", "status", "body", "message")
@@ -383,7 +399,7 @@ def row(delivery: Delivery) -> dict[str, Any]:
     body = None
     if delivery.body is not None:
         try:
-            body = redact(delivery.body, delivery.content_type or "", delivery.secrets)
+            body = redact(delivery.body, delivery.content_type or "", delivery.secrets, parsed=delivery.parsed)
         except Exception:  # the row is kept whatever the body; the body only when it is surely hidden
             log.exception("delivery log: the body of a %s %s could not be redacted", delivery.method, delivery.route)
             body = WITHHELD
@@ -401,18 +417,19 @@ def row(delivery: Delivery) -> dict[str, Any]:
 
 
 def entry(*, peer: str, method: str, route: str, content_type: str | None, size: int, status: int,
-          body: bytes | None, answer: Any, configured: str, carried: Any) -> dict[str, Any]:
+          body: bytes | None, answer: Any, configured: str, carried: Any, parsed: Any = None) -> dict[str, Any]:
     """The row of a finished request to a passphrase route, received now: ``answer`` is the JSON answer sent (its
     message is kept), ``configured`` the webhook passphrase and ``carried`` the passphrase(s) the request's values
-    held, both hidden from the body."""
+    held, both hidden from the body; ``parsed``: the body as the handler already read it as JSON, if it did."""
     return row(Delivery(received=utcnow(), peer=peer, method=method, route=route, content_type=content_type or None,
                         size=size, status=status, body=body, message=answer_text(answer),
-                        secrets=secrets_of(configured, carried)))
+                        secrets=secrets_of(configured, carried), parsed=parsed))
 
 
 _INSERT = PreparedQuery(lambda: DeliveryLog.insert(**{key: None for key in COLUMNS}))
 
 
+@Writer.alone_on_sqlite  # one INSERT
 def record_tx(values: dict[str, Any]) -> None:
     """One row per passphrase request (in the writer): SQL prepared once, this runs for every webhook."""
     fields = DeliveryLog._meta.fields

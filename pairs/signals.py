@@ -20,6 +20,7 @@ import peewee
 from pairs import continuity, equation, lifecycle
 from pairs.db import Pair, Signal, Ticker, utcnow
 from pairs.db.models import PreparedQuery, database
+from pairs.db.writer import Writer
 from pairs.errors import NotFound
 from pairs.fills import OrderUpdate, apply_order_update, leg_matches, settles
 from pairs.instruments import parse_rowid
@@ -100,6 +101,7 @@ class Inserted(NamedTuple):
     record: dict[str, Any]  # the columns stored (the notifications read them: pairs.push)
 
 
+@Writer.alone_on_sqlite  # reads, then INSERTs: a failure after the first is undone by the writer (its batch again)
 def insert_signal_tx(values: dict[str, Any], duplicate_window_sec: int,
                      received: dict[str, Any] | None = None) -> Inserted:
     """POST /v4/webhook: the row is always stored, and checked for a missed or repeated alert before it

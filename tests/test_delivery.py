@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bench.hostile import FAMILIES
 from pairs import delivery
+from pairs.args import BodyError, parse_body
 from pairs.db import DeliveryLog, utcnow
 from pairs.delivery import redact, secrets_of
 from tests.signal_fixtures import add_instruments, webhook
@@ -293,6 +294,48 @@ def test_no_decoder_finds_the_passphrase_in_a_logged_body(body):
     text, content_type = body
     logged = redact(text.encode(), content_type, secrets_of(SECRET, None))
     assert [r for r in readings(logged, content_type) if SECRET in r] == [], logged
+
+
+def redacted_both_ways(raw: bytes, content_type: str, secrets: list[str]) -> tuple[str, str | None]:
+    """(the redaction reading the body itself, the one given the handler's reading; None when there is none)."""
+    alone = redact(raw, content_type, secrets)
+    try:
+        parsed = parse_body(raw, content_type)
+    except BodyError:
+        return alone, None
+    return alone, redact(raw, content_type, secrets, parsed=parsed)
+
+
+@pytest.mark.parametrize("raw, content_type", [
+    (json.dumps({"passphrase": "webhook", "ticker": "LNT", "order_contracts": 10}), "application/json"),
+    ('{"passphrase":"s3cret/p\u00e4ssword","n":{"passphrase":"x"}}', "application/json"),
+    ('{"passphrase": "s3cret/pässword", "ticker": "LNT"}', "application/json"),  # not ASCII: read again
+    (' {"passphrase": "webhook"} ', "text/plain"),  # spaces around: read again
+    ('\x0b{"passphrase": "webhook"}', ""),  # parse_body strips \x0b, json.loads does not
+    ('{"passphrase": "a", "passphrase": "webhook"}', "application/x-www-form-urlencoded"),  # curl -d '{...}'
+    ('{"passphrase": "webhook"}', "multipart/form-data; boundary=XyZ"),  # parse_body leaves it to Tornado
+    ('{"passphrase": "webhook", "a": "' + "x" * 70_000 + '"}', "application/json"),  # cut at the limit
+    ('{"a": NaN, "passphrase": "webhook"}', "application/json"),  # refused by parse_body
+])
+def test_the_handlers_reading_of_the_body_redacts_as_reading_it_again(raw, content_type):
+    alone, given = redacted_both_ways(raw.encode(), content_type, secrets_of(SECRET, "webhook"))
+    assert given in (alone, None)
+    assert "webhook" not in alone
+
+
+def test_a_utf16_body_the_handler_read_as_json_is_read_again():
+    raw = '{"passphrase": "webhook"}'.encode("utf-16-le")
+    assert parse_body(raw, "application/json") == {"passphrase": "webhook"}
+    alone, given = redacted_both_ways(raw, "application/json", secrets_of(SECRET, "webhook"))
+    assert given == alone
+
+
+@settings(derandomize=True, database=None, max_examples=300, deadline=None)
+@given(bodies())
+def test_the_handlers_reading_never_changes_a_logged_body(body):
+    text, content_type = body
+    alone, given = redacted_both_ways(text.encode(), content_type, secrets_of(SECRET, "guess"))
+    assert given in (alone, None)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -41,6 +42,11 @@ class _Stop:
 RETRY_PAUSE_SEC = 0.05  # between two tries of a batch while the database is down: recovery within this of its return
 
 
+class _Unguarded(Exception):
+    """A write the writer ran without its savepoint (``Writer.alone_on_sqlite``) raised: whatever it changed before
+    is undone with its whole batch, which runs again with every write in its savepoint."""
+
+
 class _BatchFailed(Exception):
     """A batch was rolled back (or its commit failed): ``cause`` is the fault (None: not a database fault)."""
 
@@ -53,6 +59,44 @@ class _BatchFailed(Exception):
 
 def _operation(fn: Callable[..., Any]) -> str:
     return f"write {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+def _claim(future: Any) -> bool:
+    """Whether a queued write is still wanted (its caller may have cancelled it); None: a write nobody awaits."""
+    if future is None:
+        return True
+    if isinstance(future, concurrent.futures.Future):
+        return future.set_running_or_notify_cancel()
+    return not future.cancelled()  # an asyncio future, only read here: it is settled on its loop
+
+
+def _settle(outcomes: Iterable[tuple[Any, Any, BaseException | None]]) -> None:
+    """Hands each (future, result, exception) over: a thread-safe future at once, asyncio futures in one callback
+    per loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list] = {}
+    for future, result, exc in outcomes:
+        if future is None:
+            continue  # nobody awaits it; a database fault is logged by the writer, as for every write
+        if isinstance(future, concurrent.futures.Future):
+            if exc is None:
+                future.set_result(result)
+            else:
+                future.set_exception(exc)
+        else:
+            on_loops.setdefault(future.get_loop(), []).append((future, result, exc))
+    for loop, settled in on_loops.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is left to answer
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+
+
+def _settle_on_loop(settled: list) -> None:
+    for future, result, exc in settled:
+        if future.done():  # cancelled while its write ran
+            continue
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
 
 
 class Writer:
@@ -79,11 +123,35 @@ class Writer:
             self._thread.start()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._put(fn, args, future)
+        return future
+
+    def submit_async(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+        """``submit`` for the IOLoop: an asyncio future, settled on its loop with the rest of its batch in one
+        callback (a thread-safe future per write, chained into the loop, cost the IOLoop more: bench/webhooks.py)."""
+        future = asyncio.get_running_loop().create_future()
+        self._put(fn, args, future)
+        return future
+
+    def submit_unawaited(self, fn: Callable[..., Any], *args: Any) -> None:
+        """A write nobody waits for (the delivery log's row): like ``submit``, without a future."""
+        self._put(fn, args, None)
+
+    def _put(self, fn: Callable[..., Any], args: tuple, future: Any) -> None:
         if not self._started or not self._thread.is_alive():
             raise RuntimeError("the writer is not running")
-        future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((fn, args, future, time.monotonic() + self.wait_sec))
-        return future
+
+    @staticmethod
+    def alone_on_sqlite(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Marks a write that almost never raises, on SQLite: the writer runs it there without the savepoint every
+        other write gets, which cost as much as the write (a statement journal of every page touched, and peewee's
+        three statements).  Should it raise after all, what it wrote is undone with its batch, and the batch runs
+        again with every write in its savepoint (``_Unguarded``): the outcome is the same as with the savepoint.
+        PostgreSQL always takes it: a failed statement ends the whole transaction there."""
+        fn.writer_alone_on_sqlite = True  # type: ignore[attr-defined]
+        return fn
 
     def stop(self) -> None:
         """Finish every queued write, then end the thread."""
@@ -121,15 +189,19 @@ class Writer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not _Stop and item[2].set_running_or_notify_cancel():
-                item[2].set_exception(RuntimeError("the writer has stopped"))
+            if item is not _Stop and _claim(item[2]):
+                _settle([(item[2], None, RuntimeError("the writer has stopped"))])
 
     def _run_batch(self, batch: list) -> None:
-        pending = [item for item in batch if item[2].set_running_or_notify_cancel()]
+        pending = [item for item in batch if _claim(item[2])]
         reconnected = False
+        guarded = False  # every write in its savepoint, also those marked alone_on_sqlite
         while pending:
             try:
-                outcomes = self._attempt(pending)
+                outcomes = self._attempt(pending, guarded)
+            except _Unguarded:
+                guarded = True
+                continue
             except _BatchFailed as failed:
                 if failed.cause is None or (failed.committing and not isinstance(self.db, peewee.SqliteDatabase)):
                     # Not a fault of the database, or a PostgreSQL commit that may have happened: never re-run.
@@ -140,13 +212,12 @@ class Writer:
                         error = DatabaseUnavailable(failed.cause, "commit (outcome unknown) of " + ", ".join(
                             dict.fromkeys(_operation(item[0]) for item in pending)), failed.error)
                         self.db.drop_connection()
-                    for item in pending:
-                        item[2].set_exception(error)
+                    _settle([(item[2], None, error) for item in pending])
                     return
                 self._fault(failed)
                 now = time.monotonic()
-                for item in [item for item in pending if item[3] <= now]:
-                    item[2].set_exception(DatabaseUnavailable(failed.cause, _operation(item[0]), failed.error))
+                _settle([(item[2], None, DatabaseUnavailable(failed.cause, _operation(item[0]), failed.error))
+                         for item in pending if item[3] <= now])
                 pending = [item for item in pending if item[3] > now]
                 if failed.cause == UNREACHABLE:
                     self.db.drop_connection()
@@ -159,15 +230,12 @@ class Writer:
             self._recovered()
             self.batches += 1
             self.writes += len(outcomes)
-            for future, result, exc in outcomes:
-                if exc is None:
-                    future.set_result(result)
-                else:
-                    future.set_exception(exc)
+            _settle(outcomes)
             return
 
-    def _attempt(self, items: list) -> list:
-        """One transaction for ``items``: BEGIN (IMMEDIATE on SQLite), each write in its savepoint, COMMIT."""
+    def _attempt(self, items: list, guarded: bool = False) -> list:
+        """One transaction for ``items``: BEGIN (IMMEDIATE on SQLite), each write in its savepoint (on SQLite, not
+        those marked ``alone_on_sqlite`` unless ``guarded``), COMMIT."""
         committing = False
         if log.isEnabledFor(logging.DEBUG):
             log.debug("batch of %d: %s", len(items), ", ".join(_operation(item[0]) for item in items))
@@ -176,16 +244,25 @@ class Writer:
                 wait_ms = max(0, int((min(item[3] for item in items) - time.monotonic()) * 1000))
                 self.db.execute_sql(f"PRAGMA busy_timeout = {wait_ms}")
             outcomes = []
+            sqlite = isinstance(self.db, peewee.SqliteDatabase)
             with self.db.atomic():
                 for fn, args, future, _deadline in items:
+                    alone = sqlite and not guarded and getattr(fn, "writer_alone_on_sqlite", False)
                     try:
+                        if alone:
+                            outcomes.append((future, fn(*args), None))
+                            continue
                         with self.db.atomic():
                             outcomes.append((future, fn(*args), None))
                     except Exception as exc:  # handed to the caller, unless the whole transaction is lost
                         if db_fault(exc) is not None:  # the transaction itself is lost: retry the batch whole
                             raise
+                        if alone:  # it may have written before it raised: undo the batch, run it again guarded
+                            raise _Unguarded from exc
                         outcomes.append((future, None, exc))
                 committing = True
+        except _Unguarded:
+            raise
         except Exception as exc:  # classified by _run_batch
             raise _BatchFailed(exc, committing) from exc
         return outcomes
@@ -228,7 +305,7 @@ class Store:
 
     async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in the writer thread inside a transaction; returns its result after the commit."""
-        return await asyncio.wrap_future(self.writer.submit(fn, *args))
+        return await self.writer.submit_async(fn, *args)
 
     def write_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         """The same from a thread that is not the IOLoop (jobs, command-line tools)."""

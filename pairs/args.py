@@ -268,7 +268,7 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
 def parse_count(text: str, field: str = "number_of_items") -> int:
     """A list route's ``number_of_items``: an integer >= 0, 0 meaning all (A.3)."""
     stripped = text.strip()
-    if not re.fullmatch(r"\d+", stripped):
+    if not re.fullmatch(r"[0-9]+", stripped):  # not \d: int() would read "١٢" (Arabic-Indic) as 12
         raise ArgError(field, f"'{field}' must be a whole number >= 0 (0 means all).")
     significant = stripped.lstrip("0")
     return min(int(significant or "0"), 10**9) if len(significant) <= 10 else 10**9  # never int() of 5,000 digits

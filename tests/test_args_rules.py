@@ -98,7 +98,7 @@ def test_parse_count(text: str, expected: int) -> None:
     assert parse_count(text) == expected
 
 
-@pytest.mark.parametrize("text", ["-1", "1.0", "", "x", "1e3"])
+@pytest.mark.parametrize("text", ["-1", "1.0", "", "x", "1e3", "\u0661\u0662", "\uff15"])  # Arabic-Indic, fullwidth
 def test_parse_count_refuses(text: str) -> None:
     with pytest.raises(ArgError) as caught:
         parse_count(text)

@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import handlers
 import pairs
 from pairs.db.models import MODELS, BaseModel
+from pairs.db.urls import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +47,11 @@ def test_opening_the_store_creates_exactly_the_tables_of_models_in_their_order(d
     changes, tables = json.loads(out)
     assert changes == [f"created table {model._meta.table_name}" for model in MODELS]
     assert tables == sorted(model._meta.table_name for model in MODELS)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql://u:p@db.example:5432/pairs", "5"),  # libpq's default would wait for the operating system
+    ("postgresql://u@db.example/pairs?connect_timeout=30", "30"),  # the URL wins
+])
+def test_a_postgresql_connection_attempt_has_a_timeout(url: str, expected: str) -> None:
+    assert str(open_database(url).connect_params["connect_timeout"]) == expected

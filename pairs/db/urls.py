@@ -161,6 +161,9 @@ class PostgresqlDatabase(_Reconnecting, peewee.PostgresqlDatabase):
 # Database URLs
 
 
+PG_CONNECT_TIMEOUT_SEC = 5  # libpq's own default is to wait for the operating system (minutes)
+
+
 def open_database(url: str, wait_ms: int | None = None) -> peewee.Database:
     """``sqlite:///relative.db``, ``sqlite:////abs.db``, ``postgresql://u:p@host:port/db`` (or ``postgres://``).
 
@@ -209,8 +212,9 @@ def open_database(url: str, wait_ms: int | None = None) -> peewee.Database:
             kwargs["user"] = urllib.parse.unquote(parts.username)
         if parts.password:
             kwargs["password"] = urllib.parse.unquote(parts.password)
+        kwargs["connect_timeout"] = PG_CONNECT_TIMEOUT_SEC  # an unanswering host: a 503 in seconds, not minutes
         for key, values in urllib.parse.parse_qs(parts.query).items():
-            kwargs[key] = values[-1]
+            kwargs[key] = values[-1]  # ?connect_timeout=N in the URL wins
         return PostgresqlDatabase(urllib.parse.unquote(name), **kwargs)
     raise StoreError(f"database URL {_redact(url)!r}: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://")
 

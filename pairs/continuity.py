@@ -277,6 +277,12 @@ def _plan(name: str, record: dict[str, Any]) -> Plan:
     return Plan(name, record, before[1] if before else None, late=True)
 
 
+def forget_tx(rowid: int) -> int:
+    """The signal is deleted: the findings about it go with it (a finding that names it as the previous alert stays:
+    the later alert's gap is still a fact).  Returns how many."""
+    return Finding.delete().where(Finding.signal == rowid).execute()
+
+
 def record_tx(plan: Plan, rowid: int, window_sec: int) -> int:
     """After the insert of signal ``rowid``: its finding, and the re-check of what follows a late one (a failure
     is logged and undoes them, not the insert).

@@ -190,6 +190,7 @@ def delete_signal_tx(rowid: Any) -> None:
     if number is None or not Signal.delete().where(Signal.rowid == number).execute():
         raise NotFound()
     lifecycle.forget_tx(number)
+    continuity.forget_tx(number)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -122,6 +122,19 @@ async def test_a_missed_exit_is_one_finding_on_the_pages_in_the_api_and_in_the_m
 
 
 @pytest.mark.gen_test
+async def test_deleting_a_signal_deletes_the_findings_about_it_not_those_naming_it_previous(api, store, registered):
+    first, second, _ = await post_sequence(api)
+    (finding,) = Finding.select()
+    assert (finding.signal, finding.previous) == (second, first)
+    admin = make_token("admin", True, True)
+    assert (await api.delete(f"/v4/signal/{first}", token=admin)).code == 200
+    assert Finding.select().count() == 1  # the later alert's gap is still a fact
+    assert (await api.delete(f"/v4/signal/{second}", token=admin)).code == 200
+    assert Finding.select().count() == 0
+    assert (await api.get("/v4/continuity/0", token=make_token())).json["open"] == 0
+
+
+@pytest.mark.gen_test
 async def test_the_bridge_reads_the_same_bytes_with_and_without_a_finding(api, store, registered):
     rowids = await post_sequence(api)
     assert Finding.select().count() == 1

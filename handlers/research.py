@@ -64,7 +64,7 @@ class PairPageHandler(PageHandler):
         now = self.now()
         signals, slips, timings = [], {}, None
         if user is not None:
-            signals = [dashboard.signal_row(s, now, self.zone) for s in research.recent_signals(pair.name)]
+            signals = dashboard.signal_rows(list(research.recent_signals(pair.name)), now, self.zone)
             # every signal of the pair: off the IOLoop, as the LIST page does
             slips = await self.ctx.run(self.ctx.store.read_in_thread, research.all_time_slips, pair.name, now)
             timings = await self.ctx.run(self.ctx.store.read_in_thread, dashboard.latency_aggregates, pair.name,

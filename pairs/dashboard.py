@@ -95,7 +95,7 @@ def format_local_ms(stamp: Any, zone: dt.tzinfo) -> str:
     local = local_time(stamp, zone)
     if local is None:
         return format_local(stamp, zone)
-    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    return lifecycle.format_ms(local)
 
 
 def format_local_offset(stamp: Any, zone: dt.tzinfo) -> str:

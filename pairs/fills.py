@@ -95,12 +95,13 @@ def expected_quantity(row: Mapping[str, Any], leg: int) -> int:
     contracts = row.get("order_contracts") or 0
     if leg == 1:
         return math.floor(contracts)
-    return math.floor(_finite(contracts * _hedge(row)))
+    return math.floor(_finite(contracts * hedge(row)))
 
 
-def _hedge(row: Mapping[str, Any]) -> float:
-    hedge = row.get("hedge_param")
-    return 1.0 if hedge is None else hedge
+def hedge(row: Mapping[str, Any]) -> float:
+    """The signal's hedge ratio; none means 1 (§6.5)."""
+    value = row.get("hedge_param")
+    return 1.0 if value is None else value
 
 
 def _shown_remainder(row: Mapping[str, Any], label: str) -> float | None:
@@ -130,7 +131,7 @@ def _record_fill(new: dict[str, Any], leg: int, update: OrderUpdate) -> None:
         new["status_msg"] = f"{remainder_label(new.get(f'ticker{leg}'))}{remainder}"
     if pair:
         if new.get("price1") and new.get("price2"):  # 0.0 counts as not filled, as in the original
-            _set_fill(new, round(_finite(new["price1"] - _hedge(new) * new["price2"]), 4))
+            _set_fill(new, round(_finite(new["price1"] - hedge(new) * new["price2"]), 4))
             _settle(new, leg2_label, _shown_remainder(new, leg2_label))
     elif new.get("price1"):
         _set_fill(new, new["price1"])
@@ -147,9 +148,14 @@ def _settle(new: dict[str, Any], label: str, remainder: float | None) -> None:
         new.update(order_status=OrderStatus.FILLED, status_msg=StatusMessage.NONE)
 
 
+def buys(action: Any) -> bool:
+    """Whether an order buys: ``order_action`` is free text and only an exact ``buy`` is special (SPEC §6.5)."""
+    return action == "buy"
+
+
 def _set_fill(new: dict[str, Any], fill_price: float) -> None:
     """fill_price, and slip when the signal has a price (otherwise slip stays as it is)."""
     new["fill_price"] = _finite(fill_price)
     if new.get("order_price") is not None:
         slip = round(_finite(new["order_price"] - fill_price), 4)
-        new["slip"] = _finite(slip if new.get("order_action") == "buy" else -slip)
+        new["slip"] = _finite(slip if buys(new.get("order_action")) else -slip)

@@ -31,7 +31,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from pairs import market
+from pairs import fills, market
 from pairs.db import DeliveryLog, Signal, SignalEvent, SignalTiming
 from pairs.db.models import BaseModel, PreparedQuery, database
 from pairs.fills import OrderUpdate, expected_quantity, leg_matches
@@ -117,11 +117,8 @@ def fill_legs(row: Mapping[str, Any], update: OrderUpdate) -> list[int]:
 
 def leg_buys(row: Mapping[str, Any], leg: int) -> bool:
     """Whether the leg buys: leg 1 as the order; leg 2 of a pair against it when the hedge is positive."""
-    buy = (row.get("order_action") or "").lower() == "buy"
-    if leg == 1:
-        return buy
-    hedge = row.get("hedge_param")
-    return buy != (hedge is None or hedge > 0)
+    buy = fills.buys(row.get("order_action"))
+    return buy if leg == 1 else buy != (fills.hedge(row) > 0)
 
 
 def leg_slip(buys: bool, reference: float | None, fill: float | None) -> float | None:
@@ -197,10 +194,6 @@ def _status_text(pair: Sequence[Any]) -> str:
 
 def format_ms(stamp: dt.datetime) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
-
-
-def parse_ms(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
 
 
 def percentile_offset(count: int, percent: int) -> int:

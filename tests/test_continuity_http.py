@@ -94,7 +94,7 @@ async def test_a_missed_exit_is_one_finding_on_the_pages_in_the_api_and_in_the_m
     browser = Browser(api)
     await browser.login()
     tip = f"gap after #{rowids[0]}: expected long 10 before this order, the alert says flat 0"
-    for page in ("/dashboard", "/list?tradetype=pair&ticker_webhook=LNT-FTS"):
+    for page in ("/dashboard", "/list?tradetype=pair&ticker_webhook=LNT-FTS", "/pair/LNT-FTS"):
         html = (await browser.get(page)).text
         row = html.split(f'<tr data-rowid="{rowids[1]}">', 1)[1].split("</tr>", 1)[0]
         assert f'<span class="badge gap" title="{tip}">gap</span>' in row, page

@@ -77,6 +77,7 @@ def test_fill_legs(order_id, symbol, legs) -> None:
 @pytest.mark.parametrize(("action", "hedge", "leg", "buys"), [
     ("buy", 1.25, 1, True), ("buy", 1.25, 2, False), ("sell", 1.25, 2, True), ("sell", -0.5, 2, False),
     ("buy", None, 2, False), ("sell", None, 1, False),
+    ("BUY", 1.25, 1, False), ("Buy", 1.25, 2, True),  # only an exact "buy" buys, as for the signal's own slip (§6.5)
 ])
 def test_leg_buys(action, hedge, leg, buys) -> None:
     assert lifecycle.leg_buys({"order_action": action, "hedge_param": hedge}, leg) is buys

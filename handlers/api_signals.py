@@ -9,7 +9,7 @@ from typing import Any
 import peewee
 
 from handlers.base import SESSION_COOKIE, BaseHandler, _in_networks, message
-from pairs import lifecycle, live, messages, push, signals, users, vocab
+from pairs import lifecycle, live, messages, notify, push, signals, users, vocab
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
@@ -105,8 +105,7 @@ class WebhookHandler(BaseHandler):
         self.send({"message": text}, status)
         push.signal_stored(self.ctx.store, self.ctx.settings, inserted.rowid, inserted.record,
                            inserted.outcome != signals.CREATED)
-        if inserted.findings and (self.ctx.settings.enable_email_notifications
-                                  or push.wanted(self.ctx.store, self.ctx.settings, push.GAP, push.DUPLICATE)):
+        if inserted.findings and notify.findings_wanted(self.ctx.store, self.ctx.settings):
             self.ctx.jobs.mail_now()
 
     async def put(self) -> None:

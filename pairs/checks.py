@@ -221,8 +221,9 @@ def check_notify(settings: Settings, urls: bool = True) -> Iterator[Finding]:
         push.parse_events(settings.notify_events)
     except ConfigError as exc:
         yield _error(str(exc))
-    if settings.notify_fold_sec < 0 or settings.notify_retries < 0 or settings.notify_retry_sec < 0:
-        yield _error("[NOTIFY] FOLD_SEC, RETRIES and RETRY_SEC must not be negative")
+    if min(settings.notify_fold_sec, settings.notify_retries, settings.notify_retry_sec,
+           settings.notify_slip_limit) < 0:
+        yield _error("[NOTIFY] FOLD_SEC, RETRIES, RETRY_SEC and SLIP_LIMIT must not be negative")
     if urls:
         for problem in push.url_problems(settings.notify_urls):
             yield _error(problem)

@@ -50,10 +50,11 @@ def problem_signals(now: dt.datetime, warn_after_min: int, lookback_hours: int =
     return list(Signal.select().where(condition).order_by(Signal.rowid))
 
 
-def mark_warned_tx(rowids: list[int]) -> int:
-    """Append ``(warned)`` to each signal's error_msg, re-reading the row so a concurrent change is kept; each
-    named signal gets its ``warned`` event."""
-    lifecycle.warned_tx(rowids, "email", "stuck")
+def mark_warned_tx(rowids: list[int], mailed: bool = True) -> int:
+    """Append ``(warned)`` to each signal's error_msg, re-reading the row so a concurrent change is kept; when the
+    e-mail named them (``mailed``), each gets its ``warned`` event (a push channel records its own: pairs.push)."""
+    if mailed:
+        lifecycle.warned_tx(rowids, "email", "stuck")
     marked = 0
     for row in Signal.select().where(Signal.rowid.in_(rowids)):
         if WARNED not in (row.error_msg or ""):
@@ -161,15 +162,19 @@ def run_email_job(store: Store, settings: Settings, now: dt.datetime | None = No
         _running.release()
 
 
+def findings_wanted(store: Store, settings: Settings) -> bool:
+    """Whether continuity findings go anywhere: the e-mail (with ``CONTINUITY_ALERTS``) or a push channel."""
+    return ((settings.enable_email_notifications and settings.continuity_alerts)
+            or push.wanted(store, settings, push.GAP, push.DUPLICATE))
+
+
 def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> jobs.RunOutcome | None:
     mail = settings.enable_email_notifications
     pusher = push.service(store, settings)
-    wants = {kind for kind in (push.STUCK, push.BRIDGE_SILENT, push.GAP, push.DUPLICATE)
-             if pusher is not None and pusher.wants(kind)}
     signals = problem_signals(now, settings.mail_warn_after_min, settings.mail_lookback_hours)
     silence = bridge_silence(now, settings)
     mailed_findings = mail and settings.continuity_alerts
-    findings = continuity.unnotified(FINDINGS_MAX) if mailed_findings or wants & {push.GAP, push.DUPLICATE} else []
+    findings = continuity.unnotified(FINDINGS_MAX) if findings_wanted(store, settings) else []
     if not signals and not silence and not findings:
         return None
     outcome = jobs.RunOutcome(job=jobs.EMAIL, started=utcnow(), pairs=len(signals))
@@ -190,7 +195,7 @@ def _check(store: Store, settings: Settings, now: dt.datetime, send: Sender) -> 
     silence = silence if mailed or push.BRIDGE_SILENT in pushed else None
     findings = [row for row in findings if (mailed and mailed_findings) or row.kind in pushed]
     if signals:
-        store.write_sync(mark_warned_tx, [row.rowid for row in signals])
+        store.write_sync(mark_warned_tx, [row.rowid for row in signals], mailed)
     if silence:
         store.write_sync(remember_bridge_warning_tx, silence[0])
     if findings:

@@ -380,8 +380,8 @@ _services_lock = threading.Lock()
 
 
 def service(store: Store, settings: Settings) -> Service | None:
-    """The running service of ``store``, started on first use; None when no URL is configured (the common case,
-    one attribute read on the webhook's path)."""
+    """The service of ``store``, started on first use (stopped for good by ``stop_store``); None when no URL is
+    configured (the common case, one attribute read on the webhook's path)."""
     if not settings.notify_urls:
         return None
     found = _services.get(store)
@@ -416,9 +416,11 @@ def stop(ctx: Any) -> None:
 
 
 def stop_store(store: Store) -> None:
-    """The same for a command that ran jobs on ``store`` (``refresh-prices``), before it closes the store."""
+    """The same for a command that ran jobs on ``store`` (``refresh-prices``), before it closes the store.  The
+    stopped service stays the store's: a late caller (a price run still in the executor) gets it, and its ``emit``
+    refuses, instead of starting channels again on a writer that is stopping."""
     with _services_lock:
-        running = _services.pop(store, None)
+        running = _services.get(store)
     if running is not None:
         running.stop()
 
@@ -433,7 +435,7 @@ def signal_stored(store: Store, settings: Settings, rowid: int, record: dict[str
     running = service(store, settings)
     if running is None:
         return
-    kind = REJECTED if rejected and running.wants(REJECTED) else RECEIVED
+    kind = REJECTED if rejected else RECEIVED  # by the outcome (A.10): a rejected signal is never "received"
     if running.wants(kind):
         running.emit(kind, signal_text(rowid, record), (rowid,))
 

@@ -14,7 +14,7 @@ import threading
 import urllib.parse
 
 import pytest
-from conftest import _free_port
+from conftest import _free_port, wait_until
 from signal_fixtures import webhook
 
 from pairs import checks, fills, notify, push
@@ -214,6 +214,10 @@ def test_check_config_names_a_bad_url_with_its_secret_masked():
     assert checks.startup_errors(bad_events) == [
         "[NOTIFY] EVENTS: sent is not an event; use some of stuck, bridge_silent, rejected, price_job_failed, gap, "
         "duplicate, received, filled, slip, zscore"]
+    for key in ("notify_fold_sec", "notify_retries", "notify_retry_sec", "notify_slip_limit"):
+        negative = load_settings(None, environ={}, **{key: -1})
+        assert checks.startup_errors(negative) == [
+            "[NOTIFY] FOLD_SEC, RETRIES, RETRY_SEC and SLIP_LIMIT must not be negative"], key
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -348,6 +352,28 @@ async def test_a_rejected_signal_goes_out_and_a_received_one_does_not_by_default
 
 
 @pytest.mark.gen_test(timeout=60)
+async def test_a_rejected_signal_is_never_pushed_as_received(app, api, store, lnt, receiver, pushing):
+    pushing.notify_urls = f"json://127.0.0.1:{receiver.port}/hook"
+    pushing.notify_events, pushing.notify_fold_sec = "received", 600
+    assert (await api.post("/v4/webhook", webhook("ZZZ"))).code == 201  # rejected, and rejected is not wanted
+    assert (await api.post("/v4/webhook", webhook("LNT"))).code == 200
+    records = delivered(app, 1)
+    push.service(store, pushing).flush()
+    [done] = await within(records)
+    assert [(e.kind, e.rowids) for e in done.events] == [("received", (2,))]
+
+
+def test_a_stopped_service_stays_stopped_for_a_late_caller(app, store, receiver):
+    settings = app.ctx.settings
+    settings.notify_urls, settings.notify_events = f"json://127.0.0.1:{receiver.port}/hook", "received"
+    running = push.service(store, settings)
+    push.stop(app.ctx)
+    late = push.service(store, settings)  # a price run still in the executor, after the shut-down
+    assert late is running and not late.emit(push.RECEIVED, "#1 too late")
+    assert not any(channel.thread.is_alive() for channel in late.channels)
+
+
+@pytest.mark.gen_test(timeout=60)
 async def test_a_fill_is_reported_with_its_price_and_slip_once(app, api, store, lnt, receiver, pushing):
     pushing.notify_urls = f"json://127.0.0.1:{receiver.port}/hook"
     pushing.notify_events = "filled, slip"
@@ -402,12 +428,17 @@ def test_stuck_signals_and_findings_are_pushed_with_e_mail_off_and_marked(app, s
         assert outcome.updated == 1
         assert outcome.message == "pushed: 1 signal(s), 1 gap/duplicate finding(s)"
         assert "(warned)" in Signal.get_by_id(1).error_msg
+        def warned() -> list[str]:
+            return [json.loads(e.detail)["channel"] for e in SignalEvent.select().where(SignalEvent.kind == "warned")]
+        assert warned() == []  # not e-mailed: the push channel records its own once it has sent
         assert notify.run_email_job(store, settings, now) is None  # reported once
         running = push.service(store, settings)
         records = delivered(app, 1)
         running.flush()
         [done] = records.result(WAIT_SEC)
         assert [e.kind for e in done.events] == ["stuck", "gap"]
+        wait_until(lambda: warned(), WAIT_SEC, "the push channel's warned events")
+        assert set(warned()) == {settings.notify_urls}
         message = json.loads(receiver.requests[0][2])["message"].splitlines()
         assert message[0].startswith("stuck: not processed: #1 | ") and message[0].endswith("| status waiting")
         assert message[1] == ("gap: gap #1 | LNT | gap after #1: expected flat 0 before this order, the alert "

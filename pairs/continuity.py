@@ -34,6 +34,7 @@ import peewee
 
 from pairs.db import Finding, Signal, utcnow
 from pairs.db.models import PreparedQuery, database
+from pairs.db.urls import db_fault
 from pairs.wire import format_timestamp
 
 log = logging.getLogger("pairs.continuity")
@@ -181,8 +182,9 @@ def _in_sequence(ticker1: str, ticker_type: str, ticker2: str | None) -> peewee.
     where = (Signal.ticker1 == ticker1) & (Signal.ticker_type == ticker_type)
     if ticker2 is not None:
         where &= Signal.ticker2 == ticker2
-    return (where & Signal.mar_pos.is_null(False) & Signal.mar_pos_size.is_null(False)
-            & Signal.pre_mar_pos.is_null(False) & Signal.pre_mar_pos_size.is_null(False)
+    blank = peewee.SQL("''")  # a literal: the prepared lookups bind their parameters by position
+    return (where & (peewee.fn.TRIM(Signal.mar_pos) != blank) & Signal.mar_pos_size.is_null(False)  # Alert.tracked
+            & (peewee.fn.TRIM(Signal.pre_mar_pos) != blank) & Signal.pre_mar_pos_size.is_null(False)
             & (Signal.order_comment.is_null() | ~Signal.order_comment.endswith(SYNC_COMMENT)))
 
 
@@ -264,7 +266,9 @@ def plan_tx(record: dict[str, Any]) -> Plan | None:
     try:
         with _guarded():
             return _plan(name, record)
-    except Exception:  # a row this check cannot read must not cost the webhook its signal
+    except Exception as exc:  # a row this check cannot read must not cost the webhook its signal
+        if db_fault(exc) is not None:  # but a lost transaction is the writer's to retry (A.2): never swallowed
+            raise
         log.exception("continuity check skipped for %s", record.get("ticker"))
         return None
 
@@ -298,7 +302,9 @@ def record_tx(plan: Plan, rowid: int, window_sec: int) -> int:
             if verdict is not None:
                 _store(plan.name, alert.rowid, verdict)
             return int(verdict is not None) + (_recheck_after(plan, alert, window_sec) if recheck else 0)
-    except Exception:  # as in plan_tx
+    except Exception as exc:  # as in plan_tx
+        if db_fault(exc) is not None:
+            raise
         log.exception("continuity findings of signal %s not recorded", rowid)
         return 0
 

@@ -15,7 +15,7 @@ import test_migrations
 from pairs import continuity, signals
 from pairs.continuity import DUPLICATE, GAP, Alert
 from pairs.db import Finding, Pair, Signal, Store, Ticker
-from pairs.db.urls import open_database
+from pairs.db.urls import LOCKED, DatabaseUnavailable, open_database
 
 T0 = dt.datetime(2026, 11, 24, 15, 0)
 WINDOW = 60
@@ -28,6 +28,7 @@ COVER_5 = ("buy", 5, ("short", 5), ("flat", 0))
 ADD_5 = ("buy", 5, ("long", 10), ("long", 15))
 SELL_15 = ("sell", 15, ("long", 15), ("flat", 0))
 BARE = ("buy", 3, None, None)
+BLANK = ("buy", 3, ("", 0), (" ", 0))  # the template's position words left empty: no position either
 
 # case -> (alerts in arrival order as (seconds, order), {index of the alert found: (kind, index checked against,
 # expected, actual)})
@@ -55,6 +56,7 @@ CASES = {
         3: None, 2: (DUPLICATE, 1, ("long", 10), ("flat", 0))}),
     "alerts without position fields are skipped": ([(0, BUY_10), (50, BARE), (60, BARE), (100, SELL_10)], {}),
     "only alerts without position fields": ([(0, BARE), (10, BARE)], {}),
+    "alerts with blank position words are skipped": ([(0, BUY_10), (50, BLANK), (100, SELL_10)], {}),
 }
 
 
@@ -284,6 +286,22 @@ def test_a_failing_check_never_costs_the_signal(store, monkeypatch, broken):
     assert (inserted.outcome, inserted.findings) == (signals.CREATED, 0)
     assert [s.order_action for s in Signal.select().order_by(Signal.rowid)] == ["buy", "sell"]
     assert Finding.select().count() == 0
+
+
+@pytest.mark.parametrize("broken", ["_newest", "_store"])
+def test_a_lost_transaction_in_the_check_is_the_writers_to_retry_not_swallowed(store, monkeypatch, broken):
+    """A fault of the database (locked, away, full) is not a row the check cannot read: the whole write fails and
+    stores nothing (the writer retries, then answers 503), instead of going on without its transaction."""
+    register(store)
+    store.write_sync(signals.insert_signal_tx, webhook("LNT", 0, BUY_10), WINDOW)
+
+    def fail(*args):
+        raise DatabaseUnavailable(LOCKED, "the check", RuntimeError("database is locked"))
+    monkeypatch.setattr(continuity, broken, fail)
+    with pytest.raises(DatabaseUnavailable):
+        store.write_sync(signals.insert_signal_tx, webhook("LNT", 200, SHORT_5), WINDOW)  # a gap: _store runs
+    monkeypatch.undo()
+    assert [s.order_action for s in Signal.select().order_by(Signal.rowid)] == ["buy"]
 
 
 def test_a_timestamp_stored_as_other_text_is_no_predecessor(store):

@@ -80,7 +80,7 @@ def _to_str(value: Any) -> str:
     return text
 
 
-_INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+(\.0*)?")  # ASCII digits (A.3): int() also reads "١٢" and "1_0"
 _INT_DIGITS_MAX = 12  # more digits than any INTEGER has: out of range, and never handed to int() (whose 4,300-digit
 # limit raises its own error)
 
@@ -107,7 +107,8 @@ def _to_int(value: Any) -> int:
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, str) and (not value.isascii() or "_" in value)):  # float() reads "١٢" and "1_0" too
         raise ValueError(f"could not convert string to float: {value!r}")
     try:
         number = float(value)
@@ -137,11 +138,11 @@ def _to_bool(value: Any) -> bool:
 
 
 _DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?"
+    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?", re.ASCII
 )
 
 
-NULL_TIMESTAMP = "None"  # how a NULL timestamp is emitted (store.format_timestamp), as the original did
+NULL_TIMESTAMP = "None"  # how a NULL timestamp is emitted (wire.format_timestamp), as the original did
 
 
 def parse_timestamp(value: Any) -> dt.datetime:

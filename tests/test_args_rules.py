@@ -43,6 +43,12 @@ def answer(spec: tuple[Arg, ...], values: dict) -> dict | tuple[str, str]:
     (Arg("t", "datetime"), "2026-01-02 03:04:05+24:00", ("t", messages.DATE_HELP)),
     (Arg("t", "datetime"), "2026-01-02 03:04:05+24:30", ("t", messages.DATE_HELP)),
     (Arg("t", "datetime"), "None", {"t": None}),
+    # ASCII digits only (A.3): Python's int(), float() and \d also read other scripts' digits and "_" separators
+    (Arg("i", "int"), "\u0661\u0662", ("i", "invalid literal for int() with base 10: '\u0661\u0662'")),
+    (Arg("i", "int"), "1_000", ("i", "invalid literal for int() with base 10: '1_000'")),
+    (Arg("f", "float"), "\u0661\u0662", ("f", "could not convert string to float: '\u0661\u0662'")),
+    (Arg("f", "float"), "1_000.5", ("f", "could not convert string to float: '1_000.5'")),
+    (Arg("t", "datetime"), "\u0662\u0660\u0662\u0666-01-02 03:04:05", ("t", messages.DATE_HELP)),
 ])
 def test_converter_texts_and_edges(arg: Arg, value: object, expected: object) -> None:
     assert answer((arg,), {arg.name: value}) == expected

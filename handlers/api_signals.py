@@ -8,8 +8,8 @@ from typing import Any
 
 import peewee
 
-from handlers.base import SESSION_COOKIE, BaseHandler, _in_networks, message
-from pairs import lifecycle, live, messages, notify, push, signals, users, vocab
+from handlers.base import BaseHandler, _in_networks, message
+from pairs import lifecycle, live, messages, notify, push, signals, vocab
 from pairs.args import Arg
 from pairs.fills import OrderUpdate
 from pairs.wire import signal_json
@@ -116,8 +116,7 @@ class WebhookHandler(BaseHandler):
 
     def _changed_by(self) -> str:
         """The setup page's editor sends the dashboard's session cookie along; the bridge has none."""
-        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
-        user = users.session_user(session.decode("utf-8", "replace")) if session else None
+        user = self.session_user()
         return f"{lifecycle.BY_EDITOR} {user.username}" if user else lifecycle.BY_BRIDGE
 
 

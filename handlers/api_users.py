@@ -7,7 +7,7 @@ import uuid
 
 import peewee
 
-from handlers.base import ApiError, BaseHandler, field_error, message, token_error
+from handlers.base import SESSION_COOKIE, ApiError, BaseHandler, field_error, message, token_error
 from pairs import auth, messages, users
 from pairs.args import Arg
 from pairs.db import User
@@ -102,10 +102,10 @@ class LogoutHandler(BaseHandler):
                     claims = None
                 if claims and claims["sub"] == who.username:
                     await self.ctx.store.write(users.revoke_tx, claims["jti"], claims["exp"])
-        session = self.get_signed_cookie("pairs_session", max_age_days=31)
+        session = self.session_id()
         if session:
-            await self.ctx.store.write(users.end_session_tx, session.decode("utf-8", "replace"))
-            self.clear_cookie("pairs_session")
+            await self.ctx.store.write(users.end_session_tx, session)
+            self.clear_cookie(SESSION_COOKIE)
         self.send({"message": messages.LOGGED_OUT})
 
 

@@ -27,6 +27,7 @@ from pairs.errors import NotFound, Rejected
 log = logging.getLogger("pairs.http")
 
 SESSION_COOKIE = "pairs_session"
+SESSION_COOKIE_DAYS = 31  # the signature's age limit; the session row has its own expiry
 RETRY_AFTER_SEC = 1  # a 503 for a database that is locked or away: TradingView re-sends on any 5xx anyway
 
 
@@ -379,13 +380,20 @@ class BaseHandler(tornado.web.RequestHandler):
             return Identity(user.username, bool(user.is_admin), auth.is_fresh(claims), "token", claims)
         if kind != "access" or self.passphrase_route:
             return None
-        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
-        if not session:
-            return None
-        found = users.session_user(session.decode("utf-8", "replace"))
+        found = self.session_user()
         if found is None:
             return None
         return Identity(found.username, bool(found.is_admin), True, "cookie")
+
+    def session_id(self) -> str | None:
+        """The dashboard session this request's signed cookie names, if any (not checked against the table)."""
+        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_COOKIE_DAYS)
+        return session.decode("utf-8", "replace") if session else None
+
+    def session_user(self) -> Any:
+        """The user of the request's live dashboard session, or None."""
+        session = self.session_id()
+        return users.session_user(session) if session else None
 
     def check_xsrf_cookie(self) -> None:
         """XSRF applies only where the browser's session cookie authenticates the request (A.5)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from handlers.base import Access
+from handlers.base import SESSION_COOKIE, Access
 from handlers.openapi_examples import add_examples
 from pairs import __version__, continuity, screener
 from pairs.args import ABSENT, Arg
@@ -184,7 +184,7 @@ SECURITY_SCHEMES = {
     "bearerJWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                   "description": "An access token from POST /v4/login (a refresh token for POST /v4/refresh). "
                                  "Routes marked fresh need a token from a login within its `expire` minutes."},
-    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "pairs_session",
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
                       "description": "The dashboard's login session. Writes with it also need the XSRF token."},
     "xsrfToken": {"type": "apiKey", "in": "header", "name": "X-XSRFToken",
                   "description": "The value of the `_xsrf` cookie (or an `_xsrf` body field), required with the "
@@ -215,17 +215,20 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def operation_object(op: Route, deprecated: bool = False) -> dict[str, Any]:
     params = re.findall(r"{(\w+)}", op.path)
     errors = {400, 413, *op.errors}
-    if op.access not in (Access.PUBLIC, Access.PASSPHRASE):
-        errors |= {401, 403}
-    if op.access is Access.PASSPHRASE:
+    token = op.access not in (Access.PUBLIC, Access.PASSPHRASE)
+    if token:
         errors.add(401)
+        if op.method != "GET":
+            errors.add(403)  # the XSRF check of a write with the session cookie (A.5)
+    if op.access is Access.PASSPHRASE:
+        errors.add(op.wrong_passphrase[0])  # how this route answers a wrong passphrase (401, or the original's 400)
     if params:
         errors.add(404)
     responses: dict[str, Any] = {}
     for status, name in sorted(op.ok.items()):
         responses[str(status)] = _json(_ref(name), "success" if status < 300 else "unavailable")
     for status in sorted(errors - set(op.ok)):
-        schema = ({"anyOf": [_ref("TokenError"), _ref("Message")]} if status == 401
+        schema = ({"anyOf": [_ref("TokenError"), _ref("Message")]} if status == 401 and token
                   else _ref(op.error_schemas.get(status, "Message")))
         responses[str(status)] = _json(schema, ERROR_TEXT[status])
     if 429 in errors:

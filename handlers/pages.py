@@ -128,8 +128,8 @@ class PageHandler(BaseHandler):
         return dashboard.display_zone(self.ctx.settings.display_timezone)
 
     def _session_expires(self) -> int | None:
-        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
-        expiry = users.session_expiry(session.decode("utf-8", "replace")) if session else None
+        session = self.session_id()
+        expiry = users.session_expiry(session) if session else None
         return int(expiry.replace(tzinfo=dt.UTC).timestamp()) if expiry else None
 
     def now(self) -> dt.datetime:
@@ -207,9 +207,9 @@ class LoginPageHandler(PageHandler):
             self.page("login.html", "", title="LOGIN", message=error_text(exc), next_url=next_url, expire=expire,
                       choices=dashboard.EXPIRE_CHOICES, username=username)
             return
-        old = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        old = self.session_id()
         if old:
-            await self.ctx.store.write(users.end_session_tx, old.decode("utf-8", "replace"))
+            await self.ctx.store.write(users.end_session_tx, old)
         session = await self.ctx.store.write(users.new_session_tx, username, expire)
         expires = utcnow() + dt.timedelta(minutes=expire)
         self.set_signed_cookie(SESSION_COOKIE, session, expires_days=None, expires=expires, httponly=True,
@@ -219,9 +219,9 @@ class LoginPageHandler(PageHandler):
 
 class LogoutPageHandler(PageHandler):
     async def post(self) -> None:
-        session = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        session = self.session_id()
         if session:
-            await self.ctx.store.write(users.end_session_tx, session.decode("utf-8", "replace"))
+            await self.ctx.store.write(users.end_session_tx, session)
         self.clear_cookie(SESSION_COOKIE)
         self.redirect("/dashboard")
 

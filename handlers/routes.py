@@ -39,7 +39,10 @@ from handlers import (
 from handlers.base import Access
 from pairs.args import Arg
 
-PUBLIC, OPTIONAL_TOKEN, PASSPHRASE, TOKEN, FRESH_TOKEN, ADMIN, REFRESH_TOKEN, SESSION, LOGIN, ADMIN_PAGE = Access
+# by name, not by the enum's order: a member added in the middle must not shift an ADMIN row to another level
+PUBLIC, OPTIONAL_TOKEN, PASSPHRASE = Access.PUBLIC, Access.OPTIONAL_TOKEN, Access.PASSPHRASE
+TOKEN, FRESH_TOKEN, ADMIN, REFRESH_TOKEN = Access.TOKEN, Access.FRESH_TOKEN, Access.ADMIN, Access.REFRESH_TOKEN
+SESSION, LOGIN, ADMIN_PAGE = Access.SESSION, Access.LOGIN, Access.ADMIN_PAGE
 
 # how the original answered a wrong passphrase on each route: (status, as a field error {"passphrase": ...})
 FLAT, NESTED, AS_BAD_INPUT = (401, False), (401, True), (400, False)

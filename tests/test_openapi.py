@@ -189,6 +189,21 @@ def test_security_schemes_and_requirements(app):
     assert set(paths["/v4/login"]["post"]["responses"]) == {"200", "400", "401", "413", "429"}
 
 
+
+@pytest.mark.gen_test
+async def test_documented_errors_are_the_ones_each_access_gives(api, store):
+    """A wrong passphrase answers the row's own status (400 on the ticker PNL route, as the original); a GET has no
+    XSRF check to fail; only a token route's 401 may be a token error."""
+    paths = openapi.build_document(ROUTES)["paths"]
+    pnl = paths["/v4/ticker/pnl"]["put"]["responses"]
+    reply = await api.put("/v4/ticker/pnl", {"passphrase": "wrong", "symbol": "LNT"})
+    assert str(reply.code) in pnl and "401" not in pnl
+    assert paths["/v4/webhook"]["post"]["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Message"}
+    assert "403" not in paths["/v4/screener"]["get"]["responses"]
+    assert {"401", "403"} <= set(paths["/v4/screener"]["post"]["responses"])
+
+
 def test_response_schemas_follow_the_json_key_order_of_the_models(app):
     schemas = openapi.build_document(ROUTES)["components"]["schemas"]
     assert list(schemas["Ticker"]["properties"]) == ["symbol", "sectype", "xch", "prixch", "currency", "order_type",

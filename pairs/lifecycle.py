@@ -392,8 +392,10 @@ def aggregates(selection: peewee.Expression,
         count = next(values) or 0
         result.append(Aggregate(name, label, count, {percent: next(values) for percent in PERCENTILES}))
     slip1, slip2, n1, n2 = values
+    capped = signals >= limit and (Signal.select(Signal.rowid).where(selection)  # one more: the range held more
+                                   .order_by(Signal.timestamp.desc(), Signal.rowid.desc()).offset(limit).exists())
     return result, {"slip1": _float(slip1), "slip2": _float(slip2), "n1": n1, "n2": n2, "signals": signals,
-                    "capped": signals >= limit}
+                    "capped": capped}
 
 
 def _float(value: Any) -> float | None:

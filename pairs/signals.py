@@ -122,12 +122,12 @@ def replace_signal_tx(values: dict[str, Any], by: str = lifecycle.BY_BRIDGE) -> 
     row = find_signal(values.get("rowid"))
     if row is None:
         raise NotFound()
-    record = classify(values).record
-    lifecycle.changed_tx(row.rowid, {key: getattr(row, key) for key in record}, record, by)
-    for key, value in record.items():
-        setattr(row, key, value)
+    after = classify(values).record
     if values.get("timestamp") is not None:
-        row.timestamp = values["timestamp"]
+        after = {**after, "timestamp": values["timestamp"]}
+    lifecycle.changed_tx(row.rowid, {key: getattr(row, key) for key in after}, after, by)
+    for key, value in after.items():
+        setattr(row, key, value)
     row.save()
     return row
 

@@ -221,6 +221,17 @@ async def test_any_alert_time_of_the_calendar_is_stored(api, store, instruments)
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_a_new_timestamp_alone_is_a_status_event(api, store, instruments) -> None:
+    assert (await api.post("/v4/webhook", webhook("LNT"))).code == 200
+    signal = (await api.get("/v4/signal/1")).json
+    moved = {**signal, "passphrase": "webhook", "timestamp": "2026-11-24 15:10:00"}
+    assert (await api.put("/v4/webhook", moved)).code == 200
+    assert events()[-1] == ("status", {"by": "bridge", "old": ["waiting", None], "new": ["waiting", None],
+                                       "changed": ["timestamp"]})
+    assert (await api.put("/v4/webhook", moved)).code == 200 and len(events()) == 2  # the same again: none
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_a_failed_change_leaves_no_event(api, store, instruments) -> None:
     """The event is in the change's transaction: a replacement that fails (no such row) writes none."""
     assert (await api.post("/v4/webhook", webhook("LNT"))).code == 200
@@ -352,6 +363,9 @@ def test_latency_aggregates_on_a_seeded_set(store) -> None:
     assert [(a.count, a.percentiles[50], a.percentiles[90]) for a in found if a.name == "pickup_ms"] == [
         (4, 800, 1000)]
     assert (slips["signals"], slips["capped"], slips["slip1"]) == (4, True, pytest.approx(0.075))
+    # "capped" only when the range held more than the limit: its 11 signals exactly are not
+    window = (Signal.ticker2 == "FTS") & (Signal.timestamp < T0 + dt.timedelta(days=1))
+    assert [lifecycle.aggregates(window, limit=n)[1]["capped"] for n in (10, 11, 12)] == [True, False, False]
 
 
 @pytest.mark.gen_test(timeout=30)
